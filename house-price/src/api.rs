@@ -1,0 +1,268 @@
+//! The prediction API contract, independent of any web framework: content types, limits,
+//! the success body and the error body with its status code. The web app and the
+//! Functions handler both call [`predict`], so they accept and refuse exactly the same input.
+
+use serde::{Deserialize, Serialize};
+
+use crate::input::{self, InputError};
+use crate::model::Model;
+
+/// Size limits, configurable per deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Most rows in one request.
+    pub max_rows: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1 << 20,
+            max_rows: 10_000,
+        }
+    }
+}
+
+/// The body formats `/predict` speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// JSON in, `{"prediction": [...]}` out.
+    Json,
+    /// CSV in, the same CSV with a `prediction` column out.
+    Csv,
+}
+
+impl Format {
+    /// Picks the format from a `Content-Type` header value. A missing header means JSON,
+    /// as old clients sometimes omit it; anything else that is not JSON or CSV is refused.
+    pub fn from_content_type(content_type: Option<&str>) -> Result<Format, ApiError> {
+        let Some(raw) = content_type else {
+            return Ok(Format::Json);
+        };
+        let essence = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "application/json" | "text/json" => Ok(Format::Json),
+            "text/csv" | "application/csv" => Ok(Format::Csv),
+            _ => Err(ApiError::UnsupportedMediaType(raw.to_owned())),
+        }
+    }
+
+    /// The content type of the answer.
+    pub fn response_content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
+        }
+    }
+}
+
+/// The JSON answer of `/predict`: one price (MEDV, $1000s) per row, in row order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PredictResponse {
+    /// Predicted median home values in $1000s, one per input row.
+    pub prediction: Vec<f64>,
+}
+
+/// Every API error, so both apps map errors to statuses in this one place.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// The body does not hold a valid batch.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The body is larger than [`Limits::max_body_bytes`].
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A content type other than JSON or CSV.
+    #[error("content type \"{0}\" is not supported: send application/json or text/csv")]
+    UnsupportedMediaType(String),
+    /// A path parameter or other request part that is not valid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Nothing at this address.
+    #[error("{0}")]
+    NotFound(String),
+    /// A dependency (storage) is not configured or not reachable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Something failed on our side; the message is kept out of the body.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Input(InputError::TooManyRows { .. }) | ApiError::BodyTooLarge { .. } => 413,
+            ApiError::Input(_) | ApiError::BadRequest(_) => 400,
+            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::NotFound(_) => 404,
+            ApiError::Unavailable(_) => 503,
+            ApiError::Internal => 500,
+        }
+    }
+
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Input(e) => e.code(),
+            ApiError::BodyTooLarge { .. } => "body_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal => "internal",
+        }
+    }
+
+    /// The `{"error":{"code","message"}}` body.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.to_string(),
+            },
+        }
+    }
+
+    /// The error body as JSON bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body()).unwrap_or_default()
+    }
+}
+
+/// The error body every API answers with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `missing_feature`.
+    pub code: String,
+    /// One sentence naming the row and column at fault, where there is one.
+    pub message: String,
+}
+
+/// A successful answer: its content type and bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    /// The `Content-Type` to send.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Parses a body of the given content type into rows, enforcing `limits`.
+pub fn parse_rows(
+    limits: &Limits,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Vec<crate::Row>, ApiError> {
+    if body.len() > limits.max_body_bytes {
+        return Err(ApiError::BodyTooLarge {
+            limit: limits.max_body_bytes,
+        });
+    }
+    Ok(match Format::from_content_type(content_type)? {
+        Format::Json => input::parse_json(body, limits.max_rows)?,
+        Format::Csv => input::parse_csv(body, limits.max_rows)?.rows().to_vec(),
+    })
+}
+
+/// `POST /predict`: body in, prices out, in the format the body came in.
+pub fn predict(
+    model: &Model,
+    limits: &Limits,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    if body.len() > limits.max_body_bytes {
+        return Err(ApiError::BodyTooLarge {
+            limit: limits.max_body_bytes,
+        });
+    }
+    let format = Format::from_content_type(content_type)?;
+    let body = match format {
+        Format::Json => {
+            let rows = input::parse_json(body, limits.max_rows)?;
+            let prediction = model.predict_all(&rows);
+            serde_json::to_vec(&PredictResponse { prediction }).map_err(|_| ApiError::Internal)?
+        }
+        Format::Csv => {
+            let table = input::parse_csv(body, limits.max_rows)?;
+            let prediction = model.predict_all(table.rows());
+            table.render_with_predictions(&prediction)
+        }
+    };
+    Ok(Reply {
+        content_type: format.response_content_type(),
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_mapped_in_one_place() {
+        let too_many = ApiError::Input(InputError::TooManyRows { rows: 2, limit: 1 });
+        assert_eq!(too_many.status(), 413);
+        assert_eq!(ApiError::BodyTooLarge { limit: 1 }.status(), 413);
+        assert_eq!(ApiError::UnsupportedMediaType("x".into()).status(), 415);
+        assert_eq!(ApiError::Input(InputError::MalformedJson("x".into())).status(), 400);
+    }
+
+    #[test]
+    fn content_types_are_chosen_strictly() {
+        assert_eq!(Format::from_content_type(None).unwrap(), Format::Json);
+        assert_eq!(
+            Format::from_content_type(Some("application/json; charset=utf-8")).unwrap(),
+            Format::Json
+        );
+        assert_eq!(Format::from_content_type(Some("text/csv")).unwrap(), Format::Csv);
+        assert_eq!(
+            Format::from_content_type(Some("application/x-www-form-urlencoded"))
+                .unwrap_err()
+                .code(),
+            "unsupported_media_type"
+        );
+    }
+
+    #[test]
+    fn predict_answers_in_the_format_it_was_asked_in() {
+        let model = Model::embedded().unwrap();
+        let limits = Limits::default();
+        let json = br#"[{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}]"#;
+        let reply = predict(&model, &limits, Some("application/json"), json).unwrap();
+        let parsed: PredictResponse = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(parsed.prediction.len(), 1);
+        let csv = b"CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6.575,296,15.3,396.9,4.98\n";
+        let reply = predict(&model, &limits, Some("text/csv"), csv).unwrap();
+        assert!(reply.content_type.starts_with("text/csv"));
+        let text = String::from_utf8(reply.body).unwrap();
+        assert_eq!(text.lines().next(), Some("CHAS,RM,TAX,PTRATIO,B,LSTAT,prediction"));
+        let small = Limits { max_body_bytes: 10, max_rows: 10 };
+        assert_eq!(predict(&model, &small, None, json).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn error_bodies_have_code_and_message() {
+        let e = ApiError::UnsupportedMediaType("text/plain".into());
+        let v: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
+        assert_eq!(v["error"]["code"], "unsupported_media_type");
+        assert!(v["error"]["message"].as_str().unwrap().contains("text/plain"));
+    }
+}

@@ -1,0 +1,652 @@
+//! Parsing request bodies into validated rows, once, at the edge.
+//!
+//! Accepted shapes (all produce rows in a well-defined order):
+//! - pandas column-oriented JSON, `{"CHAS":{"0":0,"1":1},"RM":{...},...}`: rows ordered by
+//!   the numeric value of their keys, which must be the same in every column;
+//! - a records array, `[{"CHAS":0,"RM":6.575,...}, ...]`, in array order;
+//! - a single record, `{"CHAS":0,"RM":6.575,...}`;
+//! - CSV with a header row naming the six features in any order.
+//!
+//! Every error names the row and the column at fault. Nothing is coerced: a string is not
+//! a number, an unknown column is an error (a typo must not silently drop a feature).
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::features::{FEATURES, N_FEATURES, Row, ValueProblem, check_value, feature_index};
+
+/// Where a row came from, for error messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowRef {
+    /// A pandas row key, as given.
+    Key(String),
+    /// A position in a records array (0-based, like the array).
+    Index(usize),
+    /// The single record of a one-object body.
+    Single,
+    /// A line of a CSV body (1-based, counting the header).
+    Line(u64),
+}
+
+impl fmt::Display for RowRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowRef::Key(k) => write!(f, "row \"{k}\""),
+            RowRef::Index(i) => write!(f, "row {i}"),
+            RowRef::Single => f.write_str("the row"),
+            RowRef::Line(l) => write!(f, "line {l}"),
+        }
+    }
+}
+
+/// Why a body is not a valid batch. `Display` is one sentence for the caller.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum InputError {
+    /// Not JSON, or JSON of a shape none of the accepted forms has.
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// JSON, but not one of the accepted shapes.
+    #[error("{0}")]
+    UnsupportedShape(String),
+    /// CSV that cannot be read.
+    #[error("the CSV body cannot be read: {0}")]
+    MalformedCsv(String),
+    /// A feature column or key is absent.
+    #[error("{row} has no \"{column}\": every row needs all of {features}", features = FEATURES.join(", "))]
+    MissingFeature {
+        /// The row, or `None` when the whole column is missing.
+        row: RowRef,
+        /// The missing feature.
+        column: &'static str,
+    },
+    /// A column that is not a feature.
+    #[error("unknown column \"{column}\"{hint}: the features are {features}", hint = did_you_mean(column), features = FEATURES.join(", "))]
+    UnknownColumn {
+        /// The column as given.
+        column: String,
+    },
+    /// The same column or row key given twice.
+    #[error("{what} is given twice")]
+    Duplicate {
+        /// What is repeated, e.g. `column "RM"`.
+        what: String,
+    },
+    /// A value that is not a usable number.
+    #[error("{row}, column \"{column}\": {problem}")]
+    InvalidValue {
+        /// The row.
+        row: RowRef,
+        /// The column.
+        column: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// pandas row keys must be non-negative integers.
+    #[error("column \"{column}\" has row key \"{key}\", which is not a non-negative integer")]
+    InvalidRowKey {
+        /// The column holding the key.
+        column: &'static str,
+        /// The key.
+        key: String,
+    },
+    /// Columns keyed by different rows.
+    #[error("rows are keyed inconsistently: column \"{column}\" {problem}")]
+    InconsistentRows {
+        /// The column that differs from the first one.
+        column: &'static str,
+        /// How it differs.
+        problem: String,
+    },
+    /// More rows than the configured limit.
+    #[error("the batch has {rows} rows, more than the limit of {limit}")]
+    TooManyRows {
+        /// Rows found (at least).
+        rows: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+fn did_you_mean(column: &str) -> String {
+    let cleaned = column.trim().to_ascii_uppercase();
+    match FEATURES.iter().find(|f| **f == cleaned) {
+        Some(f) => format!(" (did you mean \"{f}\"?)"),
+        None => String::new(),
+    }
+}
+
+impl InputError {
+    /// A stable machine-readable code for the error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InputError::MalformedJson(_) => "malformed_json",
+            InputError::UnsupportedShape(_) => "unsupported_shape",
+            InputError::MalformedCsv(_) => "malformed_csv",
+            InputError::MissingFeature { .. } => "missing_feature",
+            InputError::UnknownColumn { .. } => "unknown_column",
+            InputError::Duplicate { .. } => "duplicate_key",
+            InputError::InvalidValue { .. } => "invalid_value",
+            InputError::InvalidRowKey { .. } => "invalid_row_key",
+            InputError::InconsistentRows { .. } => "inconsistent_rows",
+            InputError::TooManyRows { .. } => "too_many_rows",
+        }
+    }
+}
+
+/// A JSON value that keeps object entries in order and refuses duplicate keys, which
+/// `serde_json::Value` would silently collapse (last one wins).
+#[derive(Debug)]
+enum Json {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    fn kind(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number(_) => "a number",
+            Json::String(_) => "a string",
+            Json::Array(_) => "an array",
+            Json::Object(_) => "an object",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Json, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Json;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Json, E> {
+                Ok(Json::Null)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+                Ok(Json::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+                Ok(Json::Number(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+                Ok(Json::Number(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+                Ok(Json::Number(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+                Ok(Json::String(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Json, E> {
+                Ok(Json::String(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Json::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+                let mut entries: Vec<(String, Json)> = Vec::new();
+                let mut seen: HashSet<String> = HashSet::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if !seen.insert(key.clone()) {
+                        return Err(de::Error::custom(format!("key \"{key}\" is given twice")));
+                    }
+                    let value = map.next_value()?;
+                    entries.push((key, value));
+                }
+                Ok(Json::Object(entries))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn number(row: &RowRef, column: usize, value: &Json) -> Result<f64, InputError> {
+    let invalid = |problem: String| InputError::InvalidValue {
+        row: row.clone(),
+        column: FEATURES[column],
+        problem,
+    };
+    match value {
+        Json::Number(n) => check_value(column, *n).map_err(|p| invalid(format!("{n} {p}"))),
+        Json::Null => Err(invalid(format!("null {}", ValueProblem::NotANumber))),
+        Json::String(s) => Err(invalid(format!("\"{s}\" is a string, not a number"))),
+        Json::Bool(b) => Err(invalid(format!("{b} is a boolean, not a number"))),
+        other => Err(invalid(format!("{} is not a number", other.kind()))),
+    }
+}
+
+/// Maps object keys to feature indexes, refusing unknown columns and reporting missing ones.
+fn columns_of<'a, T>(
+    entries: &'a [(String, T)],
+    row: &RowRef,
+) -> Result<[&'a T; N_FEATURES], InputError> {
+    let mut slots: [Option<&T>; N_FEATURES] = [None; N_FEATURES];
+    for (key, value) in entries {
+        let i = feature_index(key).ok_or_else(|| InputError::UnknownColumn {
+            column: key.clone(),
+        })?;
+        slots[i] = Some(value);
+    }
+    if let Some(i) = slots.iter().position(Option::is_none) {
+        return Err(InputError::MissingFeature {
+            row: row.clone(),
+            column: FEATURES[i],
+        });
+    }
+    let mut found = slots.iter().flatten();
+    let mut next = || found.next().ok_or(InputError::UnsupportedShape(String::new()));
+    Ok([next()?, next()?, next()?, next()?, next()?, next()?])
+}
+
+fn record(row: RowRef, entries: &[(String, Json)]) -> Result<Row, InputError> {
+    let cols = columns_of(entries, &row)?;
+    let mut values = [0.0; N_FEATURES];
+    for (i, v) in cols.iter().enumerate() {
+        values[i] = number(&row, i, v)?;
+    }
+    // Every value was checked by `number`, so this cannot fail; map it anyway rather than panic.
+    Row::new(values).map_err(|(i, p)| InputError::InvalidValue {
+        row,
+        column: FEATURES[i],
+        problem: p.to_string(),
+    })
+}
+
+/// Parses a JSON body in any accepted shape into rows, refusing more than `max_rows`.
+pub fn parse_json(body: &[u8], max_rows: usize) -> Result<Vec<Row>, InputError> {
+    let doc: Json =
+        serde_json::from_slice(body).map_err(|e| InputError::MalformedJson(e.to_string()))?;
+    match doc {
+        Json::Array(items) => {
+            if items.len() > max_rows {
+                return Err(InputError::TooManyRows {
+                    rows: items.len(),
+                    limit: max_rows,
+                });
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match item {
+                    Json::Object(entries) => record(RowRef::Index(i), entries),
+                    other => Err(InputError::UnsupportedShape(format!(
+                        "row {i} is {}, but a records array must hold objects",
+                        other.kind()
+                    ))),
+                })
+                .collect()
+        }
+        Json::Object(entries) => {
+            let nested = entries
+                .iter()
+                .filter(|(_, v)| matches!(v, Json::Object(_)))
+                .count();
+            if nested == 0 {
+                if let Some((k, v)) = entries.iter().find(|(_, v)| matches!(v, Json::Array(_))) {
+                    return Err(InputError::UnsupportedShape(format!(
+                        "column \"{k}\" is {}; send columns as objects keyed by row (\"0\", \"1\", ...), a list of records, or one record",
+                        v.kind()
+                    )));
+                }
+                if 1 > max_rows {
+                    return Err(InputError::TooManyRows {
+                        rows: 1,
+                        limit: max_rows,
+                    });
+                }
+                Ok(vec![record(RowRef::Single, &entries)?])
+            } else if nested == entries.len() {
+                parse_columns(&entries, max_rows)
+            } else {
+                Err(InputError::UnsupportedShape(
+                    "the body mixes columns (objects keyed by row) with single values; use one form"
+                        .into(),
+                ))
+            }
+        }
+        other => Err(InputError::UnsupportedShape(format!(
+            "the body is {}, but it must be an object of columns, a list of records, or one record",
+            other.kind()
+        ))),
+    }
+}
+
+/// pandas `to_json()` default (`orient="columns"`): one object per feature, keyed by row.
+fn parse_columns(entries: &[(String, Json)], max_rows: usize) -> Result<Vec<Row>, InputError> {
+    let whole = RowRef::Key("*".into());
+    let cols = columns_of(entries, &whole).map_err(|e| match e {
+        InputError::MissingFeature { column, .. } => InputError::UnsupportedShape(format!(
+            "column \"{column}\" is missing: every one of {} is needed",
+            FEATURES.join(", ")
+        )),
+        other => other,
+    })?;
+    // Each column sorted by numeric row key; all columns must have the same keys.
+    let mut keyed: Vec<Vec<(u64, &str, &Json)>> = Vec::with_capacity(N_FEATURES);
+    for (i, col) in cols.iter().enumerate() {
+        let Json::Object(cells) = col else {
+            return Err(InputError::UnsupportedShape(format!(
+                "column \"{}\" is {}, but it must be an object keyed by row",
+                FEATURES[i],
+                col.kind()
+            )));
+        };
+        if cells.len() > max_rows {
+            return Err(InputError::TooManyRows {
+                rows: cells.len(),
+                limit: max_rows,
+            });
+        }
+        let mut sorted = Vec::with_capacity(cells.len());
+        for (key, value) in cells {
+            let n = parse_row_key(key).ok_or_else(|| InputError::InvalidRowKey {
+                column: FEATURES[i],
+                key: key.clone(),
+            })?;
+            sorted.push((n, key.as_str(), value));
+        }
+        sorted.sort_unstable_by_key(|(n, _, _)| *n);
+        if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(InputError::Duplicate {
+                what: format!(
+                    "in column \"{}\", row {} (as \"{}\" and \"{}\")",
+                    FEATURES[i], w[0].0, w[0].1, w[1].1
+                ),
+            });
+        }
+        keyed.push(sorted);
+    }
+    let reference = &keyed[0];
+    for (i, col) in keyed.iter().enumerate().skip(1) {
+        let mismatch = reference
+            .iter()
+            .map(|c| c.0)
+            .zip(col.iter().map(|c| c.0))
+            .find(|(a, b)| a != b);
+        let problem = match mismatch {
+            Some((a, b)) if a < b => Some(format!("has no row \"{a}\", which \"{}\" has", FEATURES[0])),
+            Some((_, b)) => Some(format!("has row \"{b}\", which \"{}\" does not", FEATURES[0])),
+            None if col.len() < reference.len() => Some(format!(
+                "has no row \"{}\", which \"{}\" has",
+                reference[col.len()].0,
+                FEATURES[0]
+            )),
+            None if col.len() > reference.len() => Some(format!(
+                "has row \"{}\", which \"{}\" does not",
+                col[reference.len()].0,
+                FEATURES[0]
+            )),
+            None => None,
+        };
+        if let Some(problem) = problem {
+            return Err(InputError::InconsistentRows {
+                column: FEATURES[i],
+                problem,
+            });
+        }
+    }
+    let mut rows = Vec::with_capacity(reference.len());
+    for r in 0..reference.len() {
+        let row = RowRef::Key(reference[r].1.to_owned());
+        let mut values = [0.0; N_FEATURES];
+        for (i, col) in keyed.iter().enumerate() {
+            values[i] = number(&row, i, col[r].2)?;
+        }
+        rows.push(Row::new(values).map_err(|(i, p)| InputError::InvalidValue {
+            row,
+            column: FEATURES[i],
+            problem: p.to_string(),
+        })?);
+    }
+    Ok(rows)
+}
+
+/// pandas writes integer index labels as decimal strings.
+fn parse_row_key(key: &str) -> Option<u64> {
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    key.parse().ok()
+}
+
+/// A parsed CSV body: the rows for the model, and the original text to echo back.
+#[derive(Debug)]
+pub struct CsvTable {
+    header: csv::StringRecord,
+    records: Vec<csv::StringRecord>,
+    rows: Vec<Row>,
+}
+
+impl CsvTable {
+    /// The validated rows, in file order.
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// The input CSV with a `prediction` column appended to every line.
+    pub fn render_with_predictions(&self, predictions: &[f64]) -> Vec<u8> {
+        let mut w = csv::Writer::from_writer(Vec::with_capacity(64 * (self.records.len() + 1)));
+        let mut out = Vec::new();
+        let result: Result<(), csv::Error> = (|| {
+            let mut header = self.header.clone();
+            header.push_field("prediction");
+            w.write_record(&header)?;
+            for (record, p) in self.records.iter().zip(predictions) {
+                let mut r = record.clone();
+                r.push_field(&p.to_string());
+                w.write_record(&r)?;
+            }
+            w.flush()?;
+            Ok(())
+        })();
+        // Writing to a Vec cannot fail; if it somehow did, an empty body is still no panic.
+        if result.is_ok() {
+            out = w.into_inner().unwrap_or_default();
+        }
+        out
+    }
+}
+
+/// Parses CSV with a header row naming each feature once, in any order.
+pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable, InputError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(body);
+    let header = reader
+        .headers()
+        .map_err(|e| InputError::MalformedCsv(e.to_string()))?
+        .clone();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(InputError::MalformedCsv(format!(
+            "the body is empty; the first line must name the columns {}",
+            FEATURES.join(",")
+        )));
+    }
+    let mut position = [usize::MAX; N_FEATURES];
+    for (col, name) in header.iter().enumerate() {
+        let name = name.trim_start_matches('\u{feff}');
+        let i = feature_index(name).ok_or_else(|| InputError::UnknownColumn {
+            column: name.to_owned(),
+        })?;
+        if position[i] != usize::MAX {
+            return Err(InputError::Duplicate {
+                what: format!("column \"{}\"", FEATURES[i]),
+            });
+        }
+        position[i] = col;
+    }
+    if let Some(i) = position.iter().position(|p| *p == usize::MAX) {
+        return Err(InputError::MissingFeature {
+            row: RowRef::Line(1),
+            column: FEATURES[i],
+        });
+    }
+    let mut records = Vec::new();
+    let mut rows = Vec::new();
+    for result in reader.records() {
+        let record = result.map_err(|e| InputError::MalformedCsv(e.to_string()))?;
+        if rows.len() == max_rows {
+            return Err(InputError::TooManyRows {
+                rows: max_rows + 1,
+                limit: max_rows,
+            });
+        }
+        let row = RowRef::Line(record.position().map_or(0, |p| p.line()));
+        let mut values = [0.0; N_FEATURES];
+        for (i, p) in position.iter().enumerate() {
+            let text = record.get(*p).unwrap_or("").trim();
+            let v: f64 = text.parse().map_err(|_| InputError::InvalidValue {
+                row: row.clone(),
+                column: FEATURES[i],
+                problem: format!("\"{text}\" is not a number"),
+            })?;
+            values[i] = check_value(i, v).map_err(|p| InputError::InvalidValue {
+                row: row.clone(),
+                column: FEATURES[i],
+                problem: format!("{text} {p}"),
+            })?;
+        }
+        rows.push(Row::new(values).map_err(|(i, p)| InputError::InvalidValue {
+            row,
+            column: FEATURES[i],
+            problem: p.to_string(),
+        })?);
+        records.push(record);
+    }
+    Ok(CsvTable {
+        header,
+        records,
+        rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIRST: [f64; 6] = [0.0, 6.575, 296.0, 15.3, 396.9, 4.98];
+    const ORIGINAL_CLIENT: &str = r#"{"CHAS":{"0":0},"RM":{"0":6.575},"TAX":{"0":296.0},"PTRATIO":{"0":15.3},"B":{"0":396.9},"LSTAT":{"0":4.98}}"#;
+
+    fn err(body: &str) -> InputError {
+        parse_json(body.as_bytes(), 10).unwrap_err()
+    }
+
+    #[test]
+    fn the_original_clients_payload_parses() {
+        let rows = parse_json(ORIGINAL_CLIENT.as_bytes(), 10).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].values(), &FIRST);
+    }
+
+    #[test]
+    fn columns_are_ordered_by_the_numeric_value_of_row_keys() {
+        let body = r#"{"CHAS":{"10":1,"2":0},"RM":{"2":5,"10":7},"TAX":{"2":1,"10":1},
+            "PTRATIO":{"2":1,"10":1},"B":{"2":1,"10":1},"LSTAT":{"10":1,"2":1}}"#;
+        let rows = parse_json(body.as_bytes(), 10).unwrap();
+        assert_eq!(rows[0].values()[1], 5.0);
+        assert_eq!(rows[1].values()[1], 7.0);
+        assert_eq!(rows[1].values()[0], 1.0);
+    }
+
+    #[test]
+    fn records_and_a_single_object_parse() {
+        let one = r#"{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}"#;
+        assert_eq!(parse_json(one.as_bytes(), 10).unwrap()[0].values(), &FIRST);
+        let many = format!("[{one},{one}]");
+        assert_eq!(parse_json(many.as_bytes(), 10).unwrap().len(), 2);
+        assert!(parse_json(b"[]", 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_row_and_column() {
+        let e = err(r#"[{"CHAS":0,"RM":"six","TAX":1,"PTRATIO":1,"B":1,"LSTAT":1}]"#);
+        assert_eq!(e.code(), "invalid_value");
+        assert_eq!(e.to_string(), "row 0, column \"RM\": \"six\" is a string, not a number");
+        let e = err(r#"{"CHAS":2,"RM":6,"TAX":1,"PTRATIO":1,"B":1,"LSTAT":1}"#);
+        assert_eq!(e.to_string(), "the row, column \"CHAS\": 2 must be 0 or 1");
+        let e = err(r#"{"CHAS":{"0":0},"RM":{"0":null},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#);
+        assert_eq!(e.to_string(), "row \"0\", column \"RM\": null is not a number (NaN or null)");
+    }
+
+    #[test]
+    fn a_typo_in_a_column_name_is_refused_with_a_hint() {
+        let e = err(r#"{"CHAS":0,"RM":6,"TAX":1,"PTRATIO":1,"B":1,"LSTAT ":1}"#);
+        assert_eq!(e.code(), "unknown_column");
+        assert!(e.to_string().contains("did you mean \"LSTAT\"?"), "{e}");
+    }
+
+    #[test]
+    fn missing_features_and_shapes_are_reported() {
+        let e = err(r#"{"CHAS":0,"RM":6,"TAX":1,"PTRATIO":1,"B":1}"#);
+        assert_eq!(e.code(), "missing_feature");
+        assert!(e.to_string().contains("\"LSTAT\""));
+        assert_eq!(err("[1,2]").code(), "unsupported_shape");
+        assert_eq!(err("42").code(), "unsupported_shape");
+        assert_eq!(err(r#"{"CHAS":[0]}"#).code(), "unsupported_shape");
+        assert_eq!(err("{\"CHAS\":").code(), "malformed_json");
+        assert_eq!(err("NaN").code(), "malformed_json");
+        assert_eq!(err(r#"{"CHAS":0,"CHAS":1}"#).code(), "malformed_json");
+    }
+
+    #[test]
+    fn inconsistent_row_keys_are_refused() {
+        let e = err(r#"{"CHAS":{"0":0,"1":0},"RM":{"0":6},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#);
+        assert_eq!(e.code(), "inconsistent_rows");
+        assert_eq!(
+            e.to_string(),
+            "rows are keyed inconsistently: column \"RM\" has no row \"1\", which \"CHAS\" has"
+        );
+        let e = err(r#"{"CHAS":{"0":0},"RM":{"x":6},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#);
+        assert_eq!(e.code(), "invalid_row_key");
+        let e = err(r#"{"CHAS":{"1":0,"01":0},"RM":{"0":6},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#);
+        assert_eq!(e.code(), "duplicate_key");
+    }
+
+    #[test]
+    fn row_limits_apply_to_every_shape() {
+        let one = r#"{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}"#;
+        let three = format!("[{one},{one},{one}]");
+        assert!(matches!(
+            parse_json(three.as_bytes(), 2),
+            Err(InputError::TooManyRows { rows: 3, limit: 2 })
+        ));
+        let csv = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6,1,1,1,1\n0,6,1,1,1,1\n0,6,1,1,1,1\n";
+        assert_eq!(parse_csv(csv.as_bytes(), 2).unwrap_err().code(), "too_many_rows");
+    }
+
+    #[test]
+    fn csv_columns_may_come_in_any_order_and_are_echoed_with_predictions() {
+        let csv = "LSTAT,B,PTRATIO,TAX,RM,CHAS\n4.98,396.9,15.3,296,6.575,0\n";
+        let table = parse_csv(csv.as_bytes(), 10).unwrap();
+        assert_eq!(table.rows()[0].values(), &FIRST);
+        let out = String::from_utf8(table.render_with_predictions(&[24.5])).unwrap();
+        assert_eq!(out, "LSTAT,B,PTRATIO,TAX,RM,CHAS,prediction\n4.98,396.9,15.3,296,6.575,0,24.5\n");
+    }
+
+    #[test]
+    fn csv_errors_name_the_line_and_column() {
+        let e = parse_csv(b"CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6,1,1,1,1\n0,x,1,1,1,1\n", 10).unwrap_err();
+        assert_eq!(e.to_string(), "line 3, column \"RM\": \"x\" is not a number");
+        let e = parse_csv(b"CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,inf,1,1,1,1\n", 10).unwrap_err();
+        assert_eq!(e.to_string(), "line 2, column \"RM\": inf is infinite");
+        assert_eq!(parse_csv(b"CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6,1\n", 10).unwrap_err().code(), "malformed_csv");
+        assert_eq!(parse_csv(b"CHAS,RM,TAX,PTRATIO,B\n0,6,1,1,1\n", 10).unwrap_err().code(), "missing_feature");
+        assert_eq!(parse_csv(b"CHAS,RM,TAX,PTRATIO,B,LSTAT,X\n", 10).unwrap_err().code(), "unknown_column");
+        assert_eq!(parse_csv(b"", 10).unwrap_err().code(), "malformed_csv");
+    }
+}

@@ -1,0 +1,272 @@
+//! Background prediction jobs: the queue message both apps enqueue and the result
+//! document the scoring function writes. One definition, so producer and consumer agree.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::api::{ApiError, ErrorDetail};
+use crate::features::{FEATURES, N_FEATURES, Row};
+use crate::model::Model;
+
+/// The queue jobs are sent to.
+pub const QUEUE: &str = "predict-jobs";
+/// Where a job's result document is written: `{RESULTS_CONTAINER}/{jobId}.json`.
+pub const RESULTS_CONTAINER: &str = "results";
+/// Most rows in one job.
+pub const MAX_JOB_ROWS: usize = 100_000;
+
+/// The blob path of a job's result, as a Functions binding path would spell it.
+pub fn result_path(job_id: &Uuid) -> String {
+    format!("{RESULTS_CONTAINER}/{job_id}.json")
+}
+
+/// The message on [`QUEUE`]. Rows are arrays in [`FEATURES`] order to keep messages small.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobMessage {
+    /// The job's id (UUID v4), also the result blob's name.
+    pub job_id: Uuid,
+    /// When the job was accepted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub submitted_at: OffsetDateTime,
+    /// Names of the values in each row, in order.
+    pub features: Vec<String>,
+    /// The rows to score.
+    pub rows: Vec<[f64; N_FEATURES]>,
+}
+
+impl JobMessage {
+    /// A new job with a fresh id for already-validated rows.
+    pub fn new(rows: &[Row]) -> JobMessage {
+        JobMessage {
+            job_id: Uuid::new_v4(),
+            submitted_at: OffsetDateTime::now_utc(),
+            features: FEATURES.iter().map(|f| (*f).to_owned()).collect(),
+            rows: rows.iter().map(|r| *r.values()).collect(),
+        }
+    }
+
+    /// The message as JSON text, ready for the queue's encoding.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Why a queue message cannot be scored.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum JobMessageError {
+    /// No usable `jobId`: nowhere to write a result, so the message must go to the poison
+    /// queue (the host retries it, then moves it there with its body intact).
+    #[error("the message has no usable jobId: {0}")]
+    NoJobId(String),
+    /// The message names its job but its content is invalid: a permanent failure, recorded
+    /// in the job's result so the caller sees why; retrying would not help.
+    #[error("job {job_id}: {}", reason.message)]
+    Invalid {
+        /// The job.
+        job_id: Uuid,
+        /// What is wrong.
+        reason: ErrorDetail,
+    },
+}
+
+/// Parses a queue message's text into a job whose rows are all valid.
+pub fn parse_message(text: &str) -> Result<(JobMessage, Vec<Row>), JobMessageError> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| JobMessageError::NoJobId(format!("the message is not JSON ({e})")))?;
+    let job_id = value
+        .get("jobId")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| JobMessageError::NoJobId("jobId is missing or not a string".into()))?;
+    let job_id = Uuid::parse_str(job_id)
+        .map_err(|e| JobMessageError::NoJobId(format!("jobId \"{job_id}\" is not a UUID ({e})")))?;
+    let invalid = |code: &str, message: String| JobMessageError::Invalid {
+        job_id,
+        reason: ErrorDetail {
+            code: code.to_owned(),
+            message,
+        },
+    };
+    let message: JobMessage = serde_json::from_value(value)
+        .map_err(|e| invalid("invalid_message", format!("the message is malformed: {e}")))?;
+    if message.features != FEATURES {
+        return Err(invalid(
+            "invalid_message",
+            format!("features {:?} are not {:?}", message.features, FEATURES),
+        ));
+    }
+    if message.rows.len() > MAX_JOB_ROWS {
+        return Err(invalid(
+            "too_many_rows",
+            format!("the job has {} rows, more than {MAX_JOB_ROWS}", message.rows.len()),
+        ));
+    }
+    let mut rows = Vec::with_capacity(message.rows.len());
+    for (i, values) in message.rows.iter().enumerate() {
+        let row = Row::new(*values).map_err(|(c, p)| {
+            invalid(
+                "invalid_value",
+                format!("row {i}, column \"{}\": {} {p}", FEATURES[c], values[c]),
+            )
+        })?;
+        rows.push(row);
+    }
+    Ok((message, rows))
+}
+
+/// The outcome of a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Every row was scored.
+    Succeeded,
+    /// The job was invalid; see `error`.
+    Failed,
+}
+
+/// The result document at [`result_path`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobResult {
+    /// The job.
+    pub job_id: Uuid,
+    /// Outcome.
+    pub status: JobStatus,
+    /// The model that scored it.
+    pub model_version: String,
+    /// Rows scored.
+    pub rows: usize,
+    /// One price per row, in row order (empty when failed).
+    pub predictions: Vec<f64>,
+    /// Why the job failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+    /// When the job was submitted, copied from the message.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub submitted_at: Option<OffsetDateTime>,
+    /// When scoring finished.
+    #[serde(with = "time::serde::rfc3339")]
+    pub completed_at: OffsetDateTime,
+}
+
+impl JobResult {
+    /// The result document as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Scores a job message. `Err` only when the message has no usable job id (poison);
+/// an invalid job yields a `failed` result, which is what should be written.
+pub fn score(model: &Model, text: &str) -> Result<JobResult, JobMessageError> {
+    let completed_at = OffsetDateTime::now_utc();
+    match parse_message(text) {
+        Ok((message, rows)) => Ok(JobResult {
+            job_id: message.job_id,
+            status: JobStatus::Succeeded,
+            model_version: model.version().to_owned(),
+            rows: rows.len(),
+            predictions: model.predict_all(&rows),
+            error: None,
+            submitted_at: Some(message.submitted_at),
+            completed_at,
+        }),
+        Err(JobMessageError::Invalid { job_id, reason }) => Ok(JobResult {
+            job_id,
+            status: JobStatus::Failed,
+            model_version: model.version().to_owned(),
+            rows: 0,
+            predictions: Vec::new(),
+            error: Some(reason),
+            submitted_at: None,
+            completed_at,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// The API answer to a job submission.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobAccepted {
+    /// The job's id.
+    pub job_id: Uuid,
+    /// Always `queued`.
+    pub status: String,
+    /// Where to poll for the result.
+    pub status_url: String,
+}
+
+impl JobAccepted {
+    /// The 202 body for a job, with its status under `base` (e.g. `/api/jobs`).
+    pub fn new(job_id: Uuid, base: &str) -> JobAccepted {
+        JobAccepted {
+            job_id,
+            status: "queued".into(),
+            status_url: format!("{base}/{job_id}"),
+        }
+    }
+}
+
+/// Parses a job id from a URL path segment. Only a UUID is accepted, so no path tricks
+/// can reach the result container.
+pub fn parse_job_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(text)
+        .map_err(|_| ApiError::BadRequest(format!("job id \"{text}\" is not a UUID")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Vec<Row> {
+        vec![
+            Row::new([0.0, 6.575, 296.0, 15.3, 396.9, 4.98]).unwrap(),
+            Row::new([1.0, 7.0, 250.0, 14.0, 390.0, 3.0]).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn a_message_round_trips_and_scores() {
+        let model = Model::embedded().unwrap();
+        let msg = JobMessage::new(&rows());
+        let result = score(&model, &msg.to_json()).unwrap();
+        assert_eq!(result.job_id, msg.job_id);
+        assert_eq!(result.status, JobStatus::Succeeded);
+        assert_eq!(result.predictions, model.predict_all(&rows()));
+        assert_eq!(result.submitted_at, Some(msg.submitted_at));
+    }
+
+    #[test]
+    fn an_invalid_job_fails_with_its_reason() {
+        let model = Model::embedded().unwrap();
+        let id = Uuid::new_v4();
+        let text = format!(
+            r#"{{"jobId":"{id}","submittedAt":"2026-01-01T00:00:00Z","features":["CHAS","RM","TAX","PTRATIO","B","LSTAT"],"rows":[[3,6,1,1,1,1]]}}"#
+        );
+        let result = score(&model, &text).unwrap();
+        assert_eq!(result.status, JobStatus::Failed);
+        let error = result.error.unwrap();
+        assert_eq!(error.code, "invalid_value");
+        assert!(error.message.contains("row 0, column \"CHAS\""), "{}", error.message);
+        let text = format!(r#"{{"jobId":"{id}","rows":"nope"}}"#);
+        assert_eq!(score(&model, &text).unwrap().status, JobStatus::Failed);
+    }
+
+    #[test]
+    fn a_message_without_a_job_id_is_poison() {
+        let model = Model::embedded().unwrap();
+        for text in ["not json", "{}", r#"{"jobId":"../etc"}"#, r#"{"jobId":5}"#] {
+            assert!(matches!(score(&model, text), Err(JobMessageError::NoJobId(_))), "{text}");
+        }
+    }
+
+    #[test]
+    fn job_ids_must_be_uuids() {
+        assert!(parse_job_id("../../secret").is_err());
+        let id = Uuid::new_v4();
+        assert_eq!(parse_job_id(&id.to_string()).unwrap(), id);
+    }
+}

@@ -1,0 +1,379 @@
+//! The gradient-boosted tree model: its JSON artifact and allocation-free inference.
+//!
+//! Every tree is stored as a *complete* binary tree of a fixed depth, in flat arrays,
+//! so inference is a few comparisons and index doublings per tree with no pointer
+//! chasing. A node that training did not split has threshold `f64::MAX`: every finite
+//! value goes left, and both leaves under it carry the same value.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::{FEATURES, N_FEATURES, Row};
+
+/// The artifact format this build reads and the training tool writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The artifact compiled into both servers, so a deployment is a single binary.
+pub const EMBEDDED_ARTIFACT: &str = include_str!("../model/house-price-model.json");
+
+/// The environment variable naming another artifact to load instead of the embedded one.
+pub const MODEL_PATH_VAR: &str = "MODEL_PATH";
+
+/// The model file as stored on disk (see `house-price/model/`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    /// Must equal [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// A name for this trained model, reported by `/health` and in job results.
+    pub model_version: String,
+    /// Must equal [`FEATURES`], in order.
+    pub features: Vec<String>,
+    /// What is predicted, and in which unit.
+    pub target: String,
+    /// How the model was trained and how well it did.
+    pub training: TrainingInfo,
+    /// Feature scaling fitted on the training data, or `None` when the model needs none.
+    /// Trees split on raw values, so this model needs none; the field is here so that a
+    /// scaler can never again be fitted at request time.
+    pub scaling: Option<Scaling>,
+    /// The ensemble.
+    pub trees: Trees,
+}
+
+/// Standardisation parameters fitted once on the training data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scaling {
+    /// Per-feature mean, subtracted first.
+    pub mean: Vec<f64>,
+    /// Per-feature scale, divided by second.
+    pub scale: Vec<f64>,
+}
+
+/// Training provenance and metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingInfo {
+    /// Where the data came from.
+    pub dataset: String,
+    /// Number of training rows.
+    pub rows: usize,
+    /// Loss the trees minimise.
+    pub loss: String,
+    /// Number of boosting rounds.
+    pub n_trees: usize,
+    /// Depth of each tree.
+    pub max_depth: u32,
+    /// Shrinkage applied to each tree (already folded into the leaf values).
+    pub learning_rate: f64,
+    /// Root-mean-square error on the training data itself.
+    pub train_rmse: f64,
+    /// Cross-validation of the same procedure.
+    pub cross_validation: CrossValidation,
+}
+
+/// K-fold cross-validation results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrossValidation {
+    /// Number of folds.
+    pub folds: usize,
+    /// Whether rows were shuffled before folding.
+    pub shuffled: bool,
+    /// Seed of the shuffle.
+    pub seed: u64,
+    /// RMSE of each fold.
+    pub fold_rmse: Vec<f64>,
+    /// Mean of `fold_rmse`.
+    pub rmse: f64,
+}
+
+/// The ensemble in flat arrays. For `count` trees of depth `d` there are `count * (2^d - 1)`
+/// split nodes and `count * 2^d` leaves, each tree's nodes in breadth-first order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trees {
+    /// Depth of every tree.
+    pub depth: u32,
+    /// Number of trees.
+    pub count: usize,
+    /// Starting prediction (the training mean for squared error).
+    pub base_score: f64,
+    /// Feature index of each split node.
+    pub feature: Vec<u8>,
+    /// A row goes left when `value <= threshold`.
+    pub threshold: Vec<f64>,
+    /// Leaf values, learning rate included.
+    pub leaf: Vec<f64>,
+}
+
+/// Why an artifact cannot be used. Each message is one sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The file could not be read.
+    #[error("cannot read the model file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The JSON does not match the artifact format.
+    #[error("the model artifact is not valid model JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Valid JSON, wrong content.
+    #[error("the model artifact does not match this program: {0}")]
+    Mismatch(String),
+}
+
+/// A validated model, ready to predict.
+#[derive(Clone, Debug)]
+pub struct Model {
+    version: String,
+    depth: u32,
+    internal: usize,
+    leaves: usize,
+    base: f64,
+    scaling: Option<([f64; N_FEATURES], [f64; N_FEATURES])>,
+    feature: Vec<u8>,
+    threshold: Vec<f64>,
+    leaf: Vec<f64>,
+    artifact: Artifact,
+}
+
+impl Model {
+    /// The model compiled into this binary.
+    pub fn embedded() -> Result<Model, ModelError> {
+        Model::from_json(EMBEDDED_ARTIFACT)
+    }
+
+    /// The model named by `MODEL_PATH` when it is set, the embedded one otherwise.
+    pub fn from_env() -> Result<Model, ModelError> {
+        match std::env::var_os(MODEL_PATH_VAR) {
+            Some(path) if !path.is_empty() => Model::from_file(Path::new(&path)),
+            _ => Model::embedded(),
+        }
+    }
+
+    /// Reads and validates an artifact file.
+    pub fn from_file(path: &Path) -> Result<Model, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Model::from_json(&text)
+    }
+
+    /// Parses and validates artifact JSON.
+    pub fn from_json(text: &str) -> Result<Model, ModelError> {
+        Model::from_artifact(serde_json::from_str(text)?)
+    }
+
+    /// Validates an artifact so that inference can never index out of bounds.
+    pub fn from_artifact(artifact: Artifact) -> Result<Model, ModelError> {
+        let bad = |m: String| Err(ModelError::Mismatch(m));
+        if artifact.schema_version != SCHEMA_VERSION {
+            return bad(format!(
+                "schema version {} is not the supported version {SCHEMA_VERSION}",
+                artifact.schema_version
+            ));
+        }
+        if artifact.features != FEATURES {
+            return bad(format!(
+                "its features {:?} are not {:?}",
+                artifact.features, FEATURES
+            ));
+        }
+        let t = &artifact.trees;
+        if !(1..=16).contains(&t.depth) {
+            return bad(format!("tree depth {} is outside 1 to 16", t.depth));
+        }
+        let leaves = 1usize << t.depth;
+        let internal = leaves - 1;
+        if t.count == 0
+            || t.feature.len() != t.count * internal
+            || t.threshold.len() != t.count * internal
+            || t.leaf.len() != t.count * leaves
+        {
+            return bad(format!(
+                "{} trees of depth {} need {} split nodes and {} leaves, found {} features, {} thresholds and {} leaves",
+                t.count,
+                t.depth,
+                t.count * internal,
+                t.count * leaves,
+                t.feature.len(),
+                t.threshold.len(),
+                t.leaf.len()
+            ));
+        }
+        if let Some(f) = t.feature.iter().find(|f| usize::from(**f) >= N_FEATURES) {
+            return bad(format!("a split uses feature index {f}, beyond the six features"));
+        }
+        if t.threshold.iter().any(|v| v.is_nan())
+            || !t.leaf.iter().chain([&t.base_score]).all(|v| v.is_finite())
+        {
+            return bad("a threshold is NaN or a leaf value is not finite".into());
+        }
+        let scaling = match &artifact.scaling {
+            None => None,
+            Some(s) => {
+                let (Ok(mean), Ok(scale)) = (
+                    <[f64; N_FEATURES]>::try_from(s.mean.as_slice()),
+                    <[f64; N_FEATURES]>::try_from(s.scale.as_slice()),
+                ) else {
+                    return bad("its scaling does not have six means and six scales".into());
+                };
+                if !mean.iter().all(|v| v.is_finite())
+                    || !scale.iter().all(|v| v.is_finite() && *v != 0.0)
+                {
+                    return bad("its scaling has a non-finite mean or a zero scale".into());
+                }
+                Some((mean, scale))
+            }
+        };
+        Ok(Model {
+            version: artifact.model_version.clone(),
+            depth: t.depth,
+            internal,
+            leaves,
+            base: t.base_score,
+            scaling,
+            feature: t.feature.clone(),
+            threshold: t.threshold.clone(),
+            leaf: t.leaf.clone(),
+            artifact,
+        })
+    }
+
+    /// The artifact's `model_version`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The artifact this model was built from (metadata and metrics).
+    pub fn artifact(&self) -> &Artifact {
+        &self.artifact
+    }
+
+    /// Predicted MEDV (median value, in $1000s) for one house. Allocates nothing.
+    #[inline]
+    pub fn predict(&self, row: &Row) -> f64 {
+        let mut x = *row.values();
+        if let Some((mean, scale)) = &self.scaling {
+            for i in 0..N_FEATURES {
+                x[i] = (x[i] - mean[i]) / scale[i];
+            }
+        }
+        let mut sum = self.base;
+        let trees = self
+            .feature
+            .chunks_exact(self.internal)
+            .zip(self.threshold.chunks_exact(self.internal))
+            .zip(self.leaf.chunks_exact(self.leaves));
+        for ((feature, threshold), leaf) in trees {
+            let mut node = 0usize;
+            for _ in 0..self.depth {
+                let go_right = x[usize::from(feature[node])] > threshold[node];
+                node = 2 * node + 1 + usize::from(go_right);
+            }
+            sum += leaf[node - self.internal];
+        }
+        sum
+    }
+
+    /// Predicts every row into `out` (cleared first), reusing its allocation.
+    pub fn predict_into(&self, rows: &[Row], out: &mut Vec<f64>) {
+        out.clear();
+        out.extend(rows.iter().map(|r| self.predict(r)));
+    }
+
+    /// Predicts every row.
+    pub fn predict_all(&self, rows: &[Row]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(rows.len());
+        self.predict_into(rows, &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_row() -> Row {
+        Row::new([0.0, 6.575, 296.0, 15.3, 396.9, 4.98]).unwrap()
+    }
+
+    #[test]
+    fn embedded_artifact_loads() {
+        let m = Model::embedded().unwrap();
+        assert_eq!(m.artifact().features, FEATURES);
+        assert!(!m.version().is_empty());
+    }
+
+    #[test]
+    fn first_training_row_gets_a_plausible_price() {
+        // Its true MEDV is 24.0.
+        let p = Model::embedded().unwrap().predict(&first_row());
+        assert!((p - 24.0).abs() < 3.0, "prediction {p}");
+    }
+
+    #[test]
+    fn different_rows_get_different_predictions() {
+        // The Flask sample refitted its scaler per request, so every single row scaled
+        // to zeros and got the same answer. Stored (or no) scaling makes that impossible.
+        let m = Model::embedded().unwrap();
+        let rich = Row::new([0.0, 7.8, 250.0, 14.0, 396.9, 2.0]).unwrap();
+        let poor = Row::new([0.0, 5.2, 666.0, 20.2, 300.0, 25.0]).unwrap();
+        let (a, b, c) = (m.predict(&first_row()), m.predict(&rich), m.predict(&poor));
+        assert!(a != b && b != c && a != c, "{a} {b} {c}");
+        assert!(b > a && a > c, "richer areas should cost more: {a} {b} {c}");
+    }
+
+    #[test]
+    fn a_tiny_hand_built_tree_is_walked_correctly() {
+        let mut a: Artifact = serde_json::from_str(EMBEDDED_ARTIFACT).unwrap();
+        // One tree of depth 1: RM <= 6 goes left (10), otherwise right (20).
+        a.trees = Trees {
+            depth: 1,
+            count: 1,
+            base_score: 1.0,
+            feature: vec![1],
+            threshold: vec![6.0],
+            leaf: vec![10.0, 20.0],
+        };
+        a.scaling = None;
+        let m = Model::from_artifact(a).unwrap();
+        let row = |rm| Row::new([0.0, rm, 1.0, 1.0, 1.0, 1.0]).unwrap();
+        assert_eq!(m.predict(&row(5.0)), 11.0);
+        assert_eq!(m.predict(&row(6.0)), 11.0);
+        assert_eq!(m.predict(&row(6.5)), 21.0);
+    }
+
+    #[test]
+    fn mismatched_artifacts_are_refused_with_one_sentence() {
+        let good: Artifact = serde_json::from_str(EMBEDDED_ARTIFACT).unwrap();
+        let mut wrong_features = good.clone();
+        wrong_features.features.swap(0, 1);
+        let mut wrong_version = good.clone();
+        wrong_version.schema_version = 99;
+        let mut short = good.clone();
+        short.trees.leaf.pop();
+        let mut bad_index = good.clone();
+        bad_index.trees.feature[0] = 6;
+        for a in [wrong_features, wrong_version, short, bad_index] {
+            let e = Model::from_artifact(a).unwrap_err().to_string();
+            assert!(e.starts_with("the model artifact does not match"), "{e}");
+            assert!(!e.contains('\n'));
+        }
+        assert!(matches!(
+            Model::from_json("{\"schema_version\":1}"),
+            Err(ModelError::Json(_))
+        ));
+        assert!(matches!(
+            Model::from_file(Path::new("/nonexistent/model.json")),
+            Err(ModelError::Read { .. })
+        ));
+    }
+}

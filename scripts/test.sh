@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every check: formatting, lints, all tests (unit, HTTP, browser, Azurite end-to-end),
+# and the offline validation of the pipeline and the Bicep files.
+# Installs what the tests need (Chromium, Azurite, a Python venv, the musl target), starts
+# Azurite on free ports, and stops it again however the run ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Installing test prerequisites"
+scripts/install-browser.sh
+rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl \
+  || rustup target add x86_64-unknown-linux-musl
+command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (-D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Starting Azurite"
+azurite_env=$(scripts/azurite.sh start)
+eval "$azurite_env"
+trap 'scripts/azurite.sh stop' EXIT
+
+step "Pipeline and infrastructure validation"
+scripts/validate-infra.sh
+
+step "Tests"
+cargo nextest run --workspace --locked --profile ci --no-tests=fail
