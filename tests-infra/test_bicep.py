@@ -1,0 +1,315 @@
+"""Facts about infra/*.bicep, checked on pycep-parser's parse of every file (offline)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from helpers import (
+    BICEP_FILES,
+    INFRA,
+    ROLE_IDS,
+    app_settings,
+    decorator,
+    dotted,
+    only_resource,
+    parse_bicep,
+    resources_of_type,
+    walk_strings,
+)
+
+# Settings Flex Consumption replaced with functionAppConfig or manages itself.
+FLEX_DEPRECATED_SETTINGS = {
+    "FUNCTIONS_WORKER_RUNTIME",
+    "FUNCTIONS_WORKER_RUNTIME_VERSION",
+    "FUNCTIONS_EXTENSION_VERSION",
+    "FUNCTIONS_MAX_HTTP_CONCURRENCY",
+    "FUNCTIONS_WORKER_PROCESS_COUNT",
+    "WEBSITE_NODE_DEFAULT_VERSION",
+    "WEBSITE_RUN_FROM_PACKAGE",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+    "WEBSITE_CONTENTSHARE",
+    "SCM_DO_BUILD_DURING_DEPLOYMENT",
+    "ENABLE_ORYX_BUILD",
+}
+STORAGE_IDENTITY_SETTINGS = {
+    "AzureWebJobsStorage__accountName",
+    "AzureWebJobsStorage__credential",
+    "AzureWebJobsStorage__blobServiceUri",
+    "AzureWebJobsStorage__queueServiceUri",
+}
+
+
+def resolve(parsed: dict, value):
+    """The value of a variable when `value` names one, else `value`."""
+    if isinstance(value, str) and value in parsed.get("variables", {}):
+        return parsed["variables"][value]["value"]
+    return value
+
+
+def test_infra_has_main_and_its_modules():
+    names = {p.relative_to(INFRA).as_posix() for p in BICEP_FILES}
+    assert {
+        "main.bicep",
+        "modules/monitoring.bicep",
+        "modules/storage.bicep",
+        "modules/functionapp.bicep",
+        "modules/webapp.bicep",
+        "modules/roles.bicep",
+    } <= names
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.relative_to(INFRA).as_posix())
+def test_bicep_file_parses_offline(path):
+    parsed = parse_bicep(path)
+    assert parsed["parameters"] or parsed.get("resources") or parsed.get("modules")
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.relative_to(INFRA).as_posix())
+def test_bicep_file_has_no_registry_modules_keys_or_preview_apis(path):
+    text = path.read_text()
+    assert "br/public:" not in text and "br:" not in text
+    for secret in ("AccountKey", "listKeys(", "listkeys(", "primaryKey", "SharedAccessSignature"):
+        assert secret not in text, f"{secret} in {path.name}"
+    parsed = parse_bicep(path)
+    for name, res in parsed.get("resources", {}).items():
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", res["api_version"]), f"{name}: {res['api_version']}"
+
+
+def test_main_uses_every_module_by_local_path(main_bicep):
+    used = {m["detail"]["path"] for m in main_bicep["modules"].values()}
+    on_disk = {p.relative_to(INFRA).as_posix() for p in BICEP_FILES if p.name != "main.bicep"}
+    assert used == on_disk
+    assert all(m["type"] == "local" for m in main_bicep["modules"].values())
+
+
+def test_every_site_has_a_system_assigned_identity():
+    sites = {}
+    for path in BICEP_FILES:
+        sites.update(resources_of_type(parse_bicep(path), "Microsoft.Web/sites"))
+    assert set(sites) == {"functionApp", "webApp"}
+    for name, site in sites.items():
+        if site["existing"]:
+            continue
+        assert site["config"]["identity"] == {"type": "SystemAssigned"}, name
+        assert site["config"]["properties"]["httpsOnly"] is True, name
+        assert site["config"]["properties"]["siteConfig"]["minTlsVersion"] == "1.2", name
+
+
+def test_no_app_setting_carries_a_key_or_connection_string():
+    for path in BICEP_FILES:
+        for site in resources_of_type(parse_bicep(path), "Microsoft.Web/sites").values():
+            settings = app_settings(site)
+            assert "AzureWebJobsStorage" not in settings, "key-based host storage setting"
+            for value in walk_strings(list(settings.values())):
+                assert "AccountKey" not in value and "listKeys" not in value
+
+
+class TestFunctionApp:
+    def test_plan_is_flex_consumption_on_linux(self, functionapp_bicep):
+        plan = only_resource(functionapp_bicep, "Microsoft.Web/serverfarms")["config"]
+        assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+        assert plan["properties"]["reserved"] is True
+        site = only_resource(functionapp_bicep, "Microsoft.Web/sites")["config"]
+        assert site["kind"] == "functionapp,linux"
+        assert dotted(site["properties"]["serverFarmId"]) == "plan.id"
+
+    def test_runtime_is_the_custom_handler_stack(self, functionapp_bicep):
+        config = only_resource(functionapp_bicep, "Microsoft.Web/sites")["config"]
+        runtime = config["properties"]["functionAppConfig"]["runtime"]
+        assert runtime == {"name": "custom", "version": "1.0"}
+
+    def test_memory_and_scale_limit_are_parameters_with_the_documented_defaults(
+        self, functionapp_bicep, main_bicep
+    ):
+        config = only_resource(functionapp_bicep, "Microsoft.Web/sites")["config"]
+        scale = config["properties"]["functionAppConfig"]["scaleAndConcurrency"]
+        assert scale == {"instanceMemoryMB": "instanceMemoryMB", "maximumInstanceCount": "maximumInstanceCount"}
+        params = functionapp_bicep["parameters"]
+        assert params["instanceMemoryMB"]["type"] == "int"
+        assert params["maximumInstanceCount"]["type"] == "int"
+        assert decorator(params["instanceMemoryMB"], "allowed") == [512, 2048, 4096]
+        # main.bicep exposes both and passes them through.
+        main_params = main_bicep["parameters"]
+        assert main_params["functionInstanceMemoryMB"]["default"] == 2048
+        assert main_params["functionMaximumInstanceCount"]["default"] == 100
+        module = main_bicep["modules"]["functionApp"]["config"]["params"]
+        assert module["instanceMemoryMB"] == "functionInstanceMemoryMB"
+        assert module["maximumInstanceCount"] == "functionMaximumInstanceCount"
+
+    def test_package_comes_from_a_blob_container_through_the_identity(self, functionapp_bicep):
+        config = only_resource(functionapp_bicep, "Microsoft.Web/sites")["config"]
+        storage = config["properties"]["functionAppConfig"]["deployment"]["storage"]
+        assert storage["type"] == "blobContainer"
+        assert storage["authentication"] == {"type": "SystemAssignedIdentity"}
+        assert storage["value"] == "${blobServiceUri}/${deploymentContainerName}"
+
+    def test_host_storage_uses_the_managed_identity(self, functionapp_bicep):
+        settings = app_settings(only_resource(functionapp_bicep, "Microsoft.Web/sites"))
+        assert STORAGE_IDENTITY_SETTINGS <= set(settings)
+        assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+        assert settings["AzureWebJobsStorage__accountName"] == "storageAccountName"
+        assert dotted(settings["APPLICATIONINSIGHTS_CONNECTION_STRING"]) == (
+            "appInsights.properties.ConnectionString"
+        )
+        for name in ("blob", "queue", "table"):
+            uri = resolve(functionapp_bicep, settings[f"AzureWebJobsStorage__{name}ServiceUri"])
+            assert uri == f"https://${{storageAccountName}}.{name}.${{storageSuffix}}"
+
+    def test_no_setting_flex_consumption_deprecates(self, functionapp_bicep):
+        settings = app_settings(only_resource(functionapp_bicep, "Microsoft.Web/sites"))
+        assert not FLEX_DEPRECATED_SETTINGS & set(settings)
+        site_config = only_resource(functionapp_bicep, "Microsoft.Web/sites")["config"]["properties"]["siteConfig"]
+        assert not {"linuxFxVersion", "alwaysOn", "functionAppScaleLimit"} & set(site_config)
+
+
+class TestWebApp:
+    def test_plan_is_linux_with_a_sku_parameter_defaulting_to_b1(self, webapp_bicep, main_bicep):
+        plan = only_resource(webapp_bicep, "Microsoft.Web/serverfarms")["config"]
+        assert plan["properties"]["reserved"] is True
+        assert plan["kind"] == "linux"
+        assert plan["sku"] == {"name": "sku"}
+        assert webapp_bicep["parameters"]["sku"]["default"] == "B1"
+        assert main_bicep["parameters"]["webAppSku"]["default"] == "B1"
+        assert main_bicep["modules"]["webApp"]["config"]["params"]["sku"] == "webAppSku"
+
+    def test_site_runs_the_startup_script_on_a_linux_stack(self, webapp_bicep, main_bicep):
+        site = only_resource(webapp_bicep, "Microsoft.Web/sites")["config"]
+        assert site["kind"] == "app,linux"
+        site_config = site["properties"]["siteConfig"]
+        assert site_config["linuxFxVersion"] == "linuxFxVersion"
+        assert webapp_bicep["parameters"]["linuxFxVersion"]["default"] == "PYTHON|3.12"
+        assert main_bicep["parameters"]["webAppLinuxFxVersion"]["default"] == "PYTHON|3.12"
+        assert site_config["appCommandLine"] == "/home/site/wwwroot/startup.sh"
+
+    def test_site_is_locked_down_and_health_checked(self, webapp_bicep):
+        site = only_resource(webapp_bicep, "Microsoft.Web/sites")["config"]
+        site_config = site["properties"]["siteConfig"]
+        assert site_config["healthCheckPath"] == "/health"
+        assert site_config["ftpsState"] == "Disabled"
+        assert site_config["minTlsVersion"] == "1.2"
+        assert site["properties"]["httpsOnly"] is True
+
+    def test_settings_turn_off_remote_build_and_route_to_the_binary_port(self, webapp_bicep):
+        settings = app_settings(only_resource(webapp_bicep, "Microsoft.Web/sites"))
+        assert settings["SCM_DO_BUILD_DURING_DEPLOYMENT"] == "false"
+        assert settings["WEBSITES_PORT"] == "8080"
+
+    def test_job_endpoints_use_the_same_identity_settings_as_the_function_app(
+        self, webapp_bicep, functionapp_bicep
+    ):
+        web = app_settings(only_resource(webapp_bicep, "Microsoft.Web/sites"))
+        func = app_settings(only_resource(functionapp_bicep, "Microsoft.Web/sites"))
+        assert STORAGE_IDENTITY_SETTINGS <= set(web) & set(func)
+        assert web["AzureWebJobsStorage__credential"] == "managedidentity"
+        assert web["AzureWebJobsStorage__queueServiceUri"] == "https://${storageAccountName}.queue.${storageSuffix}"
+        assert web["AzureWebJobsStorage__blobServiceUri"] == "https://${storageAccountName}.blob.${storageSuffix}"
+        assert dotted(web["APPLICATIONINSIGHTS_CONNECTION_STRING"]) == "appInsights.properties.ConnectionString"
+
+
+class TestStorage:
+    def test_account_is_tls12_https_only_keyless_and_private(self, storage_bicep):
+        props = only_resource(storage_bicep, "Microsoft.Storage/storageAccounts")["config"]["properties"]
+        assert props["minimumTlsVersion"] == "TLS1_2"
+        assert props["supportsHttpsTrafficOnly"] is True
+        assert props["allowBlobPublicAccess"] is False
+        assert props["allowSharedKeyAccess"] is False
+
+    def test_main_creates_the_queues_and_containers_the_code_uses(self, main_bicep):
+        params = main_bicep["modules"]["storage"]["config"]["params"]
+        queues = [resolve(main_bicep, q) for q in params["queueNames"]]
+        containers = [resolve(main_bicep, c) for c in params["containerNames"]]
+        assert queues == ["predict-jobs", "predict-jobs-poison"]
+        assert containers == ["results", "app-package"]
+        # The function app deploys from the container the storage module creates.
+        func_params = main_bicep["modules"]["functionApp"]["config"]["params"]
+        assert func_params["deploymentContainerName"] in params["containerNames"]
+
+    def test_queues_and_containers_are_looped_from_the_parameters(self, storage_bicep):
+        for resource_type, array, parent in (
+            ("Microsoft.Storage/storageAccounts/queueServices/queues", "queueNames", "queueService"),
+            ("Microsoft.Storage/storageAccounts/blobServices/containers", "containerNames", "blobService"),
+        ):
+            config = only_resource(storage_bicep, resource_type)["config"]
+            loop = config["loop_type"]
+            assert loop["type"] == "array"
+            assert loop["detail"]["array_name"] == array
+            assert config["config"]["name"] == loop["detail"]["item_name"]
+            assert config["config"]["parent"] == parent
+
+
+class TestRoleAssignments:
+    def assignments(self, roles_bicep):
+        role_vars = roles_bicep["variables"]["roles"]["value"]
+        found = {}
+        for name, res in resources_of_type(roles_bicep, "Microsoft.Authorization/roleAssignments").items():
+            config = res["config"]
+            props = config["properties"]
+            role_id_fn = props["roleDefinitionId"]["function"]
+            assert role_id_fn["type"] == "subscription_resource_id"
+            assert role_id_fn["parameters"]["resource_type"] == "Microsoft.Authorization/roleDefinitions"
+            role_ref = dotted(role_id_fn["parameters"]["resource_name_1"])
+            role_guid = role_vars[role_ref.split(".", 1)[1]]
+            # Deterministic name: guid(storage.id, principal, role).
+            guid = config["name"]["function"]
+            assert guid["type"] == "guid", name
+            assert [dotted(v) for v in guid["parameters"].values()] == [
+                "storage.id",
+                props["principalId"],
+                role_ref,
+            ], name
+            assert config["scope"] == "storage"
+            assert props["principalType"] == "ServicePrincipal"
+            found.setdefault(props["principalId"], set()).add(role_guid)
+        return found
+
+    def test_role_variables_hold_the_builtin_role_ids(self, roles_bicep):
+        role_vars = roles_bicep["variables"]["roles"]["value"]
+        assert set(role_vars.values()) == set(ROLE_IDS.values())
+
+    def test_function_app_gets_host_storage_and_queue_roles(self, roles_bicep):
+        found = self.assignments(roles_bicep)
+        assert found["functionAppPrincipalId"] == {
+            ROLE_IDS["Storage Blob Data Owner"],
+            ROLE_IDS["Storage Queue Data Contributor"],
+            ROLE_IDS["Storage Table Data Contributor"],
+        }
+
+    def test_web_app_gets_queue_and_blob_data_roles(self, roles_bicep):
+        found = self.assignments(roles_bicep)
+        assert found["webAppPrincipalId"] == {
+            ROLE_IDS["Storage Queue Data Contributor"],
+            ROLE_IDS["Storage Blob Data Contributor"],
+        }
+
+    def test_main_wires_each_apps_identity(self, main_bicep):
+        params = main_bicep["modules"]["roles"]["config"]["params"]
+        assert dotted(params["functionAppPrincipalId"]) == "functionApp.outputs.principalId"
+        assert dotted(params["webAppPrincipalId"]) == "webApp.outputs.principalId"
+        assert dotted(params["storageAccountName"]) == "storage.outputs.name"
+
+
+def test_both_apps_report_to_workspace_based_application_insights(
+    monitoring_bicep, main_bicep, functionapp_bicep, webapp_bicep
+):
+    ai = only_resource(monitoring_bicep, "Microsoft.Insights/components")["config"]
+    assert dotted(ai["properties"]["WorkspaceResourceId"]) == "workspace.id"
+    only_resource(monitoring_bicep, "Microsoft.OperationalInsights/workspaces")
+    for module in ("functionApp", "webApp"):
+        params = main_bicep["modules"][module]["config"]["params"]
+        assert dotted(params["appInsightsName"]) == "monitoring.outputs.appInsightsName"
+    for parsed in (functionapp_bicep, webapp_bicep):
+        assert only_resource(parsed, "Microsoft.Insights/components")["existing"] is True
+
+
+def test_outputs_give_both_urls_and_names(main_bicep):
+    outputs = main_bicep["outputs"]
+    assert outputs["webAppUrl"]["value"] == "https://${webApp.outputs.defaultHostName}"
+    assert outputs["functionAppUrl"]["value"] == "https://${functionApp.outputs.defaultHostName}"
+    assert dotted(outputs["webAppName"]["value"]) == "webApp.outputs.name"
+    assert dotted(outputs["functionAppName"]["value"]) == "functionApp.outputs.name"
+    for module in ("functionapp", "webapp"):
+        parsed = parse_bicep(INFRA / "modules" / f"{module}.bicep")
+        assert dotted(parsed["outputs"]["defaultHostName"]["value"]).endswith(".properties.defaultHostName")
+        assert dotted(parsed["outputs"]["principalId"]["value"]).endswith(".identity.principalId")

@@ -1,0 +1,297 @@
+"""scripts/deploy-webapp.sh and scripts/deploy-functionapp.sh: their dry runs, their refusal
+without a usable Azure CLI, and that a real run executes exactly what the dry run prints.
+
+The real `az` cannot run here (no network, no account), so the last check puts a recording
+stand-in named `az` (and `curl`) first on PATH: it answers the few queries whose output the
+scripts use and logs every call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT
+
+WEBAPP = ROOT / "scripts" / "deploy-webapp.sh"
+FUNCTIONAPP = ROOT / "scripts" / "deploy-functionapp.sh"
+BASH = "/bin/bash"
+SMOKE_BODY = '{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}'
+FAKE = {
+    "PRINCIPAL_ID": "00000000-0000-0000-0000-00000000abcd",
+    "STORAGE_ID": "/subscriptions/s/resourceGroups/rg-test/providers/Microsoft.Storage/storageAccounts/sttest",
+    "FUNCTION_KEY": "fake-function-key",
+}
+SCRUBBED = ("WEBAPP_", "FUNCTION_", "RESOURCE_GROUP", "LOCATION", "STORAGE_ACCOUNT", "HEALTH_", "SMOKE_")
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED)}
+    env.update(extra)
+    return env
+
+
+def run(script, *args, env=None):
+    return subprocess.run(
+        [BASH, str(script), *args],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else clean_env(),
+        timeout=60,
+        check=False,
+    )
+
+
+def dry_run_lines(script, *args, env=None):
+    result = run(script, *args, "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return result.stdout.splitlines()
+
+
+WEBAPP_EXPECTED = [
+    "cargo xtask package",
+    "mkdir -p dist/webapp-up",
+    "az group create --name rg-test --location swedencentral --output none",
+    "(cd dist/webapp-up && az webapp up --name hp-web --resource-group rg-test --location swedencentral"
+    " --plan plan-hp-web --sku B1 --os-type Linux --runtime PYTHON:3.12)",
+    "az webapp config appsettings set --name hp-web --resource-group rg-test"
+    " --settings SCM_DO_BUILD_DURING_DEPLOYMENT=false WEBSITES_PORT=8080 --output none",
+    "az webapp config set --name hp-web --resource-group rg-test --startup-file /home/site/wwwroot/startup.sh"
+    " --min-tls-version 1.2 --ftps-state Disabled --http20-enabled true"
+    " --generic-configurations '{\"healthCheckPath\": \"/health\"}' --output none",
+    "az webapp update --name hp-web --resource-group rg-test --https-only true --output none",
+    "az webapp deploy --name hp-web --resource-group rg-test --src-path dist/webapp.zip --type zip",
+    "# until it answers 200, at most 30 tries 10 s apart:",
+    "curl --fail --silent --show-error --max-time 10 --output /dev/null https://hp-web.azurewebsites.net/health",
+]
+
+WEBAPP_STORAGE_LINES = [
+    "PRINCIPAL_ID=$(az webapp identity assign --name hp-web --resource-group rg-test --query principalId --output tsv)",
+    "STORAGE_ID=$(az storage account show --name sttest --resource-group rg-test --query id --output tsv)",
+    'az role assignment create --assignee-object-id "$PRINCIPAL_ID" --assignee-principal-type ServicePrincipal'
+    ' --role 974c5e8b-45b9-4653-ba55-5f855dd0fb88 --scope "$STORAGE_ID" --output none',
+    'az role assignment create --assignee-object-id "$PRINCIPAL_ID" --assignee-principal-type ServicePrincipal'
+    ' --role ba92f5b4-2d11-453d-a403-e96b0029c9fe --scope "$STORAGE_ID" --output none',
+    "az webapp config appsettings set --name hp-web --resource-group rg-test --settings"
+    " AzureWebJobsStorage__accountName=sttest AzureWebJobsStorage__credential=managedidentity"
+    " AzureWebJobsStorage__queueServiceUri=https://sttest.queue.core.windows.net"
+    " AzureWebJobsStorage__blobServiceUri=https://sttest.blob.core.windows.net --output none",
+]
+
+FUNCTIONAPP_EXPECTED = [
+    "cargo xtask package",
+    "az group create --name rg-test --location swedencentral --output none",
+    "az storage account show --name sttest --resource-group rg-test --output none 2>/dev/null"
+    " || az storage account create --name sttest --resource-group rg-test --location swedencentral"
+    " --sku Standard_LRS --kind StorageV2 --min-tls-version TLS1_2 --allow-blob-public-access false"
+    " --https-only true --output none",
+    "az storage queue create --name predict-jobs --account-name sttest --auth-mode key --output none",
+    "az storage queue create --name predict-jobs-poison --account-name sttest --auth-mode key --output none",
+    "az storage container create --name results --account-name sttest --auth-mode key --output none",
+    "az functionapp show --name hp-func --resource-group rg-test --output none 2>/dev/null"
+    " || az functionapp create --name hp-func --resource-group rg-test --storage-account sttest"
+    " --flexconsumption-location swedencentral --runtime custom --instance-memory 2048"
+    " --maximum-instance-count 100 --output none",
+    "PRINCIPAL_ID=$(az functionapp identity assign --name hp-func --resource-group rg-test --query principalId --output tsv)",
+    "STORAGE_ID=$(az storage account show --name sttest --resource-group rg-test --query id --output tsv)",
+    'az role assignment create --assignee-object-id "$PRINCIPAL_ID" --assignee-principal-type ServicePrincipal'
+    ' --role b7e6dc6d-f1e8-4753-8033-0f276bb0955b --scope "$STORAGE_ID" --output none',
+    'az role assignment create --assignee-object-id "$PRINCIPAL_ID" --assignee-principal-type ServicePrincipal'
+    ' --role 974c5e8b-45b9-4653-ba55-5f855dd0fb88 --scope "$STORAGE_ID" --output none',
+    'az role assignment create --assignee-object-id "$PRINCIPAL_ID" --assignee-principal-type ServicePrincipal'
+    ' --role 0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3 --scope "$STORAGE_ID" --output none',
+    "az functionapp config appsettings set --name hp-func --resource-group rg-test --settings"
+    " AzureWebJobsStorage__accountName=sttest AzureWebJobsStorage__credential=managedidentity"
+    " AzureWebJobsStorage__blobServiceUri=https://sttest.blob.core.windows.net"
+    " AzureWebJobsStorage__queueServiceUri=https://sttest.queue.core.windows.net"
+    " AzureWebJobsStorage__tableServiceUri=https://sttest.table.core.windows.net --output none",
+    "az functionapp config appsettings delete --name hp-func --resource-group rg-test"
+    " --setting-names AzureWebJobsStorage --output none",
+    "az functionapp deployment source config-zip --name hp-func --resource-group rg-test --src dist/functionapp.zip",
+    "FUNCTION_KEY=$(az functionapp keys list --name hp-func --resource-group rg-test"
+    " --query functionKeys.default --output tsv)",
+    "# until it answers 200, at most 30 tries 10 s apart:",
+    "curl --fail --silent --show-error --max-time 30 --request POST --header 'Content-Type: application/json'"
+    ' --header "x-functions-key: $FUNCTION_KEY"'
+    f" --data '{SMOKE_BODY}' https://hp-func.azurewebsites.net/api/predict",
+]
+
+WEB_ARGS = ("--name", "hp-web", "--resource-group", "rg-test", "--location", "swedencentral")
+FUNC_ARGS = ("--name", "hp-func", "--resource-group", "rg-test", "--location", "swedencentral",
+             "--storage-account", "sttest")
+
+
+def test_webapp_dry_run_prints_the_exact_commands_in_order():
+    assert dry_run_lines(WEBAPP, *WEB_ARGS) == WEBAPP_EXPECTED
+
+
+def test_webapp_dry_run_with_storage_grants_roles_and_sets_identity_settings_before_deploying():
+    lines = dry_run_lines(WEBAPP, *WEB_ARGS, "--storage-account", "sttest")
+    deploy = WEBAPP_EXPECTED.index(
+        "az webapp deploy --name hp-web --resource-group rg-test --src-path dist/webapp.zip --type zip"
+    )
+    assert lines == WEBAPP_EXPECTED[:deploy] + WEBAPP_STORAGE_LINES + WEBAPP_EXPECTED[deploy:]
+
+
+def test_webapp_reads_names_from_the_environment_and_honours_sku_and_runtime():
+    env = clean_env(WEBAPP_NAME="hp-web", RESOURCE_GROUP="rg-test", LOCATION="swedencentral")
+    assert dry_run_lines(WEBAPP, env=env) == WEBAPP_EXPECTED
+    lines = dry_run_lines(WEBAPP, *WEB_ARGS, "--sku", "P0V3", "--runtime", "NODE:22-lts", "--skip-build")
+    assert lines[0] == "mkdir -p dist/webapp-up"
+    assert "--sku P0V3 --os-type Linux --runtime NODE:22-lts)" in lines[2]
+
+
+def test_functionapp_dry_run_prints_the_exact_commands_in_order():
+    assert dry_run_lines(FUNCTIONAPP, *FUNC_ARGS) == FUNCTIONAPP_EXPECTED
+
+
+def test_functionapp_derives_a_valid_storage_account_name_from_the_app_name():
+    lines = dry_run_lines(FUNCTIONAPP, "-n", "House-Price-Func-01", "-g", "rg-test", "-l", "eastus")
+    assert lines[2].startswith("az storage account show --name sthousepricefunc01 ")
+    lines = dry_run_lines(FUNCTIONAPP, "-n", "a" * 40, "-g", "rg-test", "-l", "eastus")
+    assert lines[2].startswith(f"az storage account show --name st{'a' * 22} ")
+
+
+@pytest.mark.parametrize(
+    "script,args,message",
+    [
+        (WEBAPP, ("--resource-group", "rg", "--location", "eastus"), "Missing the web app name"),
+        (WEBAPP, ("--name", "hp-web", "--location", "eastus"), "Missing the resource group"),
+        (FUNCTIONAPP, ("--name", "hp-func", "--resource-group", "rg"), "Missing the Azure region"),
+        (WEBAPP, (*WEB_ARGS, "--bogus"), "Unknown argument '--bogus'"),
+        (WEBAPP, ("--name",), "Option --name needs a value"),
+        (WEBAPP, ("--name", "bad-", "-g", "rg", "-l", "eastus"), "Web app name 'bad-' is invalid"),
+        (FUNCTIONAPP, (*FUNC_ARGS, "--instance-memory", "1024"), "Instance memory '1024' is not offered"),
+        (FUNCTIONAPP, (*FUNC_ARGS, "--maximum-instance-count", "0"), "Maximum instance count '0' is out of range"),
+        (FUNCTIONAPP, ("-n", "hp-func", "-g", "rg", "-l", "eastus", "--storage-account", "Bad_Name"),
+         "Storage account name 'Bad_Name' is invalid"),
+    ],
+)
+def test_bad_arguments_fail_with_one_sentence(script, args, message):
+    result = run(script, *args, "--dry-run")
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def bin_dir(tmp_path: Path, *tools: str) -> Path:
+    """A PATH directory holding only the named system tools (no az)."""
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    for tool in tools:
+        source = next(Path(p) / tool for p in ("/usr/bin", "/bin") if (Path(p) / tool).exists())
+        (directory / tool).symlink_to(source)
+    return directory
+
+
+@pytest.mark.parametrize("script,args", [(WEBAPP, WEB_ARGS), (FUNCTIONAPP, FUNC_ARGS)])
+def test_without_az_on_path_the_script_stops_with_one_sentence(tmp_path, script, args):
+    path = bin_dir(tmp_path, "dirname", "tr", "cut")
+    result = run(script, *args, env=clean_env(PATH=str(path)))
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "The Azure CLI (az) is not on PATH: install it (https://aka.ms/azure-cli) "
+        "or use --dry-run to print the commands."
+    ]
+
+
+@pytest.mark.parametrize("script,args", [(WEBAPP, WEB_ARGS), (FUNCTIONAPP, FUNC_ARGS)])
+def test_when_az_is_not_logged_in_the_script_says_so_and_runs_nothing_else(tmp_path, script, args):
+    path = bin_dir(tmp_path, "dirname", "tr", "cut")
+    log = tmp_path / "az.log"
+    fake = path / "az"
+    # What `az account show` does without a login: a message on stderr and exit status 1.
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"printf '%s\\n' \"$*\" >> '{log}'\n"
+        "echo \"Please run 'az login' to setup account.\" >&2\n"
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    result = run(script, *args, env=clean_env(PATH=str(path)))
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "The Azure CLI is not logged in: run 'az login' (and 'az account set --subscription ...') first."
+    ]
+    assert log.read_text().splitlines() == ["account show --output none"]
+
+
+RECORDER = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["RECORD_LOG"], "a") as log:
+    log.write(json.dumps([os.path.basename(sys.argv[0])] + args) + "\\n")
+if os.path.basename(sys.argv[0]) == "curl":
+    print('{{"prices":[30.1]}}')
+    sys.exit(0)
+# Existence checks report "missing" so that the create branch runs.
+if args[-2:] == ["--output", "none"] and "show" in args and "--query" not in args and args[0] != "account":
+    sys.exit(3)
+answers = {{"principalId": {principal!r}, "id": {storage!r}, "functionKeys.default": {key!r}}}
+if "--query" in args:
+    print(answers[args[args.index("--query") + 1]])
+sys.exit(0)
+"""
+
+
+def calls_from_dry_run(lines):
+    """The argv lists a dry run's printed lines stand for, placeholders filled in."""
+    calls = []
+    for line in lines:
+        if line.startswith("#") or line.startswith("mkdir -p "):
+            continue
+        if line.startswith("(cd "):
+            line = line.split(" && ", 1)[1].removesuffix(")")
+        if "=$(" in line.split(" ", 1)[0]:
+            line = line.split("=$(", 1)[1].removesuffix(")")
+        for part in line.split(" 2>/dev/null || "):
+            argv = shlex.split(part)
+            calls.append([FAKE_SUB(a) for a in argv])
+    return calls
+
+
+def FAKE_SUB(arg):  # noqa: N802 - reads as the placeholder it replaces
+    for name, value in FAKE.items():
+        arg = arg.replace(f"${name}", value)
+    return arg
+
+
+@pytest.mark.parametrize("script,args", [(WEBAPP, WEB_ARGS + ("--storage-account", "sttest")), (FUNCTIONAPP, FUNC_ARGS)])
+def test_a_real_run_executes_exactly_what_the_dry_run_prints(tmp_path, script, args):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    recorder = RECORDER.format(
+        python=sys.executable, principal=FAKE["PRINCIPAL_ID"], storage=FAKE["STORAGE_ID"], key=FAKE["FUNCTION_KEY"]
+    )
+    for tool in ("az", "curl"):
+        (bindir / tool).write_text(recorder)
+        (bindir / tool).chmod(0o755)
+    package = tmp_path / "package.zip"
+    package.write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip archive
+    log = tmp_path / "calls.jsonl"
+    env = clean_env(
+        PATH=f"{bindir}:{os.environ['PATH']}",
+        RECORD_LOG=str(log),
+        WEBAPP_STAGE_DIR=str(tmp_path / "stage"),
+    )
+    full_args = (*args, "--skip-build", "--package", str(package))
+
+    expected = calls_from_dry_run(dry_run_lines(script, *full_args, env=env))
+    result = run(script, *full_args, env=env)
+    assert result.returncode == 0, result.stderr
+    recorded = [json.loads(line) for line in log.read_text().splitlines()]
+    assert recorded[0] == ["az", "account", "show", "--output", "none"]
+    assert recorded[1:] == expected
+    if script == WEBAPP:
+        assert (tmp_path / "stage" / "PLACEHOLDER.txt").is_file()
