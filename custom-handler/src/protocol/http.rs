@@ -1,0 +1,541 @@
+//! The HTTP trigger value (`Data.<name>`) and the `http` output value (`Outputs.<name>`).
+
+use super::{DecodeError, as_object, get_ci, scalar_text, type_name, unquote_once};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// An HTTP request as the host hands it to a function: `Data.<trigger name>`.
+///
+/// Serializes to the host's shape (`Url`, `Method`, `Query`, `Headers` as arrays, `Params`,
+/// `Identities`, `Body`), so a local host can build invocations with the same type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", try_from = "Value")]
+pub struct HttpRequest {
+    /// The URL the caller used, including `/api/...` and the query string.
+    pub url: String,
+    /// The HTTP method, upper case as the host sends it (`POST`).
+    pub method: String,
+    /// Query parameters; the host joins repeated keys with commas.
+    pub query: BTreeMap<String, String>,
+    /// Request headers; each name maps to its values in order.
+    pub headers: BTreeMap<String, Vec<String>>,
+    /// Route parameters, such as `id` for the route `jobs/{id}`.
+    pub params: BTreeMap<String, String>,
+    /// The host's claims identities, kept raw because nothing here interprets them.
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub identities: Value,
+    /// The body as the host sends it: text, or base64 for binary content types; `None` when empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+impl HttpRequest {
+    /// The first value of header `name`, compared ignoring ASCII case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, values)| values.first())
+            .map(String::as_str)
+    }
+
+    /// The `Content-Type` header, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+    }
+
+    /// The body bytes: base64-decoded for binary content types, the UTF-8 text otherwise.
+    ///
+    /// The host base64-encodes bodies of `application/octet-stream` and `multipart/*` requests
+    /// only; every other body arrives as text. A missing body is empty.
+    pub fn body_bytes(&self) -> Result<Vec<u8>, DecodeError> {
+        let Some(body) = &self.body else {
+            return Ok(Vec::new());
+        };
+        if is_binary_content_type(self.content_type()) {
+            STANDARD.decode(body.trim()).map_err(|e| {
+                DecodeError::new(format!(
+                    "the request body is declared as {} but is not valid base64 ({e})",
+                    self.content_type().unwrap_or("binary")
+                ))
+            })
+        } else {
+            Ok(body.clone().into_bytes())
+        }
+    }
+
+    /// The body parsed as JSON into `T`; an empty body is an error like any other invalid JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        let bytes = self.body_bytes()?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(DecodeError::new(
+                "the request body is empty; send a JSON document",
+            ));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| {
+            DecodeError::new(format!("the request body is not the expected JSON: {e}"))
+        })
+    }
+
+    /// Decodes the value of an HTTP trigger binding named `name` (used in error sentences).
+    pub(crate) fn from_binding(name: &str, value: &Value) -> Result<Self, DecodeError> {
+        let Some(map) = as_object(value) else {
+            return Err(DecodeError::new(format!(
+                "the HTTP trigger `{name}` is {} where an object was expected",
+                type_name(value)
+            )));
+        };
+        let text = |key: &str| -> Result<String, DecodeError> {
+            match get_ci(&map, key) {
+                Some(v) => scalar_text(v).ok_or_else(|| {
+                    DecodeError::new(format!(
+                        "the HTTP trigger `{name}` has a {key} that is {} where a string was expected",
+                        type_name(v)
+                    ))
+                }),
+                None => Err(DecodeError::new(format!(
+                    "the HTTP trigger `{name}` has no {key}"
+                ))),
+            }
+        };
+        let url = text("Url")?;
+        let method = text("Method")?;
+        let query = string_map(name, "Query", get_ci(&map, "Query"))?;
+        let params = string_map(name, "Params", get_ci(&map, "Params"))?;
+        let headers = header_map(name, get_ci(&map, "Headers"))?;
+        let identities = get_ci(&map, "Identities").cloned().unwrap_or(Value::Null);
+        let body = match get_ci(&map, "Body") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            // Some hosts hand a JSON body over already parsed; give the function its text.
+            Some(other) => Some(other.to_string()),
+        };
+        Ok(Self {
+            url,
+            method,
+            query,
+            headers,
+            params,
+            identities,
+            body,
+        })
+    }
+}
+
+impl TryFrom<Value> for HttpRequest {
+    type Error = DecodeError;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        Self::from_binding("req", &value)
+    }
+}
+
+/// Whether the host base64-encodes bodies of this content type.
+pub(crate) fn is_binary_content_type(content_type: Option<&str>) -> bool {
+    let Some(content_type) = content_type else {
+        return false;
+    };
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/octet-stream" || media.starts_with("multipart/")
+}
+
+/// An object of scalars (or a string holding one, as in the docs' `"Query": "{}"`) as strings.
+fn string_map(
+    name: &str,
+    field: &str,
+    value: Option<&Value>,
+) -> Result<BTreeMap<String, String>, DecodeError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(BTreeMap::new());
+    };
+    let Some(map) = as_object(value) else {
+        return Err(DecodeError::new(format!(
+            "the HTTP trigger `{name}` has a {field} that is {} where an object was expected",
+            type_name(value)
+        )));
+    };
+    let mut out = BTreeMap::new();
+    for (key, v) in map.iter() {
+        let text = match v {
+            Value::Array(items) => items
+                .iter()
+                .filter_map(scalar_text)
+                .collect::<Vec<_>>()
+                .join(","),
+            Value::Null => String::new(),
+            other => scalar_text(other).ok_or_else(|| {
+                DecodeError::new(format!(
+                    "the HTTP trigger `{name}` has a {field} value `{key}` that is {}",
+                    type_name(other)
+                ))
+            })?,
+        };
+        out.insert(key.clone(), text);
+    }
+    Ok(out)
+}
+
+/// Headers as arrays of strings; a single string per header is accepted too.
+fn header_map(
+    name: &str,
+    value: Option<&Value>,
+) -> Result<BTreeMap<String, Vec<String>>, DecodeError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(BTreeMap::new());
+    };
+    let Some(map) = as_object(value) else {
+        return Err(DecodeError::new(format!(
+            "the HTTP trigger `{name}` has Headers that are {} where an object was expected",
+            type_name(value)
+        )));
+    };
+    let mut out = BTreeMap::new();
+    for (key, v) in map.iter() {
+        let values = match v {
+            Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    scalar_text(item).ok_or_else(|| {
+                        DecodeError::new(format!(
+                            "the HTTP trigger `{name}` has a header `{key}` holding {}",
+                            type_name(item)
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Value::Null => Vec::new(),
+            other => vec![scalar_text(other).ok_or_else(|| {
+                DecodeError::new(format!(
+                    "the HTTP trigger `{name}` has a header `{key}` that is {}",
+                    type_name(other)
+                ))
+            })?],
+        };
+        out.insert(key.clone(), values);
+    }
+    Ok(out)
+}
+
+/// The value of an `http` output binding: what the host sends back to the HTTP caller.
+///
+/// Serializes as `{"statusCode": "201", "headers": {...}, "body": "..."}`, with the status as a
+/// string because that is what Microsoft's samples send and every host build accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Value")]
+pub struct HttpResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// Response headers; one value per name.
+    pub headers: BTreeMap<String, String>,
+    /// The body text; `None` sends no body.
+    pub body: Option<String>,
+}
+
+impl HttpResponse {
+    /// A response with `status`, no headers and no body.
+    pub fn new(status: u16) -> Self {
+        Self {
+            status,
+            headers: BTreeMap::new(),
+            body: None,
+        }
+    }
+
+    /// Sets the body to `value` as JSON and the content type to `application/json`.
+    pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Result<Self, serde_json::Error> {
+        let body = serde_json::to_string(value)?;
+        Ok(self
+            .header("Content-Type", "application/json")
+            .with_body(body))
+    }
+
+    /// Sets the body to `text` and the content type to UTF-8 plain text.
+    pub fn text(self, text: impl Into<String>) -> Self {
+        self.header("Content-Type", "text/plain; charset=utf-8")
+            .with_body(text.into())
+    }
+
+    /// Sets header `name`, replacing a header of the same name in any case.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        self.headers.retain(|k, _| !k.eq_ignore_ascii_case(&name));
+        self.headers.insert(name, value.into());
+        self
+    }
+
+    /// Header `name`, compared ignoring ASCII case.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn with_body(mut self, body: String) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Reads an `http` output value the way the host does.
+    ///
+    /// Keys are case-insensitive; the status may be a string or a number (`statusCode`, or
+    /// `status`) and defaults to 200; a body that is not a string is sent as its JSON text.
+    pub fn from_output(value: &Value) -> Result<Self, DecodeError> {
+        let Some(map) = as_object(value) else {
+            return Err(DecodeError::new(format!(
+                "the http output is {} where an object was expected",
+                type_name(value)
+            )));
+        };
+        let status = match get_ci(&map, "statusCode").or_else(|| get_ci(&map, "status")) {
+            None | Some(Value::Null) => 200,
+            Some(v) => parse_status(v)?,
+        };
+        let headers = match get_ci(&map, "headers") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(h)) => response_headers(h)?,
+            Some(other) => {
+                return Err(DecodeError::new(format!(
+                    "the http output has headers that are {} where an object was expected",
+                    type_name(other)
+                )));
+            }
+        };
+        let body = match get_ci(&map, "body") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        Ok(Self {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+fn parse_status(value: &Value) -> Result<u16, DecodeError> {
+    let parsed = match value {
+        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        Value::String(s) => unquote_once(s).trim().parse::<u16>().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(code) if (100..=599).contains(&code) => Ok(code),
+        _ => Err(DecodeError::new(format!(
+            "the http output has statusCode {value}, which is not an HTTP status between 100 and 599"
+        ))),
+    }
+}
+
+fn response_headers(map: &Map<String, Value>) -> Result<BTreeMap<String, String>, DecodeError> {
+    map.iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::Array(items) => Some(
+                    items
+                        .iter()
+                        .filter_map(scalar_text)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                other => scalar_text(other),
+            };
+            text.map(|t| (k.clone(), t)).ok_or_else(|| {
+                DecodeError::new(format!(
+                    "the http output has a header `{k}` that is {}",
+                    type_name(v)
+                ))
+            })
+        })
+        .collect()
+}
+
+impl Serialize for HttpResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Value::from(self.clone()).serialize(serializer)
+    }
+}
+
+impl From<HttpResponse> for Value {
+    fn from(response: HttpResponse) -> Self {
+        let mut map = Map::new();
+        map.insert(
+            "statusCode".into(),
+            Value::String(response.status.to_string()),
+        );
+        if !response.headers.is_empty() {
+            let headers = response
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            map.insert("headers".into(), Value::Object(headers));
+        }
+        if let Some(body) = response.body {
+            map.insert("body".into(), Value::String(body));
+        }
+        Value::Object(map)
+    }
+}
+
+impl TryFrom<Value> for HttpResponse {
+    type Error = DecodeError;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        Self::from_output(&value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn headers_accept_arrays_and_single_strings() {
+        let req = HttpRequest::from_binding(
+            "req",
+            &json!({"Url": "u", "Method": "GET", "Headers": {"Accept": ["a", "b"], "X-One": "1"}}),
+        )
+        .unwrap();
+        assert_eq!(req.header("accept"), Some("a"));
+        assert_eq!(req.header("x-one"), Some("1"));
+        assert_eq!(req.headers["Accept"], vec!["a", "b"]);
+    }
+
+    #[test]
+    fn a_missing_method_is_an_error_naming_the_binding() {
+        let err = HttpRequest::from_binding("req", &json!({"Url": "u"})).unwrap_err();
+        assert_eq!(err.message(), "the HTTP trigger `req` has no Method");
+    }
+
+    #[test]
+    fn a_trigger_that_is_not_an_object_is_an_error() {
+        let err = HttpRequest::from_binding("req", &json!(5)).unwrap_err();
+        assert!(err.message().contains("is a number"), "{err}");
+    }
+
+    #[test]
+    fn nested_query_values_are_rejected() {
+        let err = HttpRequest::from_binding(
+            "req",
+            &json!({"Url": "u", "Method": "GET", "Query": {"a": {"b": 1}}}),
+        )
+        .unwrap_err();
+        assert!(err.message().contains("Query value `a`"), "{err}");
+    }
+
+    #[test]
+    fn invalid_base64_in_an_octet_stream_body_is_one_clear_sentence() {
+        let req = HttpRequest {
+            headers: [(
+                "Content-Type".to_string(),
+                vec!["application/octet-stream".to_string()],
+            )]
+            .into(),
+            body: Some("not base64!".into()),
+            ..HttpRequest::default()
+        };
+        let err = req.body_bytes().unwrap_err();
+        assert!(
+            err.message().starts_with(
+                "the request body is declared as application/octet-stream but is not valid base64"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn text_bodies_are_their_utf8_bytes_and_missing_bodies_are_empty() {
+        let mut req = HttpRequest {
+            body: Some("aGVsbG8=".into()),
+            ..HttpRequest::default()
+        };
+        assert_eq!(req.body_bytes().unwrap(), b"aGVsbG8=");
+        req.body = None;
+        assert!(req.body_bytes().unwrap().is_empty());
+    }
+
+    #[test]
+    fn json_reports_an_empty_body_plainly() {
+        let req = HttpRequest::default();
+        let err = req.json::<Value>().unwrap_err();
+        assert_eq!(
+            err.message(),
+            "the request body is empty; send a JSON document"
+        );
+    }
+
+    #[test]
+    fn multipart_and_octet_stream_are_binary_with_parameters_and_any_case() {
+        assert!(is_binary_content_type(Some("Application/Octet-Stream")));
+        assert!(is_binary_content_type(Some(
+            "multipart/form-data; boundary=x"
+        )));
+        assert!(!is_binary_content_type(Some("application/json")));
+        assert!(!is_binary_content_type(None));
+    }
+
+    #[test]
+    fn http_response_serializes_status_as_a_string() {
+        let res = HttpResponse::new(201)
+            .json(&json!({"ok": true}))
+            .unwrap()
+            .header("X-Id", "7");
+        assert_eq!(
+            serde_json::to_value(&res).unwrap(),
+            json!({"statusCode": "201", "headers": {"Content-Type": "application/json", "X-Id": "7"}, "body": "{\"ok\":true}"})
+        );
+    }
+
+    #[test]
+    fn header_replaces_a_header_of_the_same_name_in_any_case() {
+        let res = HttpResponse::new(200)
+            .header("content-type", "a")
+            .text("hi");
+        assert_eq!(res.headers.len(), 1);
+        assert_eq!(
+            res.header_value("CONTENT-TYPE"),
+            Some("text/plain; charset=utf-8")
+        );
+    }
+
+    #[test]
+    fn from_output_reads_keys_in_any_case_and_numeric_status() {
+        let res = HttpResponse::from_output(
+            &json!({"StatusCode": 404, "Headers": {"A": "b", "N": 1}, "Body": {"x": 1}}),
+        )
+        .unwrap();
+        assert_eq!(res.status, 404);
+        assert_eq!(res.headers["N"], "1");
+        assert_eq!(res.body.as_deref(), Some("{\"x\":1}"));
+        let res = HttpResponse::from_output(&json!({"body": "hi"})).unwrap();
+        assert_eq!(res.status, 200);
+    }
+
+    #[test]
+    fn from_output_rejects_impossible_statuses() {
+        for bad in [json!("abc"), json!(42), json!(1000), json!(-1), json!([])] {
+            let err = HttpResponse::from_output(&json!({"statusCode": bad})).unwrap_err();
+            assert!(err.message().contains("not an HTTP status"), "{err}");
+        }
+    }
+
+    #[test]
+    fn http_response_round_trips_through_its_wire_form() {
+        let res = HttpResponse::new(400).text("bad");
+        let value = serde_json::to_value(&res).unwrap();
+        let back: HttpResponse = serde_json::from_value(value).unwrap();
+        assert_eq!(back, res);
+    }
+}

@@ -1,0 +1,149 @@
+//! The JSON invocation protocol between the Functions host and a custom handler.
+//!
+//! The host POSTs `{"Data": {...}, "Metadata": {...}}` to `/{FunctionName}` and reads back
+//! `{"Outputs": {...}, "Logs": [...], "ReturnValue": ...}`. The shapes the host sends vary between
+//! host builds (Core Tools 4.x JSON-encodes string values a second time; the docs show plain
+//! values), so every accessor here decodes tolerantly: it accepts both shapes, unquotes once, then
+//! parses. A value of the wrong JSON type is still an error, with one sentence naming the binding.
+//!
+//! Host quirk on the way back: every output value that is a STRING and happens to parse as base64
+//! is bound as the decoded bytes. JSON objects and arrays never parse as base64 (`{` and `[` are not
+//! base64 characters), so a blob output holding JSON text is stored as written; plain text that could
+//! be base64 (`"abcd"`) would not be. Declare `"dataType": "binary"` on outputs meant as bytes.
+
+pub(crate) mod http;
+mod request;
+mod response;
+
+pub use http::{HttpRequest, HttpResponse};
+pub use request::{
+    InvocationRequest, QueueMetadata, ScheduleStatus, Sys, TimerInfo, TimerSchedule,
+};
+pub use response::InvocationResponse;
+
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+/// A trigger, input binding or output value that does not have the shape the protocol allows.
+///
+/// The message is one sentence that names the binding, suitable for a log line or a 400 body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DecodeError {
+    message: String,
+}
+
+impl DecodeError {
+    /// An error carrying `message`, which should be one sentence.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    /// The sentence describing what was wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Removes one level of JSON string encoding when `text` is itself a JSON string literal.
+///
+/// The host serializes string values a second time (`hello` arrives as `"hello"` with the quotes),
+/// but not every host build does; text that is not a JSON string literal is returned unchanged.
+pub(crate) fn unquote_once(text: &str) -> Cow<'_, str> {
+    let trimmed = text.trim();
+    if trimmed.len() >= 2
+        && trimmed.starts_with('"')
+        && trimmed.ends_with('"')
+        && let Ok(inner) = serde_json::from_str::<String>(trimmed)
+    {
+        return Cow::Owned(inner);
+    }
+    Cow::Borrowed(text)
+}
+
+/// A scalar as text: strings unquoted once, numbers and booleans printed; anything else is `None`.
+pub(crate) fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(unquote_once(s).into_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// Looks `key` up exactly, then ignoring ASCII case (hosts and docs disagree on key case).
+pub(crate) fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// An object value, or a string holding a JSON object (the double-encoded form).
+pub(crate) fn as_object(value: &Value) -> Option<Cow<'_, Map<String, Value>>> {
+    match value {
+        Value::Object(map) => Some(Cow::Borrowed(map)),
+        Value::String(s) => match serde_json::from_str::<Value>(&unquote_once(s)) {
+            Ok(Value::Object(map)) => Some(Cow::Owned(map)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The JSON type of `value` in words, for error sentences.
+pub(crate) fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unquote_once_removes_exactly_one_level_of_encoding() {
+        assert_eq!(unquote_once("\"hello\""), "hello");
+        assert_eq!(unquote_once("\"\\\"hello\\\"\""), "\"hello\"");
+        assert_eq!(unquote_once("hello"), "hello");
+        assert_eq!(unquote_once("{\"a\":1}"), "{\"a\":1}");
+        assert_eq!(unquote_once("\"broken"), "\"broken");
+    }
+
+    #[test]
+    fn scalar_text_prints_numbers_and_unquotes_strings() {
+        assert_eq!(scalar_text(&json!(1)).as_deref(), Some("1"));
+        assert_eq!(scalar_text(&json!("\"1\"")).as_deref(), Some("1"));
+        assert_eq!(scalar_text(&json!(true)).as_deref(), Some("true"));
+        assert_eq!(scalar_text(&json!(null)), None);
+        assert_eq!(scalar_text(&json!([1])), None);
+    }
+
+    #[test]
+    fn get_ci_prefers_the_exact_key_and_falls_back_to_any_case() {
+        let map = json!({"Body": 1, "body": 2, "URL": 3});
+        let map = map.as_object().unwrap();
+        assert_eq!(get_ci(map, "body"), Some(&json!(2)));
+        assert_eq!(get_ci(map, "Url"), Some(&json!(3)));
+        assert_eq!(get_ci(map, "missing"), None);
+    }
+
+    #[test]
+    fn as_object_accepts_objects_and_strings_holding_objects() {
+        assert!(as_object(&json!({"a": 1})).is_some());
+        assert!(as_object(&json!("{}")).is_some());
+        assert!(as_object(&json!("\"{}\"")).is_some());
+        assert!(as_object(&json!("[]")).is_none());
+        assert!(as_object(&json!(3)).is_none());
+    }
+}

@@ -1,0 +1,271 @@
+//! The JSON protocol at `POST /{FunctionName}`, as the host speaks it.
+
+use crate::helpers::{assert_json_error, http_envelope, spawn, spawn_app, toy_app};
+use custom_handler::{HttpResponse, InvocationResponse};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn readiness_probe_answers_200() {
+    let app = spawn_app().await;
+    let response = app.client.get(&app.address).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn echo_returns_its_http_output_and_logs_over_the_json_protocol() {
+    let app = spawn_app().await;
+    let response = app
+        .invoke(
+            "echo",
+            include_str!("../data/http_trigger_post_core_tools.json"),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: InvocationResponse = response.json().await.unwrap();
+    // Lines the function logged through the invocation come first, then its own Logs.
+    assert_eq!(body.logs, vec!["[INFO] echoing 26 bytes", "echo done"]);
+    let res = body.http_output("res").unwrap().unwrap();
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header_value("x-echo"), Some("yes"));
+    let echoed: Value = serde_json::from_str(res.body.as_deref().unwrap()).unwrap();
+    assert_eq!(echoed["text"], r#"{"message":"hello, world"}"#);
+    assert_eq!(echoed["query"]["tag"], "a,b");
+    assert_eq!(echoed["trace"], "one");
+    assert_eq!(echoed["invocation"], "11111111-2222-3333-4444-555555555555");
+}
+
+#[tokio::test]
+async fn the_http_output_is_sent_with_a_string_status_as_microsoft_samples_do() {
+    let app = spawn_app().await;
+    let response = app
+        .invoke(
+            "echo",
+            include_str!("../data/http_trigger_post_documented.json"),
+        )
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["Outputs"]["res"]["statusCode"], "200");
+    assert!(body["Outputs"]["res"]["body"].is_string());
+    assert!(body.get("ReturnValue").is_some());
+}
+
+#[tokio::test]
+async fn a_function_rejecting_input_answers_the_host_200_with_the_callers_400() {
+    let app = spawn_app().await;
+    let response = app.invoke_json("echo", &http_envelope("POST", None)).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: InvocationResponse = response.json().await.unwrap();
+    let res = body.http_output("res").unwrap().unwrap();
+    assert_eq!(res.status, 400);
+    assert_eq!(body.logs, vec!["[WARN] rejected an empty body"]);
+}
+
+#[tokio::test]
+async fn a_decode_error_becomes_the_callers_400_inside_a_200() {
+    let app = spawn_app().await;
+    let mut envelope = http_envelope("POST", Some("not base64!"));
+    envelope["Data"]["req"]["Headers"]["Content-Type"] = json!(["application/octet-stream"]);
+    let response = app.invoke_json("echo", &envelope).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: InvocationResponse = response.json().await.unwrap();
+    let res = body.http_output("res").unwrap().unwrap();
+    assert_eq!(res.status, 400);
+    let error: Value = serde_json::from_str(res.body.as_deref().unwrap()).unwrap();
+    assert_eq!(error["error"]["code"], "bad_request");
+    assert!(error["error"]["message"].as_str().unwrap().starts_with(
+        "the request body is declared as application/octet-stream but is not valid base64"
+    ));
+    assert!(body.logs.last().unwrap().starts_with("[WARN] "));
+}
+
+#[tokio::test]
+async fn a_permanent_error_completes_the_invocation_with_an_opaque_500_for_the_caller() {
+    let app = spawn_app().await;
+    let response = app
+        .invoke_json("broken", &http_envelope("POST", Some("{}")))
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: InvocationResponse = response.json().await.unwrap();
+    let res = body.http_output("res").unwrap().unwrap();
+    assert_eq!(res.status, 500);
+    let text = res.body.unwrap();
+    assert!(!text.contains("invariant"), "internals leaked: {text}");
+    assert_eq!(body.logs, vec!["[ERROR] the invariant does not hold"]);
+}
+
+#[tokio::test]
+async fn a_queue_function_gets_the_unquoted_message_and_metadata() {
+    let app = spawn_app().await;
+    let response = app
+        .invoke(
+            "work",
+            include_str!("../data/queue_trigger_core_tools.json"),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: InvocationResponse = response.json().await.unwrap();
+    assert_eq!(
+        body.outputs["next"],
+        json!(["done:5b0f2e8c-0c4e-4d7f-9a51-0f6a0d5e3c21"])
+    );
+    let result: Value = serde_json::from_str(body.outputs["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result["attempt"], 1);
+    assert_eq!(result["rows"], 2);
+    assert_eq!(
+        body.logs,
+        vec!["[INFO] job 5b0f2e8c-0c4e-4d7f-9a51-0f6a0d5e3c21 attempt Some(1)"]
+    );
+}
+
+#[tokio::test]
+async fn the_documented_queue_shape_is_accepted_too() {
+    let app = spawn_app().await;
+    let envelope = json!({
+        "Data": {"job": {"jobId": "j-2", "rows": 5}},
+        "Metadata": {"DequeueCount": 3, "Id": "800ae4b3-bdd2-4c08-badd-f08e5a34b865"}
+    });
+    let response = app.invoke_json("work", &envelope).await;
+    let body: InvocationResponse = response.json().await.unwrap();
+    let result: Value = serde_json::from_str(body.outputs["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result, json!({"jobId": "j-2", "rows": 5, "attempt": 3}));
+}
+
+#[tokio::test]
+async fn a_malformed_queue_message_is_not_retried() {
+    let app = spawn_app().await;
+    let envelope = json!({"Data": {"job": "\"not json\""}, "Metadata": {"DequeueCount": "1"}});
+    let response = app.invoke_json("work", &envelope).await;
+    // 2xx: retrying the same bytes cannot help, so the host should not.
+    assert_eq!(response.status().as_u16(), 200);
+    let body: InvocationResponse = response.json().await.unwrap();
+    assert!(body.outputs.is_empty());
+    assert!(
+        body.logs[0].starts_with("[WARN] the queue message `job` is not the expected JSON"),
+        "{:?}",
+        body.logs
+    );
+}
+
+#[tokio::test]
+async fn a_transient_error_answers_the_host_500_so_it_retries() {
+    let app = spawn_app().await;
+    let envelope = json!({"Data": {"job": "\"x\""}, "Metadata": {}});
+    let response = app.invoke_json("flaky", &envelope).await;
+    let message = assert_json_error(response, 500, "transient_failure").await;
+    assert_eq!(message, "the dependency is unavailable: connection refused");
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
+    let app = spawn_app().await;
+    let response = app
+        .invoke_json("panicky", &http_envelope("POST", Some("{}")))
+        .await;
+    assert_json_error(response, 500, "handler_panicked").await;
+    let response = app
+        .invoke(
+            "echo",
+            include_str!("../data/http_trigger_post_documented.json"),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn malformed_envelopes_get_a_400_json_error_naming_the_problem() {
+    let app = spawn_app().await;
+    let cases: [(&str, &str); 6] = [
+        ("not json at all", "the invocation body is not valid JSON"),
+        ("", "the invocation body is not valid JSON"),
+        ("[1, 2]", "the invocation body is an array"),
+        (
+            r#"{"Metadata": {}}"#,
+            "the invocation body has no Data object",
+        ),
+        (r#"{"Data": "x"}"#, "the invocation body's Data is a string"),
+        (
+            r#"{"Data": {}, "Metadata": 7}"#,
+            "the invocation body's Metadata is a number",
+        ),
+    ];
+    for (body, expected) in cases {
+        let response = app.invoke("echo", body.to_string()).await;
+        let message = assert_json_error(response, 400, "invalid_invocation").await;
+        assert!(message.starts_with(expected), "{body:?}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_trigger_of_the_wrong_shape_is_the_callers_400_not_a_crash() {
+    let app = spawn_app().await;
+    for data in [json!({}), json!({"req": 5}), json!({"req": {"Url": "u"}})] {
+        let response = app
+            .invoke_json("echo", &json!({"Data": data, "Metadata": {}}))
+            .await;
+        assert_eq!(response.status().as_u16(), 200);
+        let body: InvocationResponse = response.json().await.unwrap();
+        assert_eq!(body.http_output("res").unwrap().unwrap().status, 400);
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_function_gets_a_404_json_error() {
+    let app = spawn_app().await;
+    let response = app.invoke_json("nope", &http_envelope("POST", None)).await;
+    let message = assert_json_error(response, 404, "unknown_function").await;
+    assert_eq!(message, "no function named `nope` is declared in this app");
+}
+
+#[tokio::test]
+async fn function_names_match_ignoring_case() {
+    let app = spawn_app().await;
+    let response = app
+        .invoke(
+            "ECHO",
+            include_str!("../data/http_trigger_post_documented.json"),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn an_invocation_over_the_body_limit_gets_a_413_json_error() {
+    let app = spawn(toy_app().invocation_body_limit(1024)).await;
+    let big = "x".repeat(2048);
+    let response = app
+        .invoke_json("echo", &http_envelope("POST", Some(&big)))
+        .await;
+    let message = assert_json_error(response, 413, "payload_too_large").await;
+    assert_eq!(
+        message,
+        "the request body is larger than the 1024-byte limit"
+    );
+}
+
+#[tokio::test]
+async fn a_large_batch_fits_in_the_default_limit() {
+    let app = spawn_app().await;
+    let rows: Vec<Value> = (0..20_000)
+        .map(|i| json!({"row": i, "value": 1.5}))
+        .collect();
+    let text = serde_json::to_string(&rows).unwrap();
+    assert!(text.len() > 256 * 1024);
+    let response = app
+        .invoke_json("echo", &http_envelope("POST", Some(&text)))
+        .await;
+    let body: InvocationResponse = response.json().await.unwrap();
+    let res: HttpResponse = body.http_output("res").unwrap().unwrap();
+    assert_eq!(res.status, 200);
+}
+
+#[tokio::test]
+async fn other_methods_and_paths_get_404_json_when_forwarding_is_off() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/api/items/1", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_json_error(response, 404, "not_found").await;
+}

@@ -1,0 +1,9 @@
+//! HTTP-level tests: the real server on a random loopback port, called with reqwest, plus the
+//! captured-shape fixtures and manifest generation. One binary, one module per concern.
+
+mod fixtures;
+mod forwarding;
+mod helpers;
+mod invoke;
+mod manifest;
+mod shutdown;
