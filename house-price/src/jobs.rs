@@ -13,8 +13,18 @@ use crate::model::Model;
 pub const QUEUE: &str = "predict-jobs";
 /// Where a job's result document is written: `{RESULTS_CONTAINER}/{jobId}.json`.
 pub const RESULTS_CONTAINER: &str = "results";
+/// Where rows too large for one queue message are kept: `{INPUTS_CONTAINER}/{jobId}.json`.
+pub const INPUTS_CONTAINER: &str = "job-inputs";
 /// Most rows in one job.
 pub const MAX_JOB_ROWS: usize = 100_000;
+/// Azure Storage refuses queue messages over 64 KiB, counted after base64 encoding
+/// (the Functions default `messageEncoding`).
+pub const MAX_QUEUE_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// The blob path holding a large job's rows.
+pub fn input_path(job_id: &Uuid) -> String {
+    format!("{INPUTS_CONTAINER}/{job_id}.json")
+}
 
 /// The blob path of a job's result, as a Functions binding path would spell it.
 pub fn result_path(job_id: &Uuid) -> String {
@@ -32,8 +42,61 @@ pub struct JobMessage {
     pub submitted_at: OffsetDateTime,
     /// Names of the values in each row, in order.
     pub features: Vec<String>,
-    /// The rows to score.
+    /// The rows to score, when they fit in the message.
+    #[serde(default)]
     pub rows: Vec<[f64; N_FEATURES]>,
+    /// Otherwise the blob path holding them (a JSON array of rows): the claim-check
+    /// pattern, since a queue message holds at most 64 KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_blob: Option<String>,
+    /// How many rows the job has, wherever they are.
+    #[serde(default)]
+    pub row_count: usize,
+}
+
+/// How a job travels: in one message, or as a message pointing at a blob of rows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobPlan {
+    /// The rows fit in the message.
+    Inline(JobMessage),
+    /// Write `rows_json` to `message.rows_blob` first, then send `message`.
+    Blob {
+        /// The message, with `rows_blob` set and no inline rows.
+        message: JobMessage,
+        /// The blob's path, `container/name`.
+        path: String,
+        /// The rows as a JSON array.
+        rows_json: Vec<u8>,
+    },
+}
+
+impl JobPlan {
+    /// Plans a job for validated rows: inline when the base64-encoded message fits.
+    pub fn new(rows: &[Row]) -> JobPlan {
+        let message = JobMessage::new(rows);
+        let json = message.to_json();
+        if json.len().div_ceil(3) * 4 <= MAX_QUEUE_MESSAGE_BYTES {
+            return JobPlan::Inline(message);
+        }
+        let path = input_path(&message.job_id);
+        let rows_json = serde_json::to_vec(&message.rows).unwrap_or_default();
+        JobPlan::Blob {
+            message: JobMessage {
+                rows: Vec::new(),
+                rows_blob: Some(path.clone()),
+                ..message
+            },
+            path,
+            rows_json,
+        }
+    }
+
+    /// The message to enqueue.
+    pub fn message(&self) -> &JobMessage {
+        match self {
+            JobPlan::Inline(m) | JobPlan::Blob { message: m, .. } => m,
+        }
+    }
 }
 
 impl JobMessage {
@@ -44,6 +107,8 @@ impl JobMessage {
             submitted_at: OffsetDateTime::now_utc(),
             features: FEATURES.iter().map(|f| (*f).to_owned()).collect(),
             rows: rows.iter().map(|r| *r.values()).collect(),
+            rows_blob: None,
+            row_count: rows.len(),
         }
     }
 
@@ -71,8 +136,12 @@ pub enum JobMessageError {
     },
 }
 
-/// Parses a queue message's text into a job whose rows are all valid.
-pub fn parse_message(text: &str) -> Result<(JobMessage, Vec<Row>), JobMessageError> {
+/// Parses a queue message's text into a job whose rows are all valid. `rows_blob` is the
+/// content of the message's `rowsBlob`, when it names one and it exists.
+pub fn parse_message(
+    text: &str,
+    rows_blob: Option<&[u8]>,
+) -> Result<(JobMessage, Vec<Row>), JobMessageError> {
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| JobMessageError::NoJobId(format!("the message is not JSON ({e})")))?;
     let job_id = value
@@ -88,8 +157,16 @@ pub fn parse_message(text: &str) -> Result<(JobMessage, Vec<Row>), JobMessageErr
             message,
         },
     };
-    let message: JobMessage = serde_json::from_value(value)
+    let mut message: JobMessage = serde_json::from_value(value)
         .map_err(|e| invalid("invalid_message", format!("the message is malformed: {e}")))?;
+    if let Some(path) = &message.rows_blob {
+        let bytes = rows_blob.ok_or_else(|| {
+            invalid("rows_missing", format!("the job's rows blob {path} does not exist"))
+        })?;
+        message.rows = serde_json::from_slice(bytes).map_err(|e| {
+            invalid("invalid_message", format!("the rows blob {path} is malformed: {e}"))
+        })?;
+    }
     if message.features != FEATURES {
         return Err(invalid(
             "invalid_message",
@@ -159,9 +236,13 @@ impl JobResult {
 
 /// Scores a job message. `Err` only when the message has no usable job id (poison);
 /// an invalid job yields a `failed` result, which is what should be written.
-pub fn score(model: &Model, text: &str) -> Result<JobResult, JobMessageError> {
+pub fn score(
+    model: &Model,
+    text: &str,
+    rows_blob: Option<&[u8]>,
+) -> Result<JobResult, JobMessageError> {
     let completed_at = OffsetDateTime::now_utc();
-    match parse_message(text) {
+    match parse_message(text, rows_blob) {
         Ok((message, rows)) => Ok(JobResult {
             job_id: message.job_id,
             status: JobStatus::Succeeded,
@@ -232,7 +313,7 @@ mod tests {
     fn a_message_round_trips_and_scores() {
         let model = Model::embedded().unwrap();
         let msg = JobMessage::new(&rows());
-        let result = score(&model, &msg.to_json()).unwrap();
+        let result = score(&model, &msg.to_json(), None).unwrap();
         assert_eq!(result.job_id, msg.job_id);
         assert_eq!(result.status, JobStatus::Succeeded);
         assert_eq!(result.predictions, model.predict_all(&rows()));
@@ -246,21 +327,42 @@ mod tests {
         let text = format!(
             r#"{{"jobId":"{id}","submittedAt":"2026-01-01T00:00:00Z","features":["CHAS","RM","TAX","PTRATIO","B","LSTAT"],"rows":[[3,6,1,1,1,1]]}}"#
         );
-        let result = score(&model, &text).unwrap();
+        let result = score(&model, &text, None).unwrap();
         assert_eq!(result.status, JobStatus::Failed);
         let error = result.error.unwrap();
         assert_eq!(error.code, "invalid_value");
         assert!(error.message.contains("row 0, column \"CHAS\""), "{}", error.message);
         let text = format!(r#"{{"jobId":"{id}","rows":"nope"}}"#);
-        assert_eq!(score(&model, &text).unwrap().status, JobStatus::Failed);
+        assert_eq!(score(&model, &text, None).unwrap().status, JobStatus::Failed);
     }
 
     #[test]
     fn a_message_without_a_job_id_is_poison() {
         let model = Model::embedded().unwrap();
         for text in ["not json", "{}", r#"{"jobId":"../etc"}"#, r#"{"jobId":5}"#] {
-            assert!(matches!(score(&model, text), Err(JobMessageError::NoJobId(_))), "{text}");
+            assert!(matches!(score(&model, text, None), Err(JobMessageError::NoJobId(_))), "{text}");
         }
+    }
+
+    #[test]
+    fn large_jobs_keep_their_rows_in_a_blob_and_score_the_same() {
+        let model = Model::embedded().unwrap();
+        let small = JobPlan::new(&rows());
+        assert!(matches!(small, JobPlan::Inline(_)));
+        let many: Vec<Row> = rows().into_iter().cycle().take(5_000).collect();
+        let JobPlan::Blob { message, path, rows_json } = JobPlan::new(&many) else {
+            panic!("5,000 rows cannot fit in one queue message");
+        };
+        assert_eq!(path, input_path(&message.job_id));
+        assert_eq!(message.row_count, 5_000);
+        let text = message.to_json();
+        assert!(text.len() < 1_000, "the message only points at the rows");
+        let result = score(&model, &text, Some(&rows_json)).unwrap();
+        assert_eq!(result.status, JobStatus::Succeeded);
+        assert_eq!(result.predictions, model.predict_all(&many));
+        let missing = score(&model, &text, None).unwrap();
+        assert_eq!(missing.status, JobStatus::Failed);
+        assert_eq!(missing.error.unwrap().code, "rows_missing");
     }
 
     #[test]

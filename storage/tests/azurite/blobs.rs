@@ -1,0 +1,176 @@
+use crate::helpers::{new_container, storage, unique};
+use storage::StorageError;
+
+#[tokio::test]
+async fn a_blob_round_trips_and_can_be_overwritten() {
+    let storage = storage();
+    let container = new_container(&storage).await;
+    let body = br#"{"price":250000.0}"#.to_vec();
+    storage
+        .put_blob(&container, "abc.json", body.clone(), "application/json")
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.get_blob(&container, "abc.json").await.unwrap(),
+        Some(body)
+    );
+
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    storage
+        .put_blob(
+            &container,
+            "abc.json",
+            bytes.clone(),
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.get_blob(&container, "abc.json").await.unwrap(),
+        Some(bytes)
+    );
+    storage.delete_container(&container).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_empty_blob_is_some_empty() {
+    let storage = storage();
+    let container = new_container(&storage).await;
+    storage
+        .put_blob(&container, "empty", Vec::new(), "text/plain")
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.get_blob(&container, "empty").await.unwrap(),
+        Some(Vec::new())
+    );
+    storage.delete_container(&container).await.unwrap();
+}
+
+#[tokio::test]
+async fn missing_blobs_and_containers_read_as_none() {
+    let storage = storage();
+    let container = new_container(&storage).await;
+    assert_eq!(
+        storage.get_blob(&container, "nope.json").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        storage
+            .get_blob(&unique("gone"), "nope.json")
+            .await
+            .unwrap(),
+        None
+    );
+    storage.delete_container(&container).await.unwrap();
+}
+
+#[tokio::test]
+async fn writing_into_a_missing_container_is_container_not_found() {
+    let storage = storage();
+    let error = storage
+        .put_blob(
+            &unique("gone"),
+            "a.json",
+            b"{}".to_vec(),
+            "application/json",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("ContainerNotFound"), "{error}");
+    assert!(!error.is_transient());
+}
+
+#[tokio::test]
+async fn path_helpers_address_container_and_nested_names() {
+    let storage = storage();
+    let container = new_container(&storage).await;
+    let path = format!("{container}/2025/01/job-1.json");
+    storage
+        .put_blob_path(&path, b"{\"ok\":true}".to_vec(), "application/json")
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.get_blob_path(&path).await.unwrap(),
+        Some(b"{\"ok\":true}".to_vec())
+    );
+    // The nested name is one blob with slashes in its name, as Azure stores it.
+    assert_eq!(
+        storage
+            .get_blob(&container, "2025/01/job-1.json")
+            .await
+            .unwrap(),
+        Some(b"{\"ok\":true}".to_vec())
+    );
+    assert_eq!(
+        storage.list_blobs(&container, None).await.unwrap(),
+        ["2025/01/job-1.json"]
+    );
+    assert_eq!(
+        storage
+            .get_blob_path(&format!("{container}/2025/02/x.json"))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let error = storage.get_blob_path("job-1.json").await.unwrap_err();
+    assert!(
+        matches!(error, StorageError::InvalidArgument(_)),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "blob path 'job-1.json' has no container: write it as container/name, e.g. results/abc.json"
+    );
+    storage.delete_container(&container).await.unwrap();
+}
+
+#[tokio::test]
+async fn list_blobs_filters_by_prefix_in_name_order() {
+    let storage = storage();
+    let container = new_container(&storage).await;
+    for name in [
+        "results/b.json",
+        "results/a.json",
+        "inputs/a.csv",
+        "results-old.json",
+    ] {
+        storage
+            .put_blob(&container, name, b"x".to_vec(), "text/plain")
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        storage
+            .list_blobs(&container, Some("results/"))
+            .await
+            .unwrap(),
+        ["results/a.json", "results/b.json"]
+    );
+    assert_eq!(storage.list_blobs(&container, None).await.unwrap().len(), 4);
+    assert!(
+        storage
+            .list_blobs(&container, Some("zzz"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    storage.delete_container(&container).await.unwrap();
+}
+
+#[tokio::test]
+async fn ensure_container_is_idempotent_and_keeps_blobs() {
+    let storage = storage();
+    let container = new_container(&storage).await;
+    storage
+        .put_blob(&container, "keep", b"1".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    storage.ensure_container(&container).await.unwrap();
+    assert_eq!(
+        storage.get_blob(&container, "keep").await.unwrap(),
+        Some(b"1".to_vec())
+    );
+    storage.delete_container(&container).await.unwrap();
+}
