@@ -1,0 +1,21 @@
+//! One module per function: its declaration (bindings) and its handler, side by side, so
+//! the generated function.json and the code that relies on it cannot drift apart.
+
+pub mod job_status;
+pub mod predict;
+pub mod score_job;
+pub mod submit_job;
+
+use custom_handler::{HttpRequest, InvocationError};
+use house_price::api::ApiError;
+
+/// The request body, or the API error for a body the host could not have sent us intact.
+pub(crate) fn body(req: &HttpRequest) -> Result<Vec<u8>, ApiError> {
+    req.body_bytes()
+        .map_err(|e| ApiError::BadRequest(format!("the request body cannot be decoded: {e}")))
+}
+
+/// An invocation that lacks the binding the function declares: a host/config error.
+pub(crate) fn missing(binding: &str, e: impl std::fmt::Display) -> InvocationError {
+    InvocationError::bad_input(format!("binding \"{binding}\" is unusable: {e}"))
+}

@@ -1,0 +1,67 @@
+//! `submit-job`: `POST /api/jobs` validates a batch and queues it for `score-job`.
+
+use std::sync::Arc;
+
+use custom_handler::{
+    AuthLevel, Function, HttpTrigger, Invocation, InvocationError, InvocationResponse, service_fn,
+};
+use house_price::api::{self, ApiError};
+use house_price::jobs::{self, JobAccepted, JobPlan};
+
+use crate::{State, respond, storage_failure};
+
+/// The function's declaration.
+pub fn function(state: Arc<State>) -> Function {
+    Function::new("submit-job")
+        .http_trigger("req", HttpTrigger::post("jobs").auth(AuthLevel::Function))
+        .queue_output("msg", jobs::QUEUE)
+        .http_output("res")
+        .handler(service_fn(move |inv| handle(state.clone(), inv)))
+}
+
+async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
+    let req = inv
+        .request()
+        .http_trigger("req")
+        .map_err(|e| super::missing("req", e))?;
+    let rows = super::body(&req)
+        .and_then(|body| api::parse_rows(&state.job_limits, req.content_type(), &body))
+        .and_then(|rows| {
+            if rows.is_empty() {
+                Err(ApiError::BadRequest("the batch has no rows".into()))
+            } else {
+                Ok(rows)
+            }
+        });
+    let rows = match rows {
+        Ok(rows) => rows,
+        // Nothing is enqueued for an invalid batch: no `msg` output at all.
+        Err(e) => return Ok(respond::error("res", &e)),
+    };
+    let plan = JobPlan::new(&rows);
+    if let JobPlan::Blob {
+        path, rows_json, ..
+    } = &plan
+    {
+        let Some(storage) = &state.storage else {
+            let e = ApiError::Unavailable(format!(
+                "a batch of {} rows is too large for one queue message and no storage is configured to hold it; set AzureWebJobsStorage or send fewer rows",
+                rows.len()
+            ));
+            return Ok(respond::error("res", &e));
+        };
+        // Written before the message is sent, so `score-job` always finds it.
+        storage
+            .put_blob_path(path, rows_json.clone(), "application/json")
+            .await
+            .map_err(|e| storage_failure("cannot store the job's rows", e))?;
+    }
+    let message = plan.message();
+    inv.log(
+        log::Level::Info,
+        format!("job {} queued with {} rows", message.job_id, message.row_count),
+    );
+    let accepted = JobAccepted::new(message.job_id, "/api/jobs");
+    Ok(InvocationResponse::http("res", respond::json(202, &accepted))
+        .output("msg", serde_json::Value::String(message.to_json())))
+}

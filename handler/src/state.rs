@@ -1,0 +1,69 @@
+//! What every invocation shares: the model, the limits, and the optional storage client.
+
+use house_price::Model;
+use house_price::api::Limits;
+use house_price::jobs::MAX_JOB_ROWS;
+use storage::Storage;
+
+/// Enables the test-only fault switch of `score-job` when set to `1`. Never set in Azure.
+pub const FAULTS_VAR: &str = "HANDLER_TEST_FAULTS";
+
+/// Shared, read-only state of the app.
+#[derive(Debug)]
+pub struct State {
+    /// The model, loaded once at start-up.
+    pub model: Model,
+    /// Limits of `predict`: the same as the web app's `/predict`.
+    pub predict_limits: Limits,
+    /// Limits of `submit-job`.
+    pub job_limits: Limits,
+    /// Storage for rows too large for one queue message (the claim check). `None` when
+    /// `AzureWebJobsStorage` is not configured; large jobs are then refused.
+    pub storage: Option<Storage>,
+    /// Whether `score-job` honours a message's `testFault` field.
+    pub faults: bool,
+}
+
+/// Why the app cannot start.
+#[derive(Debug)]
+pub struct StartupError(String);
+
+impl std::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+impl State {
+    /// State for the given model, with the default limits and no storage or faults.
+    pub fn new(model: Model) -> State {
+        State {
+            model,
+            predict_limits: Limits::default(),
+            job_limits: Limits {
+                // 100,000 rows of pandas JSON are about 10 MiB.
+                max_body_bytes: 16 << 20,
+                max_rows: MAX_JOB_ROWS,
+            },
+            storage: None,
+            faults: false,
+        }
+    }
+
+    /// State from the environment: `MODEL_PATH`, `AzureWebJobsStorage*`, [`FAULTS_VAR`].
+    pub fn from_env() -> Result<State, StartupError> {
+        let model = Model::from_env().map_err(|e| StartupError(e.to_string()))?;
+        let mut state = State::new(model);
+        state.storage = match Storage::from_env("AzureWebJobsStorage") {
+            Ok(s) => Some(s),
+            Err(storage::StorageError::Settings(storage::SettingsError::NoConnection { .. })) => {
+                None
+            }
+            Err(e) => return Err(StartupError(e.to_string())),
+        };
+        state.faults = std::env::var(FAULTS_VAR).is_ok_and(|v| v == "1");
+        Ok(state)
+    }
+}
