@@ -59,6 +59,8 @@ param tags object = {
 var jobQueueName = 'predict-jobs'
 var poisonQueueName = 'predict-jobs-poison'
 var resultsContainerName = 'results'
+// Rows of jobs too large for one queue message (the claim check).
+var jobInputsContainerName = 'job-inputs'
 var deploymentContainerName = 'app-package'
 
 var token = uniqueString(resourceGroup().id)
@@ -84,6 +86,7 @@ module storage 'modules/storage.bicep' = {
     ]
     containerNames: [
       resultsContainerName
+      jobInputsContainerName
       deploymentContainerName
     ]
     tags: tags

@@ -159,6 +159,7 @@ for queue in predict-jobs predict-jobs-poison; do
   run az storage queue create --name "$queue" --account-name "$storage_account" --auth-mode key --output none
 done
 run az storage container create --name results --account-name "$storage_account" --auth-mode key --output none
+run az storage container create --name job-inputs --account-name "$storage_account" --auth-mode key --output none
 
 # Flex Consumption takes the custom handler stack without a runtime version.
 unless_exists az functionapp show --name "$name" "${rg[@]}" --output none -- \

@@ -10,8 +10,12 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "Installing test prerequisites"
 scripts/install-browser.sh
+# The packages are static musl binaries; aws-lc-sys compiles C, so it needs musl-gcc.
 rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl \
   || rustup target add x86_64-unknown-linux-musl
+if ! command -v musl-gcc >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musl-tools >/dev/null
+fi
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 
 step "cargo fmt --check"

@@ -221,7 +221,7 @@ class TestStorage:
         queues = [resolve(main_bicep, q) for q in params["queueNames"]]
         containers = [resolve(main_bicep, c) for c in params["containerNames"]]
         assert queues == ["predict-jobs", "predict-jobs-poison"]
-        assert containers == ["results", "app-package"]
+        assert containers == ["results", "job-inputs", "app-package"]
         # The function app deploys from the container the storage module creates.
         func_params = main_bicep["modules"]["functionApp"]["config"]["params"]
         assert func_params["deploymentContainerName"] in params["containerNames"]

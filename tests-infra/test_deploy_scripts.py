@@ -95,6 +95,7 @@ FUNCTIONAPP_EXPECTED = [
     "az storage queue create --name predict-jobs --account-name sttest --auth-mode key --output none",
     "az storage queue create --name predict-jobs-poison --account-name sttest --auth-mode key --output none",
     "az storage container create --name results --account-name sttest --auth-mode key --output none",
+    "az storage container create --name job-inputs --account-name sttest --auth-mode key --output none",
     "az functionapp show --name hp-func --resource-group rg-test --output none 2>/dev/null"
     " || az functionapp create --name hp-func --resource-group rg-test --storage-account sttest"
     " --flexconsumption-location swedencentral --runtime custom --instance-memory 2048"
