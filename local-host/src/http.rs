@@ -1,0 +1,513 @@
+//! The HTTP front door: `/<routePrefix>/<route>` → the function whose template and methods
+//! match, key check, then forwarding or the JSON protocol.
+//!
+//! Host behaviours kept: a path that matches a route but not its methods is 404 (not 405);
+//! a missing or wrong key is 401 with an empty body; a failed invocation is 500 with an empty
+//! body (details go to the log).
+
+use crate::bindings::BindingData;
+use crate::config::{FunctionSpec, Keys};
+use crate::invocation::{HOST_VERSION, HOST_VERSION_HEADER, INVOCATION_ID_HEADER, Invoker};
+use crate::routes::RouteTemplate;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use custom_handler::bindings::HttpTrigger;
+use custom_handler::protocol::HttpRequest as TriggerRequest;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The largest request body accepted (the host's limit is 100 MB).
+pub const MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
+
+/// Hop-by-hop headers a proxy must not pass on, plus the length (recomputed).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
+
+/// One HTTP-triggered function as the front door sees it.
+#[derive(Debug, Clone)]
+pub struct HttpRoute {
+    /// The function.
+    pub function: Arc<FunctionSpec>,
+    /// Its route.
+    pub template: RouteTemplate,
+    /// Its trigger binding.
+    pub trigger: HttpTrigger,
+    /// Whether its requests are forwarded as-is.
+    pub forward: bool,
+}
+
+/// Everything the front door needs, built once.
+#[derive(Debug)]
+pub struct FrontDoor {
+    /// The route prefix without slashes (`api`), possibly empty.
+    pub prefix: String,
+    /// Routes in precedence order.
+    pub routes: Vec<HttpRoute>,
+    /// The keys.
+    pub keys: Keys,
+    /// The invoker.
+    pub invoker: Arc<Invoker>,
+    /// The runtime that owns storage and handler connections (not an actix worker's).
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl FrontDoor {
+    /// Orders `routes` so that more specific templates are tried first.
+    pub fn sort_routes(routes: &mut [HttpRoute]) {
+        routes.sort_by(|a, b| {
+            a.template
+                .precedence()
+                .cmp(&b.template.precedence())
+                .then_with(|| a.function.name.cmp(&b.function.name))
+        });
+    }
+
+    fn route_path<'a>(&self, path: &'a str) -> Option<&'a str> {
+        if self.prefix.is_empty() {
+            return Some(path);
+        }
+        let rest = path.strip_prefix('/')?;
+        let head = rest.get(..self.prefix.len())?;
+        if !head.eq_ignore_ascii_case(&self.prefix) {
+            return None;
+        }
+        let tail = &rest[self.prefix.len()..];
+        (tail.is_empty() || tail.starts_with('/')).then_some(tail)
+    }
+}
+
+/// The route table: every request goes to [`dispatch`].
+pub fn configure(cfg: &mut web::ServiceConfig, door: Arc<FrontDoor>) {
+    cfg.app_data(web::Data::from(door))
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .default_service(web::to(dispatch));
+}
+
+async fn dispatch(req: HttpRequest, body: web::Bytes, door: web::Data<FrontDoor>) -> HttpResponse {
+    let Some(path) = door.route_path(req.path()) else {
+        return not_found(&req);
+    };
+    let matching: Vec<(&HttpRoute, BTreeMap<String, String>)> = door
+        .routes
+        .iter()
+        .filter_map(|r| r.template.matches(path).map(|p| (r, p)))
+        .collect();
+    let Some((route, params)) = matching
+        .into_iter()
+        .find(|(r, _)| r.trigger.accepts(req.method().as_str()))
+    else {
+        return not_found(&req);
+    };
+    let query = query_pairs(req.query_string());
+    let presented = req
+        .headers()
+        .get("x-functions-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| {
+            query
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("code"))
+                .map(|(_, v)| v.clone())
+        });
+    if !door
+        .keys
+        .allows(route.trigger.auth_level, presented.as_deref())
+    {
+        log::info!(
+            "{} {} -> 401: function `{}` needs a {} key (x-functions-key header or code query parameter)",
+            req.method(),
+            req.path(),
+            route.function.name,
+            route.trigger.auth_level
+        );
+        return HttpResponse::Unauthorized().finish();
+    }
+    let route = route.clone();
+    let door = door.into_inner();
+    let runtime = door.runtime.clone();
+    let parts = RequestParts::from(
+        &req,
+        body,
+        query,
+        presented.is_some(),
+        route.trigger.auth_level,
+    );
+    // Storage and handler connections live on the host's runtime, not on this worker's.
+    let joined = runtime
+        .spawn(async move {
+            if route.forward {
+                forward(&door, &route, parts).await
+            } else {
+                invoke(&door, &route, parts, params).await
+            }
+        })
+        .await;
+    let reply = match joined {
+        Ok(reply) => reply,
+        Err(e) => {
+            log::error!("the invocation task failed: {e}");
+            Reply::empty(500)
+        }
+    };
+    reply.into_response()
+}
+
+fn not_found(req: &HttpRequest) -> HttpResponse {
+    // The host's root answers with a page saying the app is running (when no function
+    // claims `/`); keep that signal.
+    if req.path() == "/" {
+        return HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("Your Functions app (local-host) is up and running.\n");
+    }
+    HttpResponse::NotFound().finish()
+}
+
+/// A request, copied out of actix so the work can move to another runtime.
+struct RequestParts {
+    method: String,
+    url: String,
+    path_and_query: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: web::Bytes,
+    has_length: bool,
+    content_type: Option<String>,
+    identities: Value,
+}
+
+impl RequestParts {
+    fn from(
+        req: &HttpRequest,
+        body: web::Bytes,
+        query: Vec<(String, String)>,
+        keyed: bool,
+        level: custom_handler::AuthLevel,
+    ) -> Self {
+        let info = req.connection_info();
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str().to_string())
+            .unwrap_or_else(|| req.path().to_string());
+        let headers = req
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        // Like the host: a body only when Content-Length says there is one.
+        let has_length = req
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0);
+        let content_type = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Self {
+            method: req.method().as_str().to_string(),
+            url: format!("{}://{}{}", info.scheme(), info.host(), path_and_query),
+            path_and_query,
+            query,
+            headers,
+            body,
+            has_length,
+            content_type,
+            identities: identities(keyed, level),
+        }
+    }
+}
+
+/// The claims identity the host attaches when a key authorized the call.
+fn identities(keyed: bool, level: custom_handler::AuthLevel) -> Value {
+    if !keyed || level == custom_handler::AuthLevel::Anonymous {
+        return json!([]);
+    }
+    let level = match level {
+        custom_handler::AuthLevel::Admin => "Admin",
+        _ => "Function",
+    };
+    json!([{
+        "AuthenticationType": "WebJobsAuthLevel",
+        "IsAuthenticated": true,
+        "Actor": null,
+        "BootstrapContext": null,
+        "Claims": [
+            {"Type": "http://schemas.microsoft.com/2017/07/functions/claims/authlevel", "Value": level},
+            {"Type": "http://schemas.microsoft.com/2017/07/functions/claims/keyid", "Value": "default"}
+        ],
+        "Label": null,
+        "Name": null,
+        "NameClaimType": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+        "RoleClaimType": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
+    }])
+}
+
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Query parameters with repeated keys comma-joined, in first-seen order.
+fn joined_query(pairs: &[(String, String)]) -> Vec<(String, String)> {
+    let mut joined: Vec<(String, String)> = Vec::new();
+    for (key, value) in pairs {
+        match joined.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            Some((_, existing)) => {
+                existing.push(',');
+                existing.push_str(value);
+            }
+            None => joined.push((key.clone(), value.clone())),
+        }
+    }
+    joined
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn empty(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    fn into_response(self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut builder = HttpResponse::build(status);
+        for (name, value) in &self.headers {
+            if HOP_BY_HOP.contains(&name.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            builder.append_header((name.as_str(), value.as_str()));
+        }
+        builder.body(self.body)
+    }
+}
+
+async fn invoke(
+    door: &FrontDoor,
+    route: &HttpRoute,
+    parts: RequestParts,
+    params: BTreeMap<String, String>,
+) -> Reply {
+    let function = &route.function;
+    let id = uuid::Uuid::new_v4().to_string();
+    let query = joined_query(&parts.query);
+    let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        headers.entry(name.clone()).or_default().push(value.clone());
+    }
+    let binary = custom_handler_is_binary(parts.content_type.as_deref());
+    let body = parts.has_length.then(|| {
+        if binary {
+            STANDARD.encode(&parts.body)
+        } else {
+            String::from_utf8_lossy(&parts.body).into_owned()
+        }
+    });
+
+    let mut binding_data = BindingData::new(&function.name);
+    if let Some(text) = body.as_deref().filter(|_| !binary) {
+        binding_data.add_json_properties(text);
+    }
+    let query_object: Map<String, Value> = query
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let header_object: Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.join(","))))
+        .collect();
+    binding_data.add_raw("Query", Value::Object(query_object), None);
+    binding_data.add_raw("Headers", Value::Object(header_object), None);
+    for (key, value) in &query {
+        binding_data.add(key, Value::String(value.clone()));
+    }
+    for (key, value) in &params {
+        binding_data.add(key, Value::String(value.clone()));
+    }
+
+    let trigger = TriggerRequest {
+        url: parts.url,
+        method: parts.method,
+        query: query.into_iter().collect(),
+        headers,
+        params,
+        identities: parts.identities,
+        body,
+    };
+    let trigger = match serde_json::to_value(&trigger) {
+        Ok(value) => value,
+        Err(e) => {
+            log::error!(
+                "cannot serialize the HTTP trigger of `{}`: {e}",
+                function.name
+            );
+            return Reply::empty(500);
+        }
+    };
+    let mut data = Map::new();
+    data.insert(route.trigger.name.clone(), trigger);
+    match door.invoker.invoke(function, &id, data, binding_data).await {
+        Ok(completed) => match completed.http {
+            Some(result) => {
+                let mut headers: Vec<(String, String)> =
+                    result.response.headers.into_iter().collect();
+                let body = result.response.body.unwrap_or_default().into_bytes();
+                if !body.is_empty()
+                    && !headers
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    let content_type = if result.body_is_json {
+                        "application/json; charset=utf-8"
+                    } else {
+                        "text/plain; charset=utf-8"
+                    };
+                    headers.push(("Content-Type".to_string(), content_type.to_string()));
+                }
+                Reply {
+                    status: result.response.status,
+                    headers,
+                    body,
+                }
+            }
+            None => Reply::empty(204),
+        },
+        Err(_) => Reply::empty(500),
+    }
+}
+
+fn custom_handler_is_binary(content_type: Option<&str>) -> bool {
+    let Some(content_type) = content_type else {
+        return false;
+    };
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/octet-stream" || media.starts_with("multipart/")
+}
+
+async fn forward(door: &FrontDoor, route: &HttpRoute, parts: RequestParts) -> Reply {
+    let function = &route.function.name;
+    let id = uuid::Uuid::new_v4().to_string();
+    let started = Instant::now();
+    log::info!("Executing 'Functions.{function}' (forwarded, Id={id})");
+    let result = forward_once(door, &id, parts).await;
+    let ms = started.elapsed().as_millis();
+    match result {
+        Ok(reply) => {
+            log::info!("Executed 'Functions.{function}' (Succeeded, Id={id}, Duration={ms}ms)");
+            reply
+        }
+        Err(e) => {
+            log::error!("Executed 'Functions.{function}' (Failed, Id={id}, Duration={ms}ms): {e}");
+            Reply::empty(500)
+        }
+    }
+}
+
+async fn forward_once(door: &FrontDoor, id: &str, parts: RequestParts) -> Result<Reply, String> {
+    let base = door.invoker.handler_url().await?;
+    let method = reqwest::Method::from_bytes(parts.method.as_bytes())
+        .map_err(|e| format!("the method {} cannot be forwarded ({e})", parts.method))?;
+    let mut request = door
+        .invoker
+        .client()
+        .request(method, format!("{base}{}", parts.path_and_query));
+    for (name, value) in &parts.headers {
+        let lower = name.to_ascii_lowercase();
+        if lower == "host" || HOP_BY_HOP.contains(&lower.as_str()) {
+            continue;
+        }
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let response = request
+        .header(INVOCATION_ID_HEADER, id)
+        .header(HOST_VERSION_HEADER, HOST_VERSION)
+        .body(parts.body.to_vec())
+        .send()
+        .await
+        .map_err(|e| format!("the custom handler could not be reached ({e})"))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| format!("the custom handler's answer could not be read ({e})"))?
+        .to_vec();
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_query_keys_are_comma_joined_in_order() {
+        let pairs = query_pairs("a=1&b=x%20y&a=2");
+        assert_eq!(
+            joined_query(&pairs),
+            vec![
+                ("a".to_string(), "1,2".to_string()),
+                ("b".to_string(), "x y".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn binary_content_types_are_octet_stream_and_multipart() {
+        assert!(custom_handler_is_binary(Some("application/octet-stream")));
+        assert!(custom_handler_is_binary(Some(
+            "multipart/form-data; boundary=x"
+        )));
+        assert!(!custom_handler_is_binary(Some("application/json")));
+        assert!(!custom_handler_is_binary(None));
+    }
+}

@@ -1,0 +1,360 @@
+//! One invocation over the JSON protocol: bind inputs, POST `{Data, Metadata}` to
+//! `/{FunctionName}`, then apply the outputs the handler returned.
+//!
+//! As on the host, output paths are resolved BEFORE the handler runs (a missing `{name}` fails
+//! the invocation without calling it), and outputs only take effect when the handler answers
+//! 2xx: any other status fails the invocation and Outputs and Logs are discarded.
+
+use crate::bindings::{self, BindingData, OutputValue};
+use crate::config::FunctionSpec;
+use crate::handler::HandlerHandle;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use custom_handler::bindings::{Binding, DataType, Direction};
+use custom_handler::protocol::{HttpResponse, InvocationRequest, InvocationResponse};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use storage::{MessageEncoding, Storage};
+
+/// The header carrying the invocation id.
+pub const INVOCATION_ID_HEADER: &str = "X-Azure-Functions-InvocationId";
+/// The header carrying the host version.
+pub const HOST_VERSION_HEADER: &str = "X-Azure-Functions-HostVersion";
+/// What this host reports as its version (a 4.x host, and which local host built it).
+pub const HOST_VERSION: &str = concat!("4.0.0-local-host.", env!("CARGO_PKG_VERSION"));
+
+/// The storage accounts bindings use, by connection setting name, with the queues and
+/// containers already known to exist (the host creates them for output bindings).
+#[derive(Debug, Default)]
+pub struct Connections {
+    by_name: BTreeMap<String, Storage>,
+    known_queues: Mutex<HashSet<(String, String)>>,
+    known_containers: Mutex<HashSet<(String, String)>>,
+}
+
+impl Connections {
+    /// Connections from built clients.
+    pub fn new(by_name: BTreeMap<String, Storage>) -> Self {
+        Self {
+            by_name,
+            ..Self::default()
+        }
+    }
+
+    /// The client for connection `name`.
+    pub fn get(&self, name: &str) -> Result<&Storage, String> {
+        self.by_name
+            .get(name)
+            .ok_or_else(|| format!("no storage connection named `{name}` was configured"))
+    }
+
+    async fn ensure_queue(&self, connection: &str, queue: &str) -> Result<&Storage, String> {
+        let storage = self.get(connection)?;
+        let key = (connection.to_string(), queue.to_string());
+        if !lock(&self.known_queues).contains(&key) {
+            storage
+                .ensure_queue(queue)
+                .await
+                .map_err(|e| e.to_string())?;
+            lock(&self.known_queues).insert(key);
+        }
+        Ok(storage)
+    }
+
+    async fn ensure_container(
+        &self,
+        connection: &str,
+        container: &str,
+    ) -> Result<&Storage, String> {
+        let storage = self.get(connection)?;
+        let key = (connection.to_string(), container.to_string());
+        if !lock(&self.known_containers).contains(&key) {
+            storage
+                .ensure_container(container)
+                .await
+                .map_err(|e| e.to_string())?;
+            lock(&self.known_containers).insert(key);
+        }
+        Ok(storage)
+    }
+
+    /// Creates `queue` unless it is known to exist, then sends `wire` (already encoded).
+    pub async fn send(&self, connection: &str, queue: &str, wire: &str) -> Result<(), String> {
+        let storage = self.ensure_queue(connection, queue).await?;
+        storage
+            .send_message(queue, wire)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks leaves a valid set; keep using it.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Encodes message bytes for the wire per `messageEncoding`.
+pub fn encode_wire(value: OutputValue, encoding: MessageEncoding) -> String {
+    match (value, encoding) {
+        (OutputValue::Text(t), encoding) => storage::encode_message(&t, encoding),
+        (OutputValue::Bytes(b), MessageEncoding::Base64) => STANDARD.encode(b),
+        (OutputValue::Bytes(b), MessageEncoding::None) => String::from_utf8_lossy(&b).into_owned(),
+    }
+}
+
+/// What the caller of an HTTP-triggered function gets back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResult {
+    /// The parsed `http` output.
+    pub response: HttpResponse,
+    /// Whether the output's body was a JSON object or array (sent as `application/json`).
+    pub body_is_json: bool,
+}
+
+/// A successful invocation.
+#[derive(Debug, Clone, Default)]
+pub struct Completed {
+    /// The `http` output, for HTTP-triggered functions that set one.
+    pub http: Option<HttpResult>,
+}
+
+/// Runs invocations against the handler and applies their outputs.
+#[derive(Debug)]
+pub struct Invoker {
+    client: reqwest::Client,
+    handler: HandlerHandle,
+    connections: Arc<Connections>,
+    encoding: MessageEncoding,
+    ready_timeout: Duration,
+}
+
+impl Invoker {
+    /// An invoker calling `handler`, with `timeout` per invocation (host.json functionTimeout).
+    pub fn new(
+        handler: HandlerHandle,
+        connections: Arc<Connections>,
+        encoding: MessageEncoding,
+        timeout: Duration,
+        ready_timeout: Duration,
+    ) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client ({e})"))?;
+        Ok(Self {
+            client,
+            handler,
+            connections,
+            encoding,
+            ready_timeout,
+        })
+    }
+
+    /// The HTTP client (no redirects, invocation timeout), shared with forwarding.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The handler's base URL, waiting while it restarts.
+    pub async fn handler_url(&self) -> Result<String, String> {
+        self.handler.ready_url(self.ready_timeout).await
+    }
+
+    /// The queue message encoding (host.json `extensions.queues.messageEncoding`).
+    pub fn encoding(&self) -> MessageEncoding {
+        self.encoding
+    }
+
+    /// The storage connections.
+    pub fn connections(&self) -> &Connections {
+        &self.connections
+    }
+
+    /// Runs one invocation of `function` with trigger values `data`, logging its outcome
+    /// the way the host does. An `Err` means the invocation failed.
+    pub async fn invoke(
+        &self,
+        function: &FunctionSpec,
+        id: &str,
+        data: Map<String, Value>,
+        binding_data: BindingData,
+    ) -> Result<Completed, String> {
+        let started = Instant::now();
+        log::info!("Executing 'Functions.{}' (Id={id})", function.name);
+        let result = self.run(function, id, data, binding_data).await;
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(_) => log::info!(
+                "Executed 'Functions.{}' (Succeeded, Id={id}, Duration={ms}ms)",
+                function.name
+            ),
+            Err(e) => log::error!(
+                "Executed 'Functions.{}' (Failed, Id={id}, Duration={ms}ms): {e}",
+                function.name
+            ),
+        }
+        result
+    }
+
+    async fn run(
+        &self,
+        function: &FunctionSpec,
+        id: &str,
+        mut data: Map<String, Value>,
+        binding_data: BindingData,
+    ) -> Result<Completed, String> {
+        // Bind: resolve every blob path first, read inputs.
+        let mut blob_outputs = Vec::new();
+        for binding in &function.json.bindings {
+            let Binding::Blob(blob) = binding else {
+                continue;
+            };
+            let path = binding_data
+                .resolve(&blob.path)
+                .map_err(|e| format!("binding `{}`: {e}", blob.name))?;
+            let connection = FunctionSpec::connection_of(binding).unwrap_or_default();
+            if matches!(blob.direction, Direction::In | Direction::InOut) {
+                let storage = self.connections.get(connection)?;
+                let bytes = storage
+                    .get_blob_path(&path)
+                    .await
+                    .map_err(|e| format!("binding `{}`: {e}", blob.name))?;
+                let as_text = blob.data_type == Some(DataType::String);
+                data.insert(
+                    blob.name.clone(),
+                    bindings::blob_input_value(bytes, as_text),
+                );
+            }
+            if matches!(blob.direction, Direction::Out | Direction::InOut) {
+                blob_outputs.push((blob, connection.to_string(), path));
+            }
+        }
+
+        let request = InvocationRequest {
+            data,
+            metadata: binding_data.metadata(),
+        };
+        let base = self.handler_url().await?;
+        let response = self
+            .client
+            .post(format!("{base}/{}", function.name))
+            .header(INVOCATION_ID_HEADER, id)
+            .header(HOST_VERSION_HEADER, HOST_VERSION)
+            .header(
+                reqwest::header::USER_AGENT,
+                format!("Azure-Functions-Host/{HOST_VERSION}"),
+            )
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| format!("the custom handler could not be reached ({e})"))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("the custom handler's answer could not be read ({e})"))?;
+        if !status.is_success() {
+            return Err(format!(
+                "the custom handler answered {status}; outputs and logs are discarded{}",
+                excerpt(&body)
+            ));
+        }
+        let answer: InvocationResponse = serde_json::from_slice(&body).map_err(|e| {
+            format!(
+                "the custom handler's answer is not an invocation response ({e}){}",
+                excerpt(&body)
+            )
+        })?;
+        for line in &answer.logs {
+            log::info!("[{} {id}] {line}", function.name);
+        }
+
+        let output = |name: &str| -> Option<&Value> {
+            if name == "$return" {
+                Some(&answer.return_value).filter(|v| !v.is_null())
+            } else {
+                answer.outputs.get(name).filter(|v| !v.is_null())
+            }
+        };
+        let mut completed = Completed::default();
+        for binding in &function.json.bindings {
+            match binding {
+                Binding::Http(http) => {
+                    completed.http = Some(match output(&http.name) {
+                        Some(value) => HttpResult {
+                            response: HttpResponse::from_output(value)
+                                .map_err(|e| format!("output `{}`: {e}", http.name))?,
+                            body_is_json: body_is_json(value),
+                        },
+                        None => HttpResult {
+                            response: HttpResponse::new(200),
+                            body_is_json: false,
+                        },
+                    });
+                }
+                Binding::Queue(queue) => {
+                    let Some(value) = output(&queue.name) else {
+                        continue;
+                    };
+                    let connection = FunctionSpec::connection_of(binding).unwrap_or_default();
+                    for message in bindings::queue_messages(value, false) {
+                        let wire = encode_wire(message, self.encoding);
+                        self.connections
+                            .send(connection, &queue.queue_name, &wire)
+                            .await
+                            .map_err(|e| format!("output `{}`: {e}", queue.name))?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (blob, connection, path) in blob_outputs {
+            let Some(value) = output(&blob.name) else {
+                continue;
+            };
+            let binary = blob.data_type == Some(DataType::Binary);
+            let Some(content) = bindings::output_value(value, binary) else {
+                continue;
+            };
+            let parsed = storage::BlobPath::parse(&path)
+                .map_err(|e| format!("output `{}`: {e}", blob.name))?;
+            let storage = self
+                .connections
+                .ensure_container(&connection, &parsed.container)
+                .await
+                .map_err(|e| format!("output `{}`: {e}", blob.name))?;
+            storage
+                .put_blob(
+                    &parsed.container,
+                    &parsed.name,
+                    content.into_bytes(),
+                    "application/octet-stream",
+                )
+                .await
+                .map_err(|e| format!("output `{}`: {e}", blob.name))?;
+        }
+        Ok(completed)
+    }
+}
+
+fn body_is_json(output: &Value) -> bool {
+    output.as_object().is_some_and(|map| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("body"))
+            .is_some_and(|(_, v)| v.is_object() || v.is_array())
+    })
+}
+
+fn excerpt(body: &[u8]) -> String {
+    if body.is_empty() {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(body);
+    let short: String = text.chars().take(300).collect();
+    format!(": {short}")
+}

@@ -1,0 +1,279 @@
+//! Queue triggers: one poller per queue-triggered function, processing messages the way the
+//! host's queue listener does.
+//!
+//! - Receive up to `batchSize`, fetch again once no more than `newBatchThreshold` are in
+//!   flight; back off up to `maxPollingInterval` while the queue is empty.
+//! - 2xx from the handler: apply outputs, delete the message.
+//! - Failure: nothing is deleted. Once `DequeueCount >= maxDequeueCount` the message moves to
+//!   `<queue>-poison` (same wire text) and the original is deleted; otherwise it becomes
+//!   visible again after `visibilityTimeout`.
+//! - A message that is not valid base64 under `messageEncoding: base64` moves to the poison
+//!   queue at once, as the Storage extension (5.x) does, since retrying cannot help.
+
+use crate::bindings::{BindingData, format_offset};
+use crate::config::FunctionSpec;
+use crate::invocation::Invoker;
+use custom_handler::bindings::QueueTrigger;
+use custom_handler::host_json::QueuesOptions;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use storage::{MessageEncoding, ReceivedMessage, Storage};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// How long a received message stays invisible while its invocation runs.
+pub const MESSAGE_LEASE: Duration = Duration::from_secs(10 * 60);
+const MIN_POLL_DELAY: Duration = Duration::from_millis(100);
+
+/// The settings one queue listener runs with.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Messages per receive (1–32).
+    pub batch_size: u8,
+    /// Fetch again when this few are still in flight.
+    pub new_batch_threshold: usize,
+    /// The longest wait between polls of an empty queue.
+    pub max_polling_interval: Duration,
+    /// How long a failed message stays invisible before its retry.
+    pub visibility_timeout: Duration,
+    /// Attempts before a message is poisoned.
+    pub max_dequeue_count: u32,
+    /// How bodies are encoded.
+    pub encoding: MessageEncoding,
+    /// How long in-flight messages may finish after shutdown starts.
+    pub drain_timeout: Duration,
+}
+
+impl QueueSettings {
+    /// The settings host.json's `extensions.queues` describes, with the local polling default.
+    pub fn from_host(options: &QueuesOptions, drain_timeout: Duration) -> Self {
+        Self {
+            batch_size: options
+                .batch_size
+                .clamp(1, u32::from(storage::MAX_MESSAGES_PER_CALL)) as u8,
+            new_batch_threshold: options.effective_new_batch_threshold() as usize,
+            max_polling_interval: options
+                .effective_max_polling_interval(true)
+                .max(MIN_POLL_DELAY),
+            visibility_timeout: options.visibility_timeout.as_duration(),
+            max_dequeue_count: options.max_dequeue_count.max(1),
+            encoding: match options.message_encoding {
+                custom_handler::host_json::MessageEncoding::Base64 => MessageEncoding::Base64,
+                custom_handler::host_json::MessageEncoding::None => MessageEncoding::None,
+            },
+            drain_timeout,
+        }
+    }
+}
+
+/// One queue-triggered function's listener.
+#[derive(Debug, Clone)]
+pub struct QueueListener {
+    /// The function.
+    pub function: Arc<FunctionSpec>,
+    /// Its trigger.
+    pub trigger: QueueTrigger,
+    /// The account holding the queue.
+    pub storage: Storage,
+    /// Polling and retry settings.
+    pub settings: QueueSettings,
+    /// Runs the invocations.
+    pub invoker: Arc<Invoker>,
+}
+
+impl QueueListener {
+    /// Polls until `shutdown`, then lets in-flight messages finish (bounded by the drain
+    /// timeout; messages still running stay invisible until their lease ends).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let queue = self.trigger.queue_name.clone();
+        let this = Arc::new(self);
+        let mut tasks = JoinSet::new();
+        let mut delay = MIN_POLL_DELAY;
+        let mut reported_missing = false;
+        log::info!(
+            "listening on queue `{queue}` for function `{}`",
+            this.function.name
+        );
+        while !shutdown.is_cancelled() {
+            while tasks.try_join_next().is_some() {}
+            if tasks.len() > this.settings.new_batch_threshold {
+                tokio::select! {
+                    _ = tasks.join_next() => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            let received = tokio::select! {
+                r = this.storage.receive_messages(&queue, this.settings.batch_size, MESSAGE_LEASE) => r,
+                _ = shutdown.cancelled() => break,
+            };
+            let wait = match received {
+                Ok(messages) if messages.is_empty() => {
+                    let wait = delay;
+                    delay = (delay * 2).min(this.settings.max_polling_interval);
+                    wait
+                }
+                Ok(messages) => {
+                    reported_missing = false;
+                    delay = MIN_POLL_DELAY;
+                    for message in messages {
+                        let this = Arc::clone(&this);
+                        tasks.spawn(async move { this.process(message).await });
+                    }
+                    continue;
+                }
+                Err(e) if e.code() == Some("QueueNotFound") => {
+                    if !reported_missing {
+                        log::info!("queue `{queue}` does not exist yet; polling until it does");
+                        reported_missing = true;
+                    }
+                    this.settings.max_polling_interval
+                }
+                Err(e) => {
+                    log::warn!("{e}");
+                    let wait = delay;
+                    delay = (delay * 2).min(this.settings.max_polling_interval);
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        let drain = tokio::time::timeout(this.settings.drain_timeout, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drain.is_err() {
+            log::warn!(
+                "{} message(s) from `{queue}` were still running at shutdown; they reappear when their lease ends",
+                tasks.len()
+            );
+            tasks.abort_all();
+        }
+    }
+
+    async fn process(&self, message: ReceivedMessage) {
+        let queue = &self.trigger.queue_name;
+        let bytes = match storage::decode_message_bytes(&message.text, self.settings.encoding) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                log::error!(
+                    "message {} in queue `{queue}`: {e}; moving it to `{queue}-poison` (whoever sends to this queue must base64-encode, or set extensions.queues.messageEncoding to none)",
+                    message.id
+                );
+                self.poison(&message).await;
+                return;
+            }
+        };
+        if message.dequeue_count > self.settings.max_dequeue_count {
+            log::warn!(
+                "message {} in queue `{queue}` was already dequeued {} times; moving it to `{queue}-poison`",
+                message.id,
+                message.dequeue_count
+            );
+            self.poison(&message).await;
+            return;
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let id = uuid::Uuid::new_v4().to_string();
+
+        let mut data = Map::new();
+        // The host's double encoding: the value is a JSON string holding the text as JSON.
+        data.insert(
+            self.trigger.name.clone(),
+            Value::String(Value::String(text.clone()).to_string()),
+        );
+        let mut binding_data = BindingData::new(&self.function.name);
+        binding_data.add_json_properties(&text);
+        binding_data.add("DequeueCount", Value::from(message.dequeue_count));
+        binding_data.add("Id", Value::String(message.id.clone()));
+        binding_data.add("PopReceipt", Value::String(message.pop_receipt.clone()));
+        for (key, time) in [
+            ("InsertionTime", message.insertion_time),
+            ("ExpirationTime", message.expiration_time),
+            ("NextVisibleTime", message.next_visible_time),
+        ] {
+            let formatted = Value::String(format_offset(time));
+            binding_data.add_raw(key, formatted.clone(), Some(formatted));
+        }
+
+        match self
+            .invoker
+            .invoke(&self.function, &id, data, binding_data)
+            .await
+        {
+            Ok(_) => {
+                if let Err(e) = self
+                    .storage
+                    .delete_message(queue, &message.id, &message.pop_receipt)
+                    .await
+                {
+                    log::warn!(
+                        "processed message {} but could not delete it: {e}",
+                        message.id
+                    );
+                }
+            }
+            Err(_) if message.dequeue_count >= self.settings.max_dequeue_count => {
+                log::warn!(
+                    "message {} has reached MaxDequeueCount of {}; moving it to `{queue}-poison`",
+                    message.id,
+                    self.settings.max_dequeue_count
+                );
+                self.poison(&message).await;
+            }
+            Err(_) => {
+                if let Err(e) = self
+                    .storage
+                    .update_visibility(
+                        queue,
+                        &message.id,
+                        &message.pop_receipt,
+                        self.settings.visibility_timeout,
+                    )
+                    .await
+                {
+                    log::warn!(
+                        "could not release message {} for retry (it reappears when its lease ends): {e}",
+                        message.id
+                    );
+                }
+            }
+        }
+    }
+
+    /// Copies the message (same wire text) to `<queue>-poison`, then deletes the original.
+    async fn poison(&self, message: &ReceivedMessage) {
+        let poison = format!("{}-poison", self.trigger.queue_name);
+        let connection = FunctionSpec::connection_of(&custom_handler::Binding::QueueTrigger(
+            self.trigger.clone(),
+        ))
+        .unwrap_or_default()
+        .to_string();
+        if let Err(e) = self
+            .invoker
+            .connections()
+            .send(&connection, &poison, &message.text)
+            .await
+        {
+            log::error!(
+                "could not move message {} to `{poison}` (it will be retried): {e}",
+                message.id
+            );
+            return;
+        }
+        if let Err(e) = self
+            .storage
+            .delete_message(&self.trigger.queue_name, &message.id, &message.pop_receipt)
+            .await
+        {
+            log::warn!(
+                "copied message {} to `{poison}` but could not delete the original: {e}",
+                message.id
+            );
+        }
+    }
+}

@@ -1,0 +1,140 @@
+use crate::helpers::spawn_app;
+use serde_json::{Value, json};
+use std::time::Duration;
+use storage::{MessageEncoding, decode_message, encode_message};
+
+#[tokio::test]
+async fn an_http_queue_output_array_is_one_base64_message_per_item() {
+    let app = spawn_app("app").await;
+    let response = app
+        .client
+        .post(app.url("/api/enqueue"))
+        .json(&json!({"messages": ["first", {"n": 2}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let peeked = app.storage.peek_messages(&app.names.out, 32).await.unwrap();
+    let wire: Vec<&str> = peeked.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        wire,
+        vec![
+            encode_message("first", MessageEncoding::Base64),
+            encode_message("{\"n\":2}", MessageEncoding::Base64)
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_queue_trigger_writes_the_blob_its_binding_expressions_name_and_deletes_the_message() {
+    let app = spawn_app("app").await;
+    let jobs = &app.names.jobs;
+    app.storage.ensure_queue(jobs).await.unwrap();
+    let text = r#"{"jobId":"j-1","size":3}"#;
+    let sent = app
+        .storage
+        .send_message(jobs, &encode_message(text, MessageEncoding::Base64))
+        .await
+        .unwrap();
+    let results = app.names.results.clone();
+    let blob_name = format!("j-1/{}.json", sent.id);
+    let blob = app
+        .eventually("the result blob", Duration::from_secs(20), || {
+            let (storage, results, blob_name) =
+                (app.storage.clone(), results.clone(), blob_name.clone());
+            async move { storage.get_blob(&results, &blob_name).await.unwrap() }
+        })
+        .await;
+    let result: Value = serde_json::from_slice(&blob).unwrap();
+    assert_eq!(result["text"], json!(text));
+    let request = &result["request"];
+    // The host's double encoding: a JSON string holding the message text as a JSON string.
+    assert_eq!(
+        request["Data"]["job"],
+        json!(serde_json::to_string(text).unwrap())
+    );
+    let metadata = &request["Metadata"];
+    assert_eq!(metadata["DequeueCount"], json!("1"));
+    assert_eq!(metadata["Id"], json!(format!("\"{}\"", sent.id)));
+    assert_eq!(metadata["jobId"], json!("\"j-1\""));
+    assert_eq!(metadata["size"], json!("3"));
+    assert!(metadata["PopReceipt"].is_string());
+    assert!(
+        metadata["InsertionTime"]
+            .as_str()
+            .unwrap()
+            .ends_with("+00:00")
+    );
+    assert_eq!(metadata["sys"]["MethodName"], json!("process"));
+    assert!(metadata.get("QueueTrigger").is_none());
+
+    app.eventually("the message to be deleted", Duration::from_secs(10), || {
+        let storage = app.storage.clone();
+        let jobs = jobs.clone();
+        async move { (storage.queue_length(&jobs).await.unwrap() == 0).then_some(()) }
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_message_is_retried_then_moved_to_poison_with_its_body_intact() {
+    let app = spawn_app("app").await;
+    let jobs = &app.names.jobs;
+    let poison = format!("{jobs}-poison");
+    app.storage.ensure_queue(jobs).await.unwrap();
+    let wire = encode_message(r#"{"jobId":"p-1","fail":true}"#, MessageEncoding::Base64);
+    app.storage.send_message(jobs, &wire).await.unwrap();
+    let poisoned = app
+        .eventually("the poison message", Duration::from_secs(30), || {
+            let storage = app.storage.clone();
+            let poison = poison.clone();
+            async move {
+                let peeked = storage.peek_messages(&poison, 32).await.ok()?;
+                (!peeked.is_empty()).then_some(peeked)
+            }
+        })
+        .await;
+    assert_eq!(poisoned.len(), 1);
+    assert_eq!(poisoned[0].text, wire);
+    assert_eq!(app.storage.queue_length(jobs).await.unwrap(), 0);
+    // Every attempt failed, so no result was written.
+    assert!(
+        app.storage
+            .list_blobs(&app.names.results, None)
+            .await
+            .map(|b| b.is_empty())
+            .unwrap_or(true)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_that_is_not_base64_goes_straight_to_poison() {
+    let app = spawn_app("app").await;
+    let jobs = &app.names.jobs;
+    let poison = format!("{jobs}-poison");
+    app.storage.ensure_queue(jobs).await.unwrap();
+    app.storage
+        .send_message(jobs, "plain text, not base64!")
+        .await
+        .unwrap();
+    let poisoned = app
+        .eventually("the poison message", Duration::from_secs(20), || {
+            let storage = app.storage.clone();
+            let poison = poison.clone();
+            async move {
+                let peeked = storage.peek_messages(&poison, 32).await.ok()?;
+                (!peeked.is_empty()).then_some(peeked)
+            }
+        })
+        .await;
+    assert_eq!(poisoned[0].text, "plain text, not base64!");
+    assert_eq!(poisoned[0].dequeue_count, 0);
+    assert_eq!(
+        decode_message(&poisoned[0].text, MessageEncoding::None).unwrap(),
+        "plain text, not base64!"
+    );
+    app.stop().await;
+}
