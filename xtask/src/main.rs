@@ -1,62 +1,87 @@
-//! `cargo xtask package [--out DIR] [--skip-build]`
+//! `cargo xtask package [--out DIR] [--skip-build]`: the deployable zips, into dist/.
+//! `cargo xtask app-dir [--out DIR] [--release]`: the function app layout, unzipped, for
+//! the local host (target/functionapp by default).
 
 use std::path::PathBuf;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 use xtask::package::{self, Options};
 
-const USAGE: &str = "usage: cargo xtask package [--out DIR] [--skip-build]";
+const USAGE: &str = "usage: cargo xtask package [--out DIR] [--skip-build] | cargo xtask app-dir [--out DIR] [--release]";
 
 fn main() -> ExitCode {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut args = std::env::args().skip(1);
-    let mut options = Options {
-        out: root.join("dist"),
-        root,
-        skip_build: false,
-    };
-    match args.next().as_deref() {
-        Some("package") => {}
-        Some("--help" | "-h") | None => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => {
-            eprintln!("unknown task \"{other}\"; {USAGE}");
-            return ExitCode::FAILURE;
-        }
-    }
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--out" => match args.next() {
-                Some(dir) => options.out = PathBuf::from(dir),
-                None => {
-                    eprintln!("--out needs a directory; {USAGE}");
-                    return ExitCode::FAILURE;
-                }
-            },
-            "--skip-build" => options.skip_build = true,
-            other => {
-                eprintln!("unknown argument \"{other}\"; {USAGE}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    if let Err(e) = std::fs::create_dir_all(&options.out) {
-        eprintln!("cannot create {}: {e}", options.out.display());
-        return ExitCode::FAILURE;
-    }
-    match package::package(&options) {
-        Ok(p) => {
-            for zip in [&p.functionapp, &p.webapp] {
-                let size = std::fs::metadata(zip).map(|m| m.len()).unwrap_or(0);
-                println!("{} ({:.1} MB)", zip.display(), size as f64 / 1e6);
-            }
-            ExitCode::SUCCESS
-        }
+    match run(std::env::args().skip(1).collect()) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn run(args: Vec<String>) -> Result<(), String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (task, rest) = match args.split_first() {
+        Some((task, rest)) => (task.as_str(), rest),
+        None => ("--help", &[][..]),
+    };
+    let mut out = None;
+    let mut skip_build = false;
+    let mut release = false;
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--out" => {
+                out = Some(PathBuf::from(
+                    it.next()
+                        .ok_or(format!("--out needs a directory; {USAGE}"))?,
+                ))
+            }
+            "--skip-build" if task == "package" => skip_build = true,
+            "--release" if task == "app-dir" => release = true,
+            other => return Err(format!("unknown argument \"{other}\"; {USAGE}")),
+        }
+    }
+    match task {
+        "package" => {
+            let options = Options {
+                out: out.unwrap_or_else(|| root.join("dist")),
+                root,
+                skip_build,
+            };
+            std::fs::create_dir_all(&options.out)
+                .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+            let p = package::package(&options)?;
+            for zip in [&p.functionapp, &p.webapp] {
+                let size = std::fs::metadata(zip).map(|m| m.len()).unwrap_or(0);
+                println!("{} ({:.1} MB)", zip.display(), size as f64 / 1e6);
+            }
+            Ok(())
+        }
+        "app-dir" => {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.current_dir(&root).args(["build", "-p", "handler"]);
+            if release {
+                build.arg("--release");
+            }
+            let status = build
+                .status()
+                .map_err(|e| format!("cannot run cargo: {e}"))?;
+            if !status.success() {
+                return Err("building the handler failed".into());
+            }
+            let profile = if release { "release" } else { "debug" };
+            let handler = root.join("target").join(profile).join("handler");
+            let dir = out.unwrap_or_else(|| root.join("target").join("functionapp"));
+            package::stage_functionapp(&root, &handler, &dir)?;
+            println!("{}", dir.display());
+            Ok(())
+        }
+        "--help" | "-h" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown task \"{other}\"; {USAGE}")),
     }
 }

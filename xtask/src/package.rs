@@ -131,6 +131,53 @@ fn zip_dir(files: &[(String, PathBuf, u32)], out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Lays out a function app directory exactly as Azure runs it: `host.json`, one folder per
+/// function with the `function.json` the handler generates, and the handler binary at the
+/// path `host.json` names. Returns every file with its mode, in a stable order.
+pub fn stage_functionapp(
+    root: &Path,
+    handler: &Path,
+    dir: &Path,
+) -> Result<Vec<(String, PathBuf, u32)>> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // function.json comes from the code that serves the functions, so they cannot drift.
+    run(Command::new(handler).args(["manifest", "--out"]).arg(dir))?;
+    let host_json = root.join("host.json");
+    let exe_path = handler_path(&host_json)?;
+    fs::copy(&host_json, dir.join("host.json"))
+        .map_err(|e| format!("cannot copy {}: {e}", host_json.display()))?;
+    let exe = dir.join(&exe_path);
+    if let Some(parent) = exe.parent() {
+        fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    fs::copy(handler, &exe).map_err(|e| format!("cannot copy {}: {e}", handler.display()))?;
+    fs::set_permissions(&exe, fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("cannot chmod {}: {e}", exe.display()))?;
+
+    let mut files = vec![("host.json".to_owned(), dir.join("host.json"), 0o644)];
+    let mut names: Vec<_> = fs::read_dir(dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("function.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err("the handler's manifest declared no functions".into());
+    }
+    for name in &names {
+        files.push((
+            format!("{name}/function.json"),
+            dir.join(name).join("function.json"),
+            0o644,
+        ));
+    }
+    files.push((exe_path, exe, 0o755));
+    Ok(files)
+}
+
 /// Builds both packages into `options.out`.
 pub fn package(options: &Options) -> Result<Packages> {
     let root = &options.root;
@@ -152,35 +199,7 @@ pub fn package(options: &Options) -> Result<Packages> {
         fs::remove_dir_all(&staging)
             .map_err(|e| format!("cannot clear {}: {e}", staging.display()))?;
     }
-    let functions = staging.join("functions");
-    fs::create_dir_all(&functions)
-        .map_err(|e| format!("cannot create {}: {e}", functions.display()))?;
-    // function.json comes from the code that serves the functions, so they cannot drift.
-    run(Command::new(&handler)
-        .args(["manifest", "--out"])
-        .arg(&functions))?;
-
-    let host_json = root.join("host.json");
-    let exe_path = handler_path(&host_json)?;
-    let mut files = vec![("host.json".to_owned(), host_json, 0o644)];
-    let mut names: Vec<_> = fs::read_dir(&functions)
-        .map_err(|e| format!("cannot list {}: {e}", functions.display()))?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("function.json").is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    if names.is_empty() {
-        return Err("the handler's manifest declared no functions".into());
-    }
-    for name in &names {
-        files.push((
-            format!("{name}/function.json"),
-            functions.join(name).join("function.json"),
-            0o644,
-        ));
-    }
-    files.push((exe_path, handler, 0o755));
+    let files = stage_functionapp(root, &handler, &staging.join("functionapp"))?;
 
     let startup = staging.join("startup.sh");
     fs::write(&startup, STARTUP_SCRIPT)

@@ -1,0 +1,186 @@
+//! The whole serverless path on one machine: the real handler binary in the deployed
+//! layout, under the local host, against Azurite.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use local_host::{Host, HostOptions, RunningHost};
+use serde_json::Value;
+use storage::{MessageEncoding, Storage, StorageSettings, encode_message};
+
+pub const KEY: &str = "e2e-function-key";
+pub const QUEUE: &str = house_price::jobs::QUEUE;
+pub const POISON: &str = "predict-jobs-poison";
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn azurite() -> String {
+    std::env::var("AZURITE_CONNECTION_STRING").unwrap_or_else(|_| {
+        panic!(
+            "AZURITE_CONNECTION_STRING is not set: these tests need Azurite. Run ./scripts/test.sh, \
+             or eval \"$(scripts/azurite.sh start)\" in this shell first"
+        )
+    })
+}
+
+pub fn storage() -> Storage {
+    let settings =
+        StorageSettings::parse_connection_string("AzureWebJobsStorage", &azurite()).unwrap();
+    Storage::new(&settings).unwrap()
+}
+
+/// The debug handler binary, built once per test process (a no-op after `cargo build`).
+pub fn handler_binary() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(repo())
+            .args(["build", "--quiet", "-p", "handler"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the handler failed");
+        repo().join("target/debug/handler")
+    })
+}
+
+/// A temporary app directory in the deployed layout (the same staging the package uses),
+/// with the queue retry delay shortened so retry tests take seconds, not minutes.
+pub struct AppDir(PathBuf);
+
+impl AppDir {
+    pub fn new() -> AppDir {
+        let dir = std::env::temp_dir().join(format!("e2e-app-{}", uuid::Uuid::new_v4()));
+        xtask::package::stage_functionapp(&repo(), handler_binary(), &dir).unwrap();
+        let host_json = dir.join("host.json");
+        let mut host: Value =
+            serde_json::from_str(&std::fs::read_to_string(&host_json).unwrap()).unwrap();
+        host["extensions"]["queues"]["visibilityTimeout"] = "00:00:01".into();
+        host["extensions"]["queues"]["maxPollingInterval"] = "00:00:01".into();
+        std::fs::write(&host_json, serde_json::to_vec_pretty(&host).unwrap()).unwrap();
+        AppDir(dir)
+    }
+}
+
+impl Drop for AppDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Stack {
+    pub host: RunningHost,
+    pub storage: Storage,
+    pub http: reqwest::Client,
+    _app: AppDir,
+}
+
+/// Empties the job queues, so a test sees only its own messages. The tests of this binary
+/// run one at a time (nextest test group `serverless`), since they share the queue.
+pub async fn drain(storage: &Storage, queue: &str) {
+    storage.ensure_queue(queue).await.unwrap();
+    loop {
+        let batch = storage
+            .receive_messages(queue, 32, Duration::from_secs(30))
+            .await
+            .unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        for m in batch {
+            storage
+                .delete_message(queue, &m.id, &m.pop_receipt)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+pub async fn start() -> Stack {
+    let storage = storage();
+    drain(&storage, QUEUE).await;
+    drain(&storage, POISON).await;
+    storage.ensure_container("results").await.unwrap();
+    storage.ensure_container("job-inputs").await.unwrap();
+    let app = AppDir::new();
+    let host = Host::start(
+        HostOptions::new(app.0.clone())
+            .setting("AzureWebJobsStorage", azurite())
+            .setting("FUNCTIONS_KEY", KEY)
+            .setting("HANDLER_TEST_FAULTS", "1"),
+    )
+    .await
+    .unwrap();
+    Stack {
+        host,
+        storage,
+        http: reqwest::Client::new(),
+        _app: app,
+    }
+}
+
+impl Stack {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.host.url())
+    }
+
+    pub async fn submit(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/jobs"))
+            .header("x-functions-key", KEY)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Polls `job-status` until the job has a result, or panics after `timeout`.
+    pub async fn wait_for_result(&self, job_id: &str, timeout: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let res = self
+                .http
+                .get(self.url(&format!("/api/jobs/{job_id}")))
+                .header("x-functions-key", KEY)
+                .send()
+                .await
+                .unwrap();
+            match res.status().as_u16() {
+                200 => return res.json().await.unwrap(),
+                // 404: no result yet. 5xx: the handler is restarting (a test kills it).
+                404 | 500..=599 => {}
+                other => panic!("job-status answered {other}: {}", res.text().await.unwrap()),
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "job {job_id} has no result after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Puts a message on the job queue the way the Functions host expects it (base64).
+    pub async fn enqueue_raw(&self, text: &str) -> String {
+        let wire = encode_message(text, MessageEncoding::Base64);
+        self.storage.send_message(QUEUE, &wire).await.unwrap();
+        wire
+    }
+}
+
+/// `n` valid rows as a records array, each a little different.
+pub fn records(n: usize) -> Value {
+    Value::Array(
+        (0..n)
+            .map(|i| {
+                serde_json::json!({
+                    "CHAS": i % 2, "RM": 5.0 + (i % 30) as f64 / 10.0, "TAX": 296,
+                    "PTRATIO": 15.3, "B": 396.9, "LSTAT": 4.98 + (i % 20) as f64
+                })
+            })
+            .collect(),
+    )
+}

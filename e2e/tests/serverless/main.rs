@@ -1,0 +1,6 @@
+//! The serverless path end to end: HTTP → `submit-job` → queue → `score-job` → blob →
+//! `job-status`, with the real handler under the local host, against Azurite.
+
+mod helpers;
+mod jobs;
+mod resilience;
