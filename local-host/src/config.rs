@@ -112,13 +112,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Loads and validates the app `options` point at.
 pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
-    let dir = &options.app_dir;
-    if !dir.is_dir() {
+    if !options.app_dir.is_dir() {
         return Err(ConfigError::new(
-            dir,
+            &options.app_dir,
             "is not a directory; pass the app directory with --app-dir",
         ));
     }
+    // Absolute, because the handler runs with its working directory inside the app and
+    // a relative executable path would be resolved twice.
+    let absolute = std::path::absolute(&options.app_dir)
+        .map_err(|e| ConfigError::new(&options.app_dir, format!("cannot be resolved ({e})")))?;
+    let dir = &absolute;
     let host_file = dir.join("host.json");
     let host_text = std::fs::read_to_string(&host_file).map_err(|e| {
         ConfigError::new(
