@@ -36,7 +36,7 @@ pub mod bindings;
 mod function;
 pub mod host_json;
 pub mod protocol;
-mod route;
+pub mod route;
 mod runtime;
 
 pub use bindings::{AuthLevel, Binding, FunctionJson, HttpMethod, HttpTrigger, is_forwardable};

@@ -1,44 +1,135 @@
-//! HTTP trigger route templates (`jobs/{id}`), matched the way the host's ASP.NET routing does
-//! for the forms functions use: literal segments (case-insensitive), `{name}`, `{name:constraint}`,
-//! an optional last `{name?}` and a catch-all last `{*name}`.
+//! HTTP trigger route templates (`items/{id:int}/{kind?}`), matched the way the host's ASP.NET
+//! routing does for the forms functions use: case-insensitive literals, whole-segment
+//! parameters with constraints, an optional last parameter and a catch-all `{*rest}`.
 
+use percent_encoding::percent_decode_str;
 use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Constraint {
+    Int,
+    Long,
+    Bool,
+    Guid,
+    Alpha,
+    Number,
+    DateTime,
+    MinLength(usize),
+    MaxLength(usize),
+    Length(usize),
+    Min(i64),
+    Max(i64),
+    Range(i64, i64),
+}
+
+impl Constraint {
+    fn parse(text: &str) -> Result<Self, String> {
+        let lower = text.to_ascii_lowercase();
+        let (name, arg) = match lower.split_once('(') {
+            Some((name, rest)) => (name, rest.strip_suffix(')').map(str::trim)),
+            None => (lower.as_str(), None),
+        };
+        let number = |a: Option<&str>| -> Option<i64> { a?.parse().ok() };
+        let size = |a: Option<&str>| -> Option<usize> { a?.parse().ok() };
+        let parsed = match (name, arg) {
+            ("int", None) => Some(Self::Int),
+            ("long", None) => Some(Self::Long),
+            ("bool", None) => Some(Self::Bool),
+            ("guid", None) => Some(Self::Guid),
+            ("alpha", None) => Some(Self::Alpha),
+            ("double" | "float" | "decimal", None) => Some(Self::Number),
+            ("datetime", None) => Some(Self::DateTime),
+            ("minlength", a) => size(a).map(Self::MinLength),
+            ("maxlength", a) => size(a).map(Self::MaxLength),
+            ("length", a) => size(a).map(Self::Length),
+            ("min", a) => number(a).map(Self::Min),
+            ("max", a) => number(a).map(Self::Max),
+            ("range", Some(a)) => a.split_once(',').and_then(|(lo, hi)| {
+                Some(Self::Range(
+                    lo.trim().parse().ok()?,
+                    hi.trim().parse().ok()?,
+                ))
+            }),
+            _ => None,
+        };
+        parsed.ok_or_else(|| format!("the route constraint `{text}` is not supported"))
+    }
+
+    fn accepts(&self, value: &str) -> bool {
+        match self {
+            Self::Int => value.parse::<i32>().is_ok(),
+            Self::Long => value.parse::<i64>().is_ok(),
+            Self::Bool => value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false"),
+            Self::Guid => uuid::Uuid::try_parse(value).is_ok(),
+            Self::Alpha => !value.is_empty() && value.chars().all(|c| c.is_ascii_alphabetic()),
+            Self::Number => value.parse::<f64>().is_ok_and(f64::is_finite),
+            // ASP.NET accepts many date spellings; anything non-empty is close enough here.
+            Self::DateTime => !value.is_empty(),
+            Self::MinLength(n) => value.chars().count() >= *n,
+            Self::MaxLength(n) => value.chars().count() <= *n,
+            Self::Length(n) => value.chars().count() == *n,
+            Self::Min(n) => value.parse::<i64>().is_ok_and(|v| v >= *n),
+            Self::Max(n) => value.parse::<i64>().is_ok_and(|v| v <= *n),
+            Self::Range(lo, hi) => value.parse::<i64>().is_ok_and(|v| (*lo..=*hi).contains(&v)),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Literal(String),
     Param {
         name: String,
-        constraint: Option<String>,
+        constraints: Vec<Constraint>,
         optional: bool,
     },
     CatchAll(String),
 }
 
+impl Segment {
+    /// Lower ranks win when two templates match the same path (literals before parameters).
+    fn rank(&self) -> u8 {
+        match self {
+            Self::Literal(_) => 0,
+            Self::Param {
+                constraints,
+                optional: false,
+                ..
+            } if !constraints.is_empty() => 1,
+            Self::Param {
+                optional: false, ..
+            } => 2,
+            Self::Param { .. } => 3,
+            Self::CatchAll(_) => 4,
+        }
+    }
+}
+
 /// A parsed route template.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RouteTemplate {
+pub struct RouteTemplate {
+    text: String,
     segments: Vec<Segment>,
 }
 
 impl RouteTemplate {
-    /// Parses `template`; complex segments such as `{name}.json` are refused with a sentence.
-    pub(crate) fn parse(template: &str) -> Result<Self, String> {
-        let trimmed = template.trim_matches('/');
-        let mut segments = Vec::new();
+    /// Parses `template`; the error is a sentence naming the part that is not supported.
+    pub fn parse(template: &str) -> Result<Self, String> {
+        let trimmed = template.trim().trim_matches('/');
         let parts: Vec<&str> = if trimmed.is_empty() {
             Vec::new()
         } else {
             trimmed.split('/').collect()
         };
         let last = parts.len().saturating_sub(1);
+        let mut segments = Vec::with_capacity(parts.len());
         for (i, part) in parts.iter().enumerate() {
             let segment = if let Some(inner) =
                 part.strip_prefix('{').and_then(|p| p.strip_suffix('}'))
             {
-                if inner.contains(['{', '}']) || inner.is_empty() {
+                if inner.is_empty() || inner.contains(['{', '}', '=']) {
                     return Err(format!(
-                        "the route `{template}` has an invalid segment `{part}`"
+                        "the route `{template}` has an unsupported segment `{part}`"
                     ));
                 }
                 if let Some(name) = inner.strip_prefix('*') {
@@ -58,19 +149,21 @@ impl RouteTemplate {
                             "the route `{template}` has an optional `{part}` that is not the last segment"
                         ));
                     }
-                    let (name, constraint) = match inner.split_once(':') {
-                        Some((name, constraint)) => (name, Some(constraint.to_ascii_lowercase())),
-                        None => (inner, None),
-                    };
+                    let mut pieces = inner.split(':');
+                    let name = pieces.next().unwrap_or_default().to_string();
+                    let constraints = pieces
+                        .map(Constraint::parse)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| format!("in the route `{template}`, {e}"))?;
                     Segment::Param {
-                        name: name.to_string(),
-                        constraint,
+                        name,
+                        constraints,
                         optional,
                     }
                 }
             } else if part.contains(['{', '}']) {
                 return Err(format!(
-                    "the route `{template}` has the segment `{part}`, which mixes text and parameters; this runtime supports whole-segment parameters only"
+                    "the route `{template}` has the segment `{part}`, which mixes text and parameters; only whole-segment parameters are supported"
                 ));
             } else if part.is_empty() {
                 return Err(format!("the route `{template}` has an empty segment"));
@@ -79,59 +172,68 @@ impl RouteTemplate {
             };
             segments.push(segment);
         }
-        Ok(Self { segments })
+        Ok(Self {
+            text: trimmed.to_string(),
+            segments,
+        })
     }
 
-    /// The route parameters when `path` (after the route prefix, no query) matches.
-    pub(crate) fn matches(&self, path: &str) -> Option<BTreeMap<String, String>> {
+    /// The template as written, without surrounding slashes.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The precedence key: compare two templates' keys, lower first.
+    pub fn precedence(&self) -> Vec<u8> {
+        self.segments.iter().map(Segment::rank).collect()
+    }
+
+    /// Matches `path` (after the route prefix, still percent-encoded); returns the decoded
+    /// route parameters.
+    pub fn matches(&self, path: &str) -> Option<BTreeMap<String, String>> {
         let trimmed = path.trim_matches('/');
         let parts: Vec<&str> = if trimmed.is_empty() {
             Vec::new()
         } else {
             trimmed.split('/').collect()
         };
+        let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
         let mut params = BTreeMap::new();
-        for (i, segment) in self.segments.iter().enumerate() {
+        let mut i = 0;
+        for segment in &self.segments {
             match segment {
                 Segment::Literal(text) => {
-                    if !parts.get(i)?.eq_ignore_ascii_case(text) {
+                    let part = parts.get(i)?;
+                    if !decode(part).eq_ignore_ascii_case(text) {
                         return None;
                     }
                 }
                 Segment::Param {
                     name,
-                    constraint,
+                    constraints,
                     optional,
                 } => match parts.get(i) {
-                    Some(value) => {
-                        if !satisfies(value, constraint.as_deref()) {
+                    Some(part) => {
+                        let value = decode(part);
+                        if !constraints.iter().all(|c| c.accepts(&value)) {
                             return None;
                         }
-                        params.insert(name.clone(), (*value).to_string());
+                        params.insert(name.clone(), value);
                     }
                     None if *optional => {}
                     None => return None,
                 },
                 Segment::CatchAll(name) => {
-                    params.insert(name.clone(), parts.get(i..).unwrap_or_default().join("/"));
+                    let rest = parts.get(i..).unwrap_or_default().join("/");
+                    if !rest.is_empty() {
+                        params.insert(name.clone(), decode(&rest));
+                    }
                     return Some(params);
                 }
             }
+            i += 1;
         }
-        (parts.len() <= self.segments.len()).then_some(params)
-    }
-}
-
-/// Checks the constraints functions commonly use; others (regex, length) are not checked.
-fn satisfies(value: &str, constraint: Option<&str>) -> bool {
-    match constraint {
-        None => true,
-        Some("int") => value.parse::<i32>().is_ok(),
-        Some("long") => value.parse::<i64>().is_ok(),
-        Some("bool") => value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false"),
-        Some("alpha") => value.chars().all(|c| c.is_ascii_alphabetic()),
-        Some("guid") => uuid::Uuid::parse_str(value).is_ok(),
-        Some(_) => true,
+        (i >= parts.len()).then_some(params)
     }
 }
 
@@ -147,35 +249,68 @@ mod tests {
     }
 
     #[test]
-    fn literals_match_ignoring_case_and_parameters_are_captured() {
-        assert_eq!(params("predict", "Predict"), Some(vec![]));
-        assert_eq!(params("predict", "predict/x"), None);
+    fn literals_match_ignoring_case_and_params_are_decoded() {
         assert_eq!(
-            params("jobs/{id}", "jobs/abc-1"),
-            Some(vec![("id".into(), "abc-1".into())])
+            params("items/{id}", "Items/a%20b"),
+            Some(vec![("id".into(), "a b".into())])
         );
-        assert_eq!(params("jobs/{id}", "jobs"), None);
-        assert_eq!(params("jobs/{id}", "other/abc"), None);
+        assert_eq!(params("items/{id}", "items"), None);
+        assert_eq!(params("items/{id}", "items/1/2"), None);
+        assert_eq!(params("predict", "predict/"), Some(vec![]));
     }
 
     #[test]
-    fn optional_catch_all_and_constraints() {
+    fn optional_and_catch_all_parameters() {
         assert_eq!(params("items/{id?}", "items"), Some(vec![]));
         assert_eq!(
-            params("files/{*rest}", "files/a/b.txt"),
-            Some(vec![("rest".into(), "a/b.txt".into())])
+            params("items/{id?}", "items/3"),
+            Some(vec![("id".into(), "3".into())])
         );
-        assert_eq!(params("n/{id:int}", "n/12").map(|p| p.len()), Some(1));
-        assert_eq!(params("n/{id:int}", "n/x"), None);
-        assert!(params("g/{id:guid}", "g/52d5e7b4-3b9c-4f0e-8a51-9e6d7f2f1a10").is_some());
+        assert_eq!(
+            params("files/{*path}", "files/a/b.txt"),
+            Some(vec![("path".into(), "a/b.txt".into())])
+        );
     }
 
     #[test]
-    fn unsupported_templates_are_refused_with_a_sentence() {
-        let err = RouteTemplate::parse("results/{id}.json").unwrap_err();
-        assert!(err.contains("mixes text and parameters"), "{err}");
-        assert!(RouteTemplate::parse("a/{id?}/b").is_err());
-        assert!(RouteTemplate::parse("a//b").is_err());
-        assert!(RouteTemplate::parse("a/{}").is_err());
+    fn constraints_filter_matches() {
+        assert!(params("jobs/{id:int}", "jobs/12").is_some());
+        assert!(params("jobs/{id:int}", "jobs/x").is_none());
+        assert!(
+            params(
+                "jobs/{id:guid}",
+                "jobs/52d5f5a4-5b8d-4f0b-9bd0-2f52b1a8f0e1"
+            )
+            .is_some()
+        );
+        assert!(params("jobs/{id:guid}", "jobs/nope").is_none());
+        assert!(params("jobs/{id:int:range(1,5)}", "jobs/6").is_none());
+        assert!(params("jobs/{name:alpha:maxlength(3)}", "jobs/abc").is_some());
+    }
+
+    #[test]
+    fn unsupported_templates_are_sentences() {
+        assert!(
+            RouteTemplate::parse("a/{x}.json")
+                .unwrap_err()
+                .contains("mixes text")
+        );
+        assert!(
+            RouteTemplate::parse("a/{x:regex(a)}")
+                .unwrap_err()
+                .contains("not supported")
+        );
+        assert!(
+            RouteTemplate::parse("{x?}/a")
+                .unwrap_err()
+                .contains("optional")
+        );
+    }
+
+    #[test]
+    fn literals_take_precedence_over_parameters() {
+        let literal = RouteTemplate::parse("items/new").unwrap();
+        let param = RouteTemplate::parse("items/{id}").unwrap();
+        assert!(literal.precedence() < param.precedence());
     }
 }

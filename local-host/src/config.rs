@@ -6,10 +6,10 @@
 
 use crate::HostOptions;
 use crate::error::ConfigError;
-use crate::routes::RouteTemplate;
 use crate::settings::Settings;
 use custom_handler::bindings::{AuthLevel, Binding, DEFAULT_CONNECTION, FunctionJson};
 use custom_handler::host_json::HostJson;
+use custom_handler::route::RouteTemplate;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -8,13 +8,13 @@
 use crate::bindings::BindingData;
 use crate::config::{FunctionSpec, Keys};
 use crate::invocation::{HOST_VERSION, HOST_VERSION_HEADER, INVOCATION_ID_HEADER, Invoker};
-use crate::routes::RouteTemplate;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use custom_handler::bindings::HttpTrigger;
 use custom_handler::protocol::HttpRequest as TriggerRequest;
+use custom_handler::route::RouteTemplate;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;

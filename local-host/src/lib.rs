@@ -29,7 +29,6 @@ pub mod handler;
 pub mod http;
 pub mod invocation;
 pub mod queue;
-pub mod routes;
 pub mod settings;
 pub mod timer;
 

@@ -9,7 +9,10 @@
 //! Host quirk on the way back: every output value that is a STRING and happens to parse as base64
 //! is bound as the decoded bytes. JSON objects and arrays never parse as base64 (`{` and `[` are not
 //! base64 characters), so a blob output holding JSON text is stored as written; plain text that could
-//! be base64 (`"abcd"`) would not be. Declare `"dataType": "binary"` on outputs meant as bytes.
+//! be base64 (`"abcd"`) would not be. The host source (`GetBindingValue` in
+//! `HttpScriptInvocationResultExtensions`) skips that decoding for an output declared
+//! `"dataType": "binary"`, which then stores the string as it is: the opposite of what the shared
+//! protocol notes suggest. The local host follows the source and tests both cases.
 
 pub(crate) mod http;
 mod request;
