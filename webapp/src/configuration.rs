@@ -1,0 +1,207 @@
+//! Settings, read once from the environment at startup.
+//!
+//! App Service passes configuration as environment variables (app settings), so that is
+//! the only source. Every variable is optional; a value that is set but unusable is an
+//! error naming the variable, never a silent fallback to the default.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use house_price::api::Limits;
+use house_price::model::{MODEL_PATH_VAR, Model, ModelError};
+
+/// Port App Service routes to when it does not set `PORT`.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Address to listen on: all interfaces in App Service, loopback in tests (`BIND_ADDRESS`).
+    pub bind_address: IpAddr,
+    /// TCP port (`PORT`); 0 picks a free one, which tests use.
+    pub port: u16,
+    /// Request size limits (`MAX_BODY_BYTES`, `MAX_ROWS`).
+    pub limits: Limits,
+    /// Model artifact to load instead of the embedded one (`MODEL_PATH`).
+    pub model_path: Option<PathBuf>,
+    /// Worker threads (`WORKERS`); `None` lets actix use one per core.
+    pub workers: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: DEFAULT_PORT,
+            limits: Limits::default(),
+            model_path: None,
+            workers: None,
+        }
+    }
+}
+
+/// A variable that is set to something unusable. `Display` is one sentence.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Not a number in the accepted range.
+    #[error("{var} must be {expected}, but it is \"{value}\"")]
+    Invalid {
+        /// The variable.
+        var: &'static str,
+        /// What it must be, e.g. "a port number from 0 to 65535".
+        expected: &'static str,
+        /// The value found.
+        value: String,
+    },
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_vars(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    /// Reads the settings through `var`, which returns a variable's value if it is set;
+    /// tests pass a map here instead of changing the process environment.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let defaults = Settings::default();
+        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        Ok(Settings {
+            bind_address: parse(
+                "BIND_ADDRESS",
+                set("BIND_ADDRESS"),
+                "an IP address such as 0.0.0.0 or 127.0.0.1",
+                |v| v.parse().ok(),
+            )?
+            .unwrap_or(defaults.bind_address),
+            port: parse("PORT", set("PORT"), "a port number from 0 to 65535", |v| {
+                v.parse().ok()
+            })?
+            .unwrap_or(defaults.port),
+            limits: Limits {
+                max_body_bytes: parse(
+                    "MAX_BODY_BYTES",
+                    set("MAX_BODY_BYTES"),
+                    "a positive number of bytes",
+                    positive,
+                )?
+                .unwrap_or(defaults.limits.max_body_bytes),
+                max_rows: parse(
+                    "MAX_ROWS",
+                    set("MAX_ROWS"),
+                    "a positive number of rows",
+                    positive,
+                )?
+                .unwrap_or(defaults.limits.max_rows),
+            },
+            model_path: var(MODEL_PATH_VAR)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            workers: parse(
+                "WORKERS",
+                set("WORKERS"),
+                "a positive number of threads",
+                positive,
+            )?,
+        })
+    }
+
+    /// Loads the model this deployment serves: `model_path` if set, the embedded one otherwise.
+    pub fn load_model(&self) -> Result<Model, ModelError> {
+        match &self.model_path {
+            Some(path) => Model::from_file(path),
+            None => Model::embedded(),
+        }
+    }
+}
+
+fn parse<T>(
+    var: &'static str,
+    value: Option<String>,
+    expected: &'static str,
+    read: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, ConfigError> {
+    value
+        .map(|v| {
+            read(v.trim()).ok_or(ConfigError::Invalid {
+                var,
+                expected,
+                value: v,
+            })
+        })
+        .transpose()
+}
+
+fn positive(v: &str) -> Option<usize> {
+    v.parse().ok().filter(|n| *n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_vars(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn nothing_set_means_app_service_defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.port, 8080);
+        assert_eq!(s.bind_address.to_string(), "0.0.0.0");
+        assert_eq!(s.limits, Limits::default());
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let s = settings(&[
+            ("PORT", "3000"),
+            ("BIND_ADDRESS", "127.0.0.1"),
+            ("MAX_BODY_BYTES", "2048"),
+            ("MAX_ROWS", "5"),
+            ("MODEL_PATH", "/models/m.json"),
+            ("WORKERS", "2"),
+        ])
+        .unwrap();
+        assert_eq!(s.port, 3000);
+        assert_eq!(s.bind_address.to_string(), "127.0.0.1");
+        assert_eq!(
+            s.limits,
+            Limits {
+                max_body_bytes: 2048,
+                max_rows: 5
+            }
+        );
+        assert_eq!(s.model_path, Some(PathBuf::from("/models/m.json")));
+        assert_eq!(s.workers, Some(2));
+    }
+
+    #[test]
+    fn a_bad_value_is_refused_with_a_sentence_naming_the_variable() {
+        let e = settings(&[("PORT", "eighty")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "PORT must be a port number from 0 to 65535, but it is \"eighty\""
+        );
+        assert!(settings(&[("PORT", "70000")]).is_err());
+        assert!(settings(&[("MAX_ROWS", "0")]).is_err());
+        assert!(settings(&[("MAX_BODY_BYTES", "-1")]).is_err());
+        assert!(settings(&[("BIND_ADDRESS", "localhost")]).is_err());
+    }
+
+    #[test]
+    fn the_embedded_model_loads_when_no_path_is_set() {
+        assert!(Settings::default().load_model().is_ok());
+        let missing = Settings {
+            model_path: Some(PathBuf::from("/nonexistent/model.json")),
+            ..Settings::default()
+        };
+        assert!(missing.load_model().is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! Every error becomes an HTTP response here, and only here, so all of them answer the
+//! same `{"error":{"code","message"}}` body that `house_price::api` defines.
+
+use std::fmt;
+
+use actix_web::error::PayloadError;
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use house_price::api::{ApiError, ErrorBody, ErrorDetail};
+
+/// An [`ApiError`] on its way to the client.
+#[derive(Debug)]
+pub struct HttpError(pub ApiError);
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> Self {
+        HttpError(e)
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for HttpError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            // The body stays opaque; the log keeps what happened.
+            log::error!("answering {status}: {:?}", self.0);
+        }
+        HttpResponse::build(status)
+            .content_type("application/json")
+            .body(self.0.to_json())
+    }
+}
+
+/// Maps a failure to read the request body (from the `Bytes` extractor, which applies
+/// `web::PayloadConfig`) to the API's errors, instead of actix's plain-text answers.
+pub fn payload_error(err: &actix_web::Error, max_body_bytes: usize) -> HttpError {
+    match err.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => ApiError::BodyTooLarge {
+            limit: max_body_bytes,
+        },
+        Some(e) => ApiError::BadRequest(format!("the request body could not be read: {e}")),
+        None => ApiError::BadRequest(format!("the request body could not be read: {err}")),
+    }
+    .into()
+}
+
+/// The answer for a path that no route serves.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    HttpError(ApiError::NotFound(format!(
+        "there is nothing at {}: see /openapi.json for the API",
+        req.path()
+    )))
+    .error_response()
+}
+
+/// The answer for a served path asked with a method it does not take; `allow` lists the
+/// methods it does take, for the `Allow` header the status requires.
+pub fn method_not_allowed(method: &Method, path: &str, allow: &str) -> HttpResponse {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: "method_not_allowed".to_owned(),
+            message: format!("{method} is not allowed on {path}: use {allow}"),
+        },
+    };
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow))
+        .json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_web::test]
+    async fn api_errors_keep_their_status_and_json_body() {
+        let e = HttpError(ApiError::UnsupportedMediaType("text/plain".into()));
+        let response = e.error_response();
+        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let body = to_bytes(response.into_body()).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "unsupported_media_type");
+    }
+
+    #[test]
+    fn a_payload_overflow_is_body_too_large() {
+        let err: actix_web::Error = PayloadError::Overflow.into();
+        let e = payload_error(&err, 42);
+        assert_eq!(e.0, ApiError::BodyTooLarge { limit: 42 });
+        let err: actix_web::Error = PayloadError::Incomplete(None).into();
+        assert_eq!(payload_error(&err, 42).0.status(), 400);
+    }
+
+    #[test]
+    fn internal_errors_stay_opaque() {
+        let response = HttpError(ApiError::Internal).error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,11 @@
+//! The App Service web app: `POST /predict`, `GET /health`, `GET /openapi.json` and a page
+//! for people at `/`. Everything about houses lives in `house_price`; this crate is HTTP.
+#![warn(missing_docs)]
+
+pub mod configuration;
+pub mod errors;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

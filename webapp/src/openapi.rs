@@ -1,0 +1,141 @@
+//! The OpenAPI 3 document of the API, generated from the handlers' `#[utoipa::path]`
+//! attributes so it cannot drift from the routes. New routes (the `/jobs` ones) join by
+//! adding their handler to `paths(...)` and their types to `schemas(...)`.
+
+use std::collections::BTreeMap;
+
+use house_price::api::{ErrorBody, ErrorDetail, PredictResponse};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::routes::HealthResponse;
+
+/// The CSV example of the documented request body: the first row of the training data.
+pub const CSV_EXAMPLE: &str = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6.575,296,15.3,396.9,4.98\n";
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "House price prediction",
+        description = "Predicts the median value of owner-occupied homes (MEDV, in $1000s) of Boston suburbs from six features. Errors always answer `{\"error\":{\"code\",\"message\"}}`."
+    ),
+    paths(crate::routes::predict::predict, crate::routes::health::health),
+    components(schemas(
+        PredictRequest,
+        Columns,
+        Record,
+        PredictResponse,
+        ErrorBody,
+        ErrorDetail,
+        HealthResponse
+    )),
+    tags(
+        (name = "predict", description = "Price houses now, in the request"),
+        (name = "health", description = "Liveness for the App Service health check")
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as served, rendered once.
+#[derive(Clone, Debug)]
+pub struct OpenApiJson(pub String);
+
+impl OpenApiJson {
+    /// Renders [`ApiDoc`] to JSON.
+    pub fn render() -> Result<OpenApiJson, serde_json::Error> {
+        ApiDoc::openapi().to_pretty_json().map(OpenApiJson)
+    }
+}
+
+/// A JSON body of `POST /predict`, in any of its three shapes.
+// Documentation only: bodies are parsed by `house_price::input`, which keeps row order and
+// refuses duplicate keys, neither of which serde types would.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PredictRequest {
+    /// pandas `DataFrame.to_json()`: one object per feature, keyed by row ("0", "1", ...).
+    Columns(Columns),
+    /// A list of records, priced in order.
+    Records(Vec<Record>),
+    /// One house.
+    Record(Record),
+}
+
+/// Column-oriented rows: every feature maps row keys (non-negative integers as strings)
+/// to values, with the same keys in every column; rows come back ordered by key.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Columns {
+    /// Charles River dummy variable: 1 if the tract bounds the river, else 0.
+    #[serde(rename = "CHAS")]
+    pub chas: BTreeMap<String, f64>,
+    /// Average number of rooms per dwelling.
+    #[serde(rename = "RM")]
+    pub rm: BTreeMap<String, f64>,
+    /// Full-value property-tax rate per $10,000.
+    #[serde(rename = "TAX")]
+    pub tax: BTreeMap<String, f64>,
+    /// Pupil-teacher ratio by town.
+    #[serde(rename = "PTRATIO")]
+    pub ptratio: BTreeMap<String, f64>,
+    /// 1000(Bk - 0.63)^2 where Bk is the proportion of Black residents by town.
+    #[serde(rename = "B")]
+    pub b: BTreeMap<String, f64>,
+    /// Percentage of lower-status population.
+    #[serde(rename = "LSTAT")]
+    pub lstat: BTreeMap<String, f64>,
+}
+
+/// One house: all six features, finite numbers, `CHAS` 0 or 1. Other keys are refused.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Charles River dummy variable: 1 if the tract bounds the river, else 0.
+    #[serde(rename = "CHAS")]
+    #[schema(minimum = 0, maximum = 1)]
+    pub chas: f64,
+    /// Average number of rooms per dwelling.
+    #[serde(rename = "RM")]
+    pub rm: f64,
+    /// Full-value property-tax rate per $10,000.
+    #[serde(rename = "TAX")]
+    pub tax: f64,
+    /// Pupil-teacher ratio by town.
+    #[serde(rename = "PTRATIO")]
+    pub ptratio: f64,
+    /// 1000(Bk - 0.63)^2 where Bk is the proportion of Black residents by town.
+    #[serde(rename = "B")]
+    pub b: f64,
+    /// Percentage of lower-status population.
+    #[serde(rename = "LSTAT")]
+    pub lstat: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_renders_and_is_openapi_3() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&OpenApiJson::render().unwrap().0).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    }
+
+    #[test]
+    fn the_request_schema_names_the_features_in_order() {
+        let doc = ApiDoc::openapi();
+        let json = serde_json::to_value(&doc).unwrap();
+        let props = json["components"]["schemas"]["Record"]["properties"]
+            .as_object()
+            .unwrap();
+        let names: Vec<&str> = props.keys().map(String::as_str).collect();
+        let mut expected = house_price::FEATURES.to_vec();
+        expected.sort_unstable();
+        let mut got = names.clone();
+        got.sort_unstable();
+        assert_eq!(got, expected);
+    }
+}

@@ -1,0 +1,76 @@
+//! `POST /predict`.
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse, web};
+use house_price::api::{self, ApiError, ErrorBody, PredictResponse};
+
+use crate::errors::{self, HttpError};
+use crate::openapi::{CSV_EXAMPLE, PredictRequest};
+use crate::state::AppState;
+
+/// Bodies up to this size are scored on the worker thread: it takes microseconds. Larger
+/// ones go to the blocking pool so one big batch does not stall the other connections.
+const INLINE_BODY_BYTES: usize = 64 * 1024;
+
+/// `POST /predict`: the body is read as bytes here, not by a JSON extractor, so every
+/// failure answers in the API's own error format.
+#[utoipa::path(
+    post,
+    path = "/predict",
+    tag = "predict",
+    request_body(
+        description = "Houses to price: JSON in one of three shapes (pandas `to_json()` columns, a list of records, or one record), or CSV with a header row naming the six features in any order.",
+        content(
+            (PredictRequest = "application/json", examples(
+                ("pandas_columns" = (summary = "The original client's payload: pandas DataFrame.to_json() (columns keyed by row)",
+                    value = json!({"CHAS": {"0": 0}, "RM": {"0": 6.575}, "TAX": {"0": 296.0}, "PTRATIO": {"0": 15.3}, "B": {"0": 396.9}, "LSTAT": {"0": 4.98}}))),
+                ("records" = (summary = "A list of records, priced in order",
+                    value = json!([{"CHAS": 0, "RM": 6.575, "TAX": 296, "PTRATIO": 15.3, "B": 396.9, "LSTAT": 4.98},
+                                   {"CHAS": 1, "RM": 7.2, "TAX": 242, "PTRATIO": 17.8, "B": 390.0, "LSTAT": 5.5}]))),
+                ("single_record" = (summary = "One house",
+                    value = json!({"CHAS": 0, "RM": 6.575, "TAX": 296, "PTRATIO": 15.3, "B": 396.9, "LSTAT": 4.98})))
+            )),
+            (String = "text/csv", example = json!(CSV_EXAMPLE))
+        )
+    ),
+    responses(
+        (status = 200, description = "One predicted median value (MEDV, in $1000s) per row, in row order; CSV in gets the same CSV back with a `prediction` column",
+            content(
+                (PredictResponse = "application/json", example = json!({"prediction": [24.0]})),
+                (String = "text/csv", example = json!("CHAS,RM,TAX,PTRATIO,B,LSTAT,prediction\n0,6.575,296,15.3,396.9,4.98,24.0\n"))
+            )),
+        (status = 400, description = "The body is not a valid batch; the message names the row and column at fault", body = ErrorBody,
+            example = json!({"error": {"code": "missing_feature", "message": "row 0 has no \"LSTAT\": every row needs all of CHAS, RM, TAX, PTRATIO, B, LSTAT"}})),
+        (status = 413, description = "The body or the number of rows is over the limit", body = ErrorBody,
+            example = json!({"error": {"code": "body_too_large", "message": "the request body is larger than the limit of 1048576 bytes"}})),
+        (status = 415, description = "A content type other than JSON or CSV", body = ErrorBody,
+            example = json!({"error": {"code": "unsupported_media_type", "message": "content type \"text/plain\" is not supported: send application/json or text/csv"}}))
+    )
+)]
+pub async fn predict(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, HttpError> {
+    let body = body.map_err(|e| errors::payload_error(&e, state.limits.max_body_bytes))?;
+    let content_type = match req.headers().get(CONTENT_TYPE) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            ApiError::UnsupportedMediaType(String::from_utf8_lossy(v.as_bytes()).into_owned())
+        })?),
+    };
+    let reply = if body.len() <= INLINE_BODY_BYTES {
+        api::predict(&state.model, &state.limits, content_type, &body)?
+    } else {
+        let content_type = content_type.map(str::to_owned);
+        let state = state.clone();
+        web::block(move || {
+            api::predict(&state.model, &state.limits, content_type.as_deref(), &body)
+        })
+        .await
+        .map_err(|_| ApiError::Internal)??
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(reply.content_type)
+        .body(reply.body))
+}

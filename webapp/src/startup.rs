@@ -1,0 +1,148 @@
+//! Builds the server: the same code path for the binary and for the tests.
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, Logger};
+use actix_web::{App, HttpServer, web};
+use house_price::model::ModelError;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::configuration::{ConfigError, Settings};
+use crate::errors;
+use crate::openapi::OpenApiJson;
+use crate::routes::{self, page::Page};
+use crate::state::AppState;
+
+/// How long in-flight requests get to finish after SIGTERM. App Service waits
+/// `WEBSITES_CONTAINER_STOP_TIME_LIMIT` (5 s by default) before killing the process.
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 4;
+
+/// The Content-Security-Policy of every response: the page loads only its own script and
+/// stylesheet and talks only to this server.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Why the server cannot start. `Display` is one sentence for stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// An environment variable is set to something unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The model artifact cannot be loaded.
+    #[error("cannot load the model ({which}): {source}")]
+    Model {
+        /// `MODEL_PATH=...` or `embedded`.
+        which: String,
+        /// Why.
+        source: ModelError,
+    },
+    /// The OpenAPI document cannot be rendered.
+    #[error("cannot render the OpenAPI document: {0}")]
+    OpenApi(#[from] serde_json::Error),
+    /// The address cannot be listened on.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address asked for.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("the server failed: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Loads the model, binds the listener and builds the server; nothing is served until
+    /// [`Application::run_until_stopped`] is awaited.
+    pub fn build(settings: Settings) -> Result<Application, StartupError> {
+        let model = settings
+            .load_model()
+            .map_err(|source| StartupError::Model {
+                which: match &settings.model_path {
+                    Some(p) => format!("MODEL_PATH={}", p.display()),
+                    None => "embedded".to_owned(),
+                },
+                source,
+            })?;
+        let page = web::Data::new(Page::render(&model));
+        let openapi = web::Data::new(OpenApiJson::render()?);
+        let limits = settings.limits;
+        let state = web::Data::new(AppState { model, limits });
+
+        let address = SocketAddr::new(settings.bind_address, settings.port);
+        let listener =
+            TcpListener::bind(address).map_err(|source| StartupError::Bind { address, source })?;
+        let port = listener.local_addr()?.port();
+
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(security_headers())
+                // `%{r}a`: the client address App Service's front end forwards, not the front end's own.
+                .wrap(Logger::new(r#"%{r}a "%r" %s %b "%{User-Agent}i" %T"#))
+                .app_data(state.clone())
+                .app_data(page.clone())
+                .app_data(openapi.clone())
+                .app_data(web::PayloadConfig::new(limits.max_body_bytes))
+                .configure(routes::configure)
+                .default_service(web::to(errors::not_found))
+        })
+        // Signals are handled by `stop_on_signals`, on purpose and in one place.
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Application { port, server })
+    }
+
+    /// The port actually bound (useful when the settings asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// On SIGTERM (App Service stopping the app) or SIGINT (Ctrl-C): stop accepting
+    /// connections, let in-flight requests finish within [`SHUTDOWN_TIMEOUT_SECS`], then
+    /// let [`Application::run_until_stopped`] return. Must be called inside the runtime.
+    pub fn stop_on_signals(&self) -> std::io::Result<()> {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let handle = self.handle();
+        actix_web::rt::spawn(async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            log::info!("{name} received: finishing in-flight requests, then stopping");
+            handle.stop(true).await;
+        });
+        Ok(())
+    }
+
+    /// Serves until the server is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Headers every response carries, whatever route or error produced it.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+}

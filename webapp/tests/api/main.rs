@@ -1,0 +1,11 @@
+//! HTTP-level tests of the web app, built as one test binary.
+
+mod browser;
+mod errors;
+mod health;
+mod helpers;
+mod openapi;
+mod page;
+mod predict;
+mod shutdown;
+mod startup;

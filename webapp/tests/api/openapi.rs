@@ -1,0 +1,151 @@
+//! `GET /openapi.json` describes the server as it really behaves.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{FIRST_ROW, ORIGINAL_CLIENT_PAYLOAD, TestApp, spawn_app};
+
+async fn document(app: &TestApp) -> Value {
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let doc: Value = response.json().await.unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "not OpenAPI 3"
+    );
+    doc
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_api_route_with_the_methods_it_serves() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    assert_eq!(
+        keys(&doc["paths"]),
+        BTreeSet::from(["/health".to_owned(), "/predict".to_owned()])
+    );
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let documented: Vec<&str> = METHODS
+            .into_iter()
+            .filter(|m| item.get(*m).is_some())
+            .collect();
+        assert_eq!(documented.len(), 1, "{path}: {documented:?}");
+        for method in METHODS {
+            let response = app
+                .request(
+                    Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    path,
+                )
+                .await;
+            let status = response.status().as_u16();
+            if documented.contains(&method) {
+                assert!(
+                    status != 404 && status != 405,
+                    "{method} {path} answered {status}"
+                );
+            } else {
+                assert_eq!(
+                    status, 405,
+                    "{method} {path} is not documented but answered"
+                );
+                assert_eq!(response.headers()["allow"], documented[0].to_uppercase());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_documented_statuses_are_the_ones_the_server_answers() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let responses = &doc["paths"]["/predict"]["post"]["responses"];
+    assert_eq!(
+        keys(responses),
+        ["200", "400", "413", "415"].map(String::from).into()
+    );
+    assert_eq!(
+        keys(&responses["200"]["content"]),
+        ["application/json", "text/csv"].map(String::from).into()
+    );
+    let mut too_big = FIRST_ROW.to_owned();
+    too_big.push_str(&" ".repeat(2 << 20));
+    for (status, content_type, body) in [
+        (
+            "400",
+            "application/json",
+            r#"{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9}"#.to_owned(),
+        ),
+        ("413", "application/json", too_big),
+        ("415", "text/plain", FIRST_ROW.to_owned()),
+    ] {
+        let documented = &responses[status]["content"]["application/json"];
+        assert_eq!(
+            documented["schema"]["$ref"], "#/components/schemas/ErrorBody",
+            "{status}"
+        );
+        let response = app.post_predict(Some(content_type), body).await;
+        assert_eq!(response.status().as_str(), status);
+        let real: Value = response.json().await.unwrap();
+        assert_eq!(
+            documented["example"]["error"]["code"], real["error"]["code"],
+            "the {status} example shows another error than the server answers"
+        );
+    }
+    let documented_ok = &responses["200"]["content"]["application/json"]["example"];
+    let real: Value = app.post_json(FIRST_ROW).await.json().await.unwrap();
+    assert_eq!(keys(documented_ok), keys(&real));
+
+    let health = &doc["paths"]["/health"]["get"]["responses"];
+    assert_eq!(keys(health), ["200"].map(String::from).into());
+    let real: Value = app.get("/health").await.json().await.unwrap();
+    assert_eq!(
+        keys(&health["200"]["content"]["application/json"]["example"]),
+        keys(&real)
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_examples_get_200_from_the_server() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let content = &doc["paths"]["/predict"]["post"]["requestBody"]["content"];
+    let examples = content["application/json"]["examples"].as_object().unwrap();
+    assert_eq!(
+        examples["pandas_columns"]["value"],
+        serde_json::from_str::<Value>(ORIGINAL_CLIENT_PAYLOAD).unwrap(),
+        "the original client's payload is the first example"
+    );
+    assert_eq!(examples.len(), 3, "columns, records and a single record");
+    for (name, example) in examples {
+        let value = &example["value"];
+        let rows = match value {
+            Value::Array(items) => items.len(),
+            Value::Object(o) if o["CHAS"].is_object() => o["CHAS"].as_object().unwrap().len(),
+            _ => 1,
+        };
+        let predictions = app.predictions(&value.to_string()).await;
+        assert_eq!(predictions.len(), rows, "example {name}");
+    }
+    let csv = content["text/csv"]["example"].as_str().unwrap();
+    let response = app.post_predict(Some("text/csv"), csv.to_owned()).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        format!("{},prediction", csv.lines().next().unwrap())
+    );
+}
