@@ -11,9 +11,10 @@ pub fn error(output: &str, e: &ApiError) -> InvocationResponse {
 
 /// A JSON response from already-serialized bytes.
 pub fn json_bytes(status: u16, body: Vec<u8>) -> HttpResponse {
+    // `text` sets a text/plain content type, so the real one is set after it.
     HttpResponse::new(status)
-        .header("Content-Type", "application/json")
         .text(String::from_utf8(body).unwrap_or_default())
+        .header("Content-Type", "application/json")
 }
 
 /// A JSON response for any serializable value.

@@ -58,9 +58,9 @@ impl State {
         let mut state = State::new(model);
         state.storage = match Storage::from_env("AzureWebJobsStorage") {
             Ok(s) => Some(s),
-            Err(storage::StorageError::Settings(storage::SettingsError::NoConnection { .. })) => {
-                None
-            }
+            Err(storage::StorageError::Settings(storage::SettingsError::NoConnection {
+                ..
+            })) => None,
             Err(e) => return Err(StartupError(e.to_string())),
         };
         state.faults = std::env::var(FAULTS_VAR).is_ok_and(|v| v == "1");

@@ -18,7 +18,10 @@ fn schema(name: &str) -> Value {
 }
 
 fn errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
-    validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
 }
 
 fn manifest() -> (tempdir::Dir, Vec<String>) {
@@ -28,7 +31,11 @@ fn manifest() -> (tempdir::Dir, Vec<String>) {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -89,7 +96,10 @@ fn the_bindings_are_the_ones_the_functions_rely_on() {
     let predict = read("predict");
     assert_eq!(predict["bindings"][0]["route"], "predict");
     assert_eq!(predict["bindings"][0]["authLevel"], "function");
-    assert_eq!(predict["bindings"][0]["methods"], serde_json::json!(["post"]));
+    assert_eq!(
+        predict["bindings"][0]["methods"],
+        serde_json::json!(["post"])
+    );
     let submit = read("submit-job");
     assert_eq!(submit["bindings"][1]["type"], "queue");
     assert_eq!(submit["bindings"][1]["queueName"], "predict-jobs");
@@ -108,7 +118,10 @@ fn host_json_validates_against_the_public_schema_and_names_the_handler() {
     let text = std::fs::read_to_string(repo().join("host.json")).unwrap();
     let host: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(errors(&validator, &host), Vec::<String>::new());
-    assert_eq!(host["customHandler"]["description"]["defaultExecutablePath"], "handler");
+    assert_eq!(
+        host["customHandler"]["description"]["defaultExecutablePath"],
+        "handler"
+    );
     assert_eq!(host["extensionBundle"]["version"], "[4.*, 5.0.0)");
     assert_eq!(host["extensions"]["queues"]["maxDequeueCount"], 5);
     assert_eq!(host["extensions"]["queues"]["messageEncoding"], "base64");
@@ -119,6 +132,7 @@ fn host_json_validates_against_the_public_schema_and_names_the_handler() {
 #[test]
 fn the_validator_rejects_a_broken_host_json() {
     let validator = jsonschema::draft7::new(&schema("host.schema.json")).unwrap();
-    let broken = serde_json::json!({"version": "2.0", "extensions": {"queues": {"batchSize": "many"}}});
+    let broken =
+        serde_json::json!({"version": "2.0", "extensions": {"queues": {"batchSize": "many"}}});
     assert!(!errors(&validator, &broken).is_empty());
 }

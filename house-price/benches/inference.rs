@@ -26,7 +26,9 @@ fn rows(n: usize) -> Vec<Row> {
 fn inference(c: &mut Criterion) {
     let model = Model::embedded().expect("the embedded model loads");
     let one = rows(1)[0];
-    c.bench_function("predict_one_row", |b| b.iter(|| model.predict(black_box(&one))));
+    c.bench_function("predict_one_row", |b| {
+        b.iter(|| model.predict(black_box(&one)))
+    });
 
     let batch = rows(10_000);
     let mut out = Vec::with_capacity(batch.len());
@@ -43,7 +45,9 @@ fn inference(c: &mut Criterion) {
     let body = br#"{"CHAS":{"0":0},"RM":{"0":6.575},"TAX":{"0":296.0},"PTRATIO":{"0":15.3},"B":{"0":396.9},"LSTAT":{"0":4.98}}"#;
     let limits = house_price::api::Limits::default();
     c.bench_function("parse_and_predict_original_client_payload", |b| {
-        b.iter(|| house_price::api::predict(&model, &limits, Some("application/json"), black_box(body)))
+        b.iter(|| {
+            house_price::api::predict(&model, &limits, Some("application/json"), black_box(body))
+        })
     });
 }
 

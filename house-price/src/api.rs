@@ -41,7 +41,12 @@ impl Format {
         let Some(raw) = content_type else {
             return Ok(Format::Json);
         };
-        let essence = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = raw
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match essence.as_str() {
             "application/json" | "text/json" => Ok(Format::Json),
             "text/csv" | "application/csv" => Ok(Format::Csv),
@@ -222,7 +227,10 @@ mod tests {
         assert_eq!(too_many.status(), 413);
         assert_eq!(ApiError::BodyTooLarge { limit: 1 }.status(), 413);
         assert_eq!(ApiError::UnsupportedMediaType("x".into()).status(), 415);
-        assert_eq!(ApiError::Input(InputError::MalformedJson("x".into())).status(), 400);
+        assert_eq!(
+            ApiError::Input(InputError::MalformedJson("x".into())).status(),
+            400
+        );
     }
 
     #[test]
@@ -232,7 +240,10 @@ mod tests {
             Format::from_content_type(Some("application/json; charset=utf-8")).unwrap(),
             Format::Json
         );
-        assert_eq!(Format::from_content_type(Some("text/csv")).unwrap(), Format::Csv);
+        assert_eq!(
+            Format::from_content_type(Some("text/csv")).unwrap(),
+            Format::Csv
+        );
         assert_eq!(
             Format::from_content_type(Some("application/x-www-form-urlencoded"))
                 .unwrap_err()
@@ -253,9 +264,18 @@ mod tests {
         let reply = predict(&model, &limits, Some("text/csv"), csv).unwrap();
         assert!(reply.content_type.starts_with("text/csv"));
         let text = String::from_utf8(reply.body).unwrap();
-        assert_eq!(text.lines().next(), Some("CHAS,RM,TAX,PTRATIO,B,LSTAT,prediction"));
-        let small = Limits { max_body_bytes: 10, max_rows: 10 };
-        assert_eq!(predict(&model, &small, None, json).unwrap_err().status(), 413);
+        assert_eq!(
+            text.lines().next(),
+            Some("CHAS,RM,TAX,PTRATIO,B,LSTAT,prediction")
+        );
+        let small = Limits {
+            max_body_bytes: 10,
+            max_rows: 10,
+        };
+        assert_eq!(
+            predict(&model, &small, None, json).unwrap_err().status(),
+            413
+        );
     }
 
     #[test]
@@ -263,6 +283,11 @@ mod tests {
         let e = ApiError::UnsupportedMediaType("text/plain".into());
         let v: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
         assert_eq!(v["error"]["code"], "unsupported_media_type");
-        assert!(v["error"]["message"].as_str().unwrap().contains("text/plain"));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("text/plain")
+        );
     }
 }

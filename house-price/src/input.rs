@@ -248,7 +248,11 @@ fn columns_of<'a, T>(
         });
     }
     let mut found = slots.iter().flatten();
-    let mut next = || found.next().ok_or(InputError::UnsupportedShape(String::new()));
+    let mut next = || {
+        found
+            .next()
+            .ok_or(InputError::UnsupportedShape(String::new()))
+    };
     Ok([next()?, next()?, next()?, next()?, next()?, next()?])
 }
 
@@ -378,8 +382,13 @@ fn parse_columns(entries: &[(String, Json)], max_rows: usize) -> Result<Vec<Row>
             .zip(col.iter().map(|c| c.0))
             .find(|(a, b)| a != b);
         let problem = match mismatch {
-            Some((a, b)) if a < b => Some(format!("has no row \"{a}\", which \"{}\" has", FEATURES[0])),
-            Some((_, b)) => Some(format!("has row \"{b}\", which \"{}\" does not", FEATURES[0])),
+            Some((a, b)) if a < b => {
+                Some(format!("has no row \"{a}\", which \"{}\" has", FEATURES[0]))
+            }
+            Some((_, b)) => Some(format!(
+                "has row \"{b}\", which \"{}\" does not",
+                FEATURES[0]
+            )),
             None if col.len() < reference.len() => Some(format!(
                 "has no row \"{}\", which \"{}\" has",
                 reference[col.len()].0,
@@ -576,11 +585,19 @@ mod tests {
     fn errors_name_the_row_and_column() {
         let e = err(r#"[{"CHAS":0,"RM":"six","TAX":1,"PTRATIO":1,"B":1,"LSTAT":1}]"#);
         assert_eq!(e.code(), "invalid_value");
-        assert_eq!(e.to_string(), "row 0, column \"RM\": \"six\" is a string, not a number");
+        assert_eq!(
+            e.to_string(),
+            "row 0, column \"RM\": \"six\" is a string, not a number"
+        );
         let e = err(r#"{"CHAS":2,"RM":6,"TAX":1,"PTRATIO":1,"B":1,"LSTAT":1}"#);
         assert_eq!(e.to_string(), "the row, column \"CHAS\": 2 must be 0 or 1");
-        let e = err(r#"{"CHAS":{"0":0},"RM":{"0":null},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#);
-        assert_eq!(e.to_string(), "row \"0\", column \"RM\": null is not a number (NaN or null)");
+        let e = err(
+            r#"{"CHAS":{"0":0},"RM":{"0":null},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            "row \"0\", column \"RM\": null is not a number (NaN or null)"
+        );
     }
 
     #[test]
@@ -605,15 +622,21 @@ mod tests {
 
     #[test]
     fn inconsistent_row_keys_are_refused() {
-        let e = err(r#"{"CHAS":{"0":0,"1":0},"RM":{"0":6},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#);
+        let e = err(
+            r#"{"CHAS":{"0":0,"1":0},"RM":{"0":6},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#,
+        );
         assert_eq!(e.code(), "inconsistent_rows");
         assert_eq!(
             e.to_string(),
             "rows are keyed inconsistently: column \"RM\" has no row \"1\", which \"CHAS\" has"
         );
-        let e = err(r#"{"CHAS":{"0":0},"RM":{"x":6},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#);
+        let e = err(
+            r#"{"CHAS":{"0":0},"RM":{"x":6},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#,
+        );
         assert_eq!(e.code(), "invalid_row_key");
-        let e = err(r#"{"CHAS":{"1":0,"01":0},"RM":{"0":6},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#);
+        let e = err(
+            r#"{"CHAS":{"1":0,"01":0},"RM":{"0":6},"TAX":{"0":1},"PTRATIO":{"0":1},"B":{"0":1},"LSTAT":{"0":1}}"#,
+        );
         assert_eq!(e.code(), "duplicate_key");
     }
 
@@ -626,7 +649,10 @@ mod tests {
             Err(InputError::TooManyRows { rows: 3, limit: 2 })
         ));
         let csv = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6,1,1,1,1\n0,6,1,1,1,1\n0,6,1,1,1,1\n";
-        assert_eq!(parse_csv(csv.as_bytes(), 2).unwrap_err().code(), "too_many_rows");
+        assert_eq!(
+            parse_csv(csv.as_bytes(), 2).unwrap_err().code(),
+            "too_many_rows"
+        );
     }
 
     #[test]
@@ -635,18 +661,43 @@ mod tests {
         let table = parse_csv(csv.as_bytes(), 10).unwrap();
         assert_eq!(table.rows()[0].values(), &FIRST);
         let out = String::from_utf8(table.render_with_predictions(&[24.5])).unwrap();
-        assert_eq!(out, "LSTAT,B,PTRATIO,TAX,RM,CHAS,prediction\n4.98,396.9,15.3,296,6.575,0,24.5\n");
+        assert_eq!(
+            out,
+            "LSTAT,B,PTRATIO,TAX,RM,CHAS,prediction\n4.98,396.9,15.3,296,6.575,0,24.5\n"
+        );
     }
 
     #[test]
     fn csv_errors_name_the_line_and_column() {
-        let e = parse_csv(b"CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6,1,1,1,1\n0,x,1,1,1,1\n", 10).unwrap_err();
-        assert_eq!(e.to_string(), "line 3, column \"RM\": \"x\" is not a number");
+        let e = parse_csv(
+            b"CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6,1,1,1,1\n0,x,1,1,1,1\n",
+            10,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 3, column \"RM\": \"x\" is not a number"
+        );
         let e = parse_csv(b"CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,inf,1,1,1,1\n", 10).unwrap_err();
         assert_eq!(e.to_string(), "line 2, column \"RM\": inf is infinite");
-        assert_eq!(parse_csv(b"CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6,1\n", 10).unwrap_err().code(), "malformed_csv");
-        assert_eq!(parse_csv(b"CHAS,RM,TAX,PTRATIO,B\n0,6,1,1,1\n", 10).unwrap_err().code(), "missing_feature");
-        assert_eq!(parse_csv(b"CHAS,RM,TAX,PTRATIO,B,LSTAT,X\n", 10).unwrap_err().code(), "unknown_column");
+        assert_eq!(
+            parse_csv(b"CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6,1\n", 10)
+                .unwrap_err()
+                .code(),
+            "malformed_csv"
+        );
+        assert_eq!(
+            parse_csv(b"CHAS,RM,TAX,PTRATIO,B\n0,6,1,1,1\n", 10)
+                .unwrap_err()
+                .code(),
+            "missing_feature"
+        );
+        assert_eq!(
+            parse_csv(b"CHAS,RM,TAX,PTRATIO,B,LSTAT,X\n", 10)
+                .unwrap_err()
+                .code(),
+            "unknown_column"
+        );
         assert_eq!(parse_csv(b"", 10).unwrap_err().code(), "malformed_csv");
     }
 }

@@ -161,10 +161,16 @@ pub fn parse_message(
         .map_err(|e| invalid("invalid_message", format!("the message is malformed: {e}")))?;
     if let Some(path) = &message.rows_blob {
         let bytes = rows_blob.ok_or_else(|| {
-            invalid("rows_missing", format!("the job's rows blob {path} does not exist"))
+            invalid(
+                "rows_missing",
+                format!("the job's rows blob {path} does not exist"),
+            )
         })?;
         message.rows = serde_json::from_slice(bytes).map_err(|e| {
-            invalid("invalid_message", format!("the rows blob {path} is malformed: {e}"))
+            invalid(
+                "invalid_message",
+                format!("the rows blob {path} is malformed: {e}"),
+            )
         })?;
     }
     if message.features != FEATURES {
@@ -176,7 +182,10 @@ pub fn parse_message(
     if message.rows.len() > MAX_JOB_ROWS {
         return Err(invalid(
             "too_many_rows",
-            format!("the job has {} rows, more than {MAX_JOB_ROWS}", message.rows.len()),
+            format!(
+                "the job has {} rows, more than {MAX_JOB_ROWS}",
+                message.rows.len()
+            ),
         ));
     }
     let mut rows = Vec::with_capacity(message.rows.len());
@@ -331,16 +340,26 @@ mod tests {
         assert_eq!(result.status, JobStatus::Failed);
         let error = result.error.unwrap();
         assert_eq!(error.code, "invalid_value");
-        assert!(error.message.contains("row 0, column \"CHAS\""), "{}", error.message);
+        assert!(
+            error.message.contains("row 0, column \"CHAS\""),
+            "{}",
+            error.message
+        );
         let text = format!(r#"{{"jobId":"{id}","rows":"nope"}}"#);
-        assert_eq!(score(&model, &text, None).unwrap().status, JobStatus::Failed);
+        assert_eq!(
+            score(&model, &text, None).unwrap().status,
+            JobStatus::Failed
+        );
     }
 
     #[test]
     fn a_message_without_a_job_id_is_poison() {
         let model = Model::embedded().unwrap();
         for text in ["not json", "{}", r#"{"jobId":"../etc"}"#, r#"{"jobId":5}"#] {
-            assert!(matches!(score(&model, text, None), Err(JobMessageError::NoJobId(_))), "{text}");
+            assert!(
+                matches!(score(&model, text, None), Err(JobMessageError::NoJobId(_))),
+                "{text}"
+            );
         }
     }
 
@@ -350,7 +369,12 @@ mod tests {
         let small = JobPlan::new(&rows());
         assert!(matches!(small, JobPlan::Inline(_)));
         let many: Vec<Row> = rows().into_iter().cycle().take(5_000).collect();
-        let JobPlan::Blob { message, path, rows_json } = JobPlan::new(&many) else {
+        let JobPlan::Blob {
+            message,
+            path,
+            rows_json,
+        } = JobPlan::new(&many)
+        else {
             panic!("5,000 rows cannot fit in one queue message");
         };
         assert_eq!(path, input_path(&message.job_id));

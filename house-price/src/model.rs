@@ -209,7 +209,9 @@ impl Model {
             ));
         }
         if let Some(f) = t.feature.iter().find(|f| usize::from(**f) >= N_FEATURES) {
-            return bad(format!("a split uses feature index {f}, beyond the six features"));
+            return bad(format!(
+                "a split uses feature index {f}, beyond the six features"
+            ));
         }
         if t.threshold.iter().any(|v| v.is_nan())
             || !t.leaf.iter().chain([&t.base_score]).all(|v| v.is_finite())

@@ -14,7 +14,10 @@ use crate::{State, respond};
 /// The function's declaration.
 pub fn function(_state: Arc<State>) -> Function {
     Function::new("job-status")
-        .http_trigger("req", HttpTrigger::get("jobs/{id}").auth(AuthLevel::Function))
+        .http_trigger(
+            "req",
+            HttpTrigger::get("jobs/{id}").auth(AuthLevel::Function),
+        )
         .blob_input("result", "results/{id}.json")
         .http_output("res")
         .handler(service_fn(handle))
@@ -33,8 +36,8 @@ async fn handle(inv: Invocation) -> Result<InvocationResponse, InvocationError> 
         Some(document) => InvocationResponse::http(
             "res",
             HttpResponse::new(200)
-                .header("Content-Type", "application/json")
-                .text(String::from_utf8_lossy(&document).into_owned()),
+                .text(String::from_utf8_lossy(&document).into_owned())
+                .header("Content-Type", "application/json"),
         ),
         None => InvocationResponse::http(
             "res",

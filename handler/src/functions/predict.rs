@@ -13,7 +13,10 @@ use crate::respond;
 /// The function's declaration.
 pub fn function(state: Arc<State>) -> Function {
     Function::new("predict")
-        .http_trigger("req", HttpTrigger::post("predict").auth(AuthLevel::Function))
+        .http_trigger(
+            "req",
+            HttpTrigger::post("predict").auth(AuthLevel::Function),
+        )
         .http_output("res")
         .handler(service_fn(move |inv| handle(state.clone(), inv)))
 }
@@ -24,14 +27,19 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
         .http_trigger("req")
         .map_err(|e| super::missing("req", e))?;
     let result = super::body(&req).and_then(|body| {
-        house_price::api::predict(&state.model, &state.predict_limits, req.content_type(), &body)
+        house_price::api::predict(
+            &state.model,
+            &state.predict_limits,
+            req.content_type(),
+            &body,
+        )
     });
     Ok(match result {
         Ok(reply) => InvocationResponse::http(
             "res",
             HttpResponse::new(200)
-                .header("Content-Type", reply.content_type)
-                .text(String::from_utf8(reply.body).unwrap_or_default()),
+                .text(String::from_utf8(reply.body).unwrap_or_default())
+                .header("Content-Type", reply.content_type),
         ),
         Err(e) => {
             inv.log(log::Level::Info, format!("rejected: {e}"));

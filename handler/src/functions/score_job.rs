@@ -42,7 +42,10 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
         Ok(result) => {
             inv.log(
                 log::Level::Info,
-                format!("job {} {:?}: {} rows", result.job_id, result.status, result.rows),
+                format!(
+                    "job {} {:?}: {} rows",
+                    result.job_id, result.status, result.rows
+                ),
             );
             Ok(InvocationResponse::new().output("result", result.to_json()))
         }
@@ -57,7 +60,11 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
 fn inject_fault(text: &str, dequeue_count: u32) -> Result<(), InvocationError> {
     let fault = serde_json::from_str::<serde_json::Value>(text)
         .ok()
-        .and_then(|v| v.get("testFault").and_then(|f| f.as_str()).map(str::to_owned));
+        .and_then(|v| {
+            v.get("testFault")
+                .and_then(|f| f.as_str())
+                .map(str::to_owned)
+        });
     let fail = match fault.as_deref() {
         Some("always") => true,
         Some(f) => f

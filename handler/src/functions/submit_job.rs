@@ -59,9 +59,14 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
     let message = plan.message();
     inv.log(
         log::Level::Info,
-        format!("job {} queued with {} rows", message.job_id, message.row_count),
+        format!(
+            "job {} queued with {} rows",
+            message.job_id, message.row_count
+        ),
     );
     let accepted = JobAccepted::new(message.job_id, "/api/jobs");
-    Ok(InvocationResponse::http("res", respond::json(202, &accepted))
-        .output("msg", serde_json::Value::String(message.to_json())))
+    Ok(
+        InvocationResponse::http("res", respond::json(202, &accepted))
+            .output("msg", serde_json::Value::String(message.to_json())),
+    )
 }
