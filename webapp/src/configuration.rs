@@ -8,20 +8,39 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use house_price::api::Limits;
+use house_price::jobs::MAX_JOB_ROWS;
 use house_price::model::{MODEL_PATH_VAR, Model, ModelError};
+use storage::{SettingsError, StorageSettings};
 
 /// Port App Service routes to when it does not set `PORT`.
 pub const DEFAULT_PORT: u16 = 8080;
 
+/// The app-setting prefix of the storage connection, shared with the Functions app so both
+/// read the same account: `AzureWebJobsStorage` or `AzureWebJobsStorage__accountName` & co.
+pub const STORAGE_PREFIX: &str = "AzureWebJobsStorage";
+
+/// Limits of `POST /jobs` unless `MAX_JOB_BODY_BYTES` / `MAX_JOB_ROWS` say otherwise: the
+/// same as the Functions app's `submit-job`.
+pub const DEFAULT_JOB_LIMITS: Limits = Limits {
+    // 100,000 rows of pandas JSON are about 10 MiB.
+    max_body_bytes: 16 << 20,
+    max_rows: MAX_JOB_ROWS,
+};
+
 /// Everything the server needs to start.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// Address to listen on: all interfaces in App Service, loopback in tests (`BIND_ADDRESS`).
     pub bind_address: IpAddr,
     /// TCP port (`PORT`); 0 picks a free one, which tests use.
     pub port: u16,
-    /// Request size limits (`MAX_BODY_BYTES`, `MAX_ROWS`).
+    /// Request size limits of `/predict` (`MAX_BODY_BYTES`, `MAX_ROWS`).
     pub limits: Limits,
+    /// Request size limits of `POST /jobs` (`MAX_JOB_BODY_BYTES`, `MAX_JOB_ROWS`).
+    pub job_limits: Limits,
+    /// The storage account background jobs go through ([`STORAGE_PREFIX`]); `None` turns
+    /// the `/jobs` routes off (they answer 503) and leaves the rest of the app as it is.
+    pub storage: Option<StorageSettings>,
     /// Model artifact to load instead of the embedded one (`MODEL_PATH`).
     pub model_path: Option<PathBuf>,
     /// Worker threads (`WORKERS`); `None` lets actix use one per core.
@@ -34,6 +53,8 @@ impl Default for Settings {
             bind_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             port: DEFAULT_PORT,
             limits: Limits::default(),
+            job_limits: DEFAULT_JOB_LIMITS,
+            storage: None,
             model_path: None,
             workers: None,
         }
@@ -53,6 +74,9 @@ pub enum ConfigError {
         /// The value found.
         value: String,
     },
+    /// The storage connection is set but unusable; the message names the setting.
+    #[error(transparent)]
+    Storage(SettingsError),
 }
 
 impl Settings {
@@ -93,6 +117,27 @@ impl Settings {
                     positive,
                 )?
                 .unwrap_or(defaults.limits.max_rows),
+            },
+            job_limits: Limits {
+                max_body_bytes: parse(
+                    "MAX_JOB_BODY_BYTES",
+                    set("MAX_JOB_BODY_BYTES"),
+                    "a positive number of bytes",
+                    positive,
+                )?
+                .unwrap_or(defaults.job_limits.max_body_bytes),
+                max_rows: parse(
+                    "MAX_JOB_ROWS",
+                    set("MAX_JOB_ROWS"),
+                    "a positive number of rows",
+                    positive,
+                )?
+                .unwrap_or(defaults.job_limits.max_rows),
+            },
+            storage: match StorageSettings::from_lookup(STORAGE_PREFIX, &var) {
+                Ok(storage) => Some(storage),
+                Err(SettingsError::NoConnection { .. }) => None,
+                Err(e) => return Err(ConfigError::Storage(e)),
             },
             model_path: var(MODEL_PATH_VAR)
                 .filter(|v| !v.is_empty())
@@ -152,10 +197,14 @@ mod tests {
     #[test]
     fn nothing_set_means_app_service_defaults() {
         let s = settings(&[]).unwrap();
-        assert_eq!(s, Settings::default());
         assert_eq!(s.port, 8080);
         assert_eq!(s.bind_address.to_string(), "0.0.0.0");
         assert_eq!(s.limits, Limits::default());
+        assert_eq!(s.job_limits, DEFAULT_JOB_LIMITS);
+        assert_eq!(s.job_limits.max_rows, MAX_JOB_ROWS);
+        assert!(s.storage.is_none(), "no storage means jobs are off");
+        assert_eq!(s.model_path, None);
+        assert_eq!(s.workers, None);
     }
 
     #[test]
@@ -167,6 +216,9 @@ mod tests {
             ("MAX_ROWS", "5"),
             ("MODEL_PATH", "/models/m.json"),
             ("WORKERS", "2"),
+            ("MAX_JOB_BODY_BYTES", "4096"),
+            ("MAX_JOB_ROWS", "7"),
+            ("AzureWebJobsStorage", "UseDevelopmentStorage=true"),
         ])
         .unwrap();
         assert_eq!(s.port, 3000);
@@ -180,6 +232,46 @@ mod tests {
         );
         assert_eq!(s.model_path, Some(PathBuf::from("/models/m.json")));
         assert_eq!(s.workers, Some(2));
+        assert_eq!(
+            s.job_limits,
+            Limits {
+                max_body_bytes: 4096,
+                max_rows: 7
+            }
+        );
+        let storage = s.storage.unwrap();
+        assert_eq!(
+            storage.queue_endpoint.as_str(),
+            storage::settings::DEV_QUEUE_ENDPOINT
+        );
+    }
+
+    #[test]
+    fn an_identity_based_storage_connection_is_read_from_its_account_name() {
+        let s = settings(&[("AzureWebJobsStorage__accountName", "housejobs")]).unwrap();
+        let storage = s.storage.unwrap();
+        assert_eq!(
+            storage.queue_endpoint.as_str(),
+            "https://housejobs.queue.core.windows.net/"
+        );
+    }
+
+    #[test]
+    fn a_storage_setting_that_is_set_but_unusable_is_refused_with_a_sentence() {
+        let e = settings(&[("AzureWebJobsStorage", "AccountName=x")]).unwrap_err();
+        assert!(matches!(e, ConfigError::Storage(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(text.starts_with("AzureWebJobsStorage "), "{text}");
+        assert_eq!(text.lines().count(), 1);
+        assert!(settings(&[("MAX_JOB_ROWS", "0")]).is_err());
+        assert!(settings(&[("MAX_JOB_BODY_BYTES", "lots")]).is_err());
+        // Blank counts as unset, as App Service shows a deleted value.
+        assert!(
+            settings(&[("AzureWebJobsStorage", " ")])
+                .unwrap()
+                .storage
+                .is_none()
+        );
     }
 
     #[test]

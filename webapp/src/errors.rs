@@ -7,6 +7,9 @@ use actix_web::error::PayloadError;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use house_price::api::{ApiError, ErrorBody, ErrorDetail};
+use storage::StorageError;
+
+use crate::configuration::STORAGE_PREFIX;
 
 /// An [`ApiError`] on its way to the client.
 #[derive(Debug)]
@@ -54,6 +57,31 @@ pub fn payload_error(err: &actix_web::Error, max_body_bytes: usize) -> HttpError
     .into()
 }
 
+/// The answer of every `/jobs` route when no storage is configured.
+pub fn jobs_unavailable() -> HttpError {
+    ApiError::Unavailable(format!(
+        "background jobs need storage: set {STORAGE_PREFIX} (a connection string) or {STORAGE_PREFIX}__accountName"
+    ))
+    .into()
+}
+
+/// Maps a storage failure; `what` says what it prevented ("the job could not be
+/// queued"). A transient one (unreachable,
+/// throttled, 5xx) is a 503 the client may retry, anything else an opaque 500. Either way
+/// the cause goes to the log only, since it names the account and its endpoints.
+pub fn storage_failure(what: &str, e: &StorageError) -> HttpError {
+    if e.is_transient() {
+        log::warn!("answering 503: {what}: {e}");
+        ApiError::Unavailable(format!(
+            "storage is not reachable right now, so {what}: try again shortly"
+        ))
+        .into()
+    } else {
+        log::error!("{what}: {e}");
+        ApiError::Internal.into()
+    }
+}
+
 /// The answer for a path that no route serves.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     HttpError(ApiError::NotFound(format!(
@@ -99,6 +127,28 @@ mod tests {
         assert_eq!(e.0, ApiError::BodyTooLarge { limit: 42 });
         let err: actix_web::Error = PayloadError::Incomplete(None).into();
         assert_eq!(payload_error(&err, 42).0.status(), 400);
+    }
+
+    #[test]
+    fn storage_failures_are_503_when_transient_and_opaque_500_otherwise() {
+        let unreachable = StorageError::Unreachable {
+            operation: "send a message".into(),
+            detail: "connection refused by 10.0.0.1".into(),
+        };
+        let e = storage_failure("the job could not be queued", &unreachable);
+        assert_eq!(e.0.status(), 503);
+        assert!(!e.0.to_string().contains("10.0.0.1"), "{e}");
+        let forbidden = StorageError::Service {
+            operation: "send a message".into(),
+            status: 403,
+            code: Some("AuthorizationFailure".into()),
+            message: "denied".into(),
+        };
+        assert_eq!(
+            storage_failure("the job could not be queued", &forbidden).0,
+            ApiError::Internal
+        );
+        assert_eq!(jobs_unavailable().0.status(), 503);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The App Service web app: `POST /predict`, `GET /health`, `GET /openapi.json` and a page
-//! for people at `/`. Everything about houses lives in `house_price`; this crate is HTTP.
+//! The App Service web app: `POST /predict`, background jobs (`POST /jobs`, `GET /jobs/{id}`,
+//! scored by the Functions app through Azure Storage), `GET /health`, `GET /openapi.json` and
+//! a page for people at `/`. Everything about houses lives in `house_price`; this crate is HTTP.
 #![warn(missing_docs)]
 
 pub mod configuration;

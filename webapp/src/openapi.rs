@@ -1,12 +1,14 @@
 //! The OpenAPI 3 document of the API, generated from the handlers' `#[utoipa::path]`
-//! attributes so it cannot drift from the routes. New routes (the `/jobs` ones) join by
-//! adding their handler to `paths(...)` and their types to `schemas(...)`.
+//! attributes so it cannot drift from the routes. A new route joins by adding its handler
+//! to `paths(...)` and its types to `schemas(...)`.
 
 use std::collections::BTreeMap;
 
 use house_price::api::{ErrorBody, ErrorDetail, PredictResponse};
+use house_price::jobs::JobAccepted;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
 
 use crate::routes::HealthResponse;
 
@@ -20,18 +22,28 @@ pub const CSV_EXAMPLE: &str = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6.575,296,15.3,396
         title = "House price prediction",
         description = "Predicts the median value of owner-occupied homes (MEDV, in $1000s) of Boston suburbs from six features. Errors always answer `{\"error\":{\"code\",\"message\"}}`."
     ),
-    paths(crate::routes::predict::predict, crate::routes::health::health),
+    paths(
+        crate::routes::predict::predict,
+        crate::routes::jobs::submit_job,
+        crate::routes::jobs::job_status,
+        crate::routes::health::health
+    ),
     components(schemas(
         PredictRequest,
         Columns,
         Record,
         PredictResponse,
+        JobAccepted,
+        JobResultDocument,
+        JobOutcome,
+        JobPending,
         ErrorBody,
         ErrorDetail,
         HealthResponse
     )),
     tags(
         (name = "predict", description = "Price houses now, in the request"),
+        (name = "jobs", description = "Price large batches in the background: submit, then poll the status URL"),
         (name = "health", description = "Liveness for the App Service health check")
     )
 )]
@@ -110,6 +122,56 @@ pub struct Record {
     /// Percentage of lower-status population.
     #[serde(rename = "LSTAT")]
     pub lstat: f64,
+}
+
+/// The result document of a finished job, as the Functions app's `score-job` writes it.
+// Documentation only: the document is `house_price::jobs::JobResult`, served as stored.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobResultDocument {
+    /// The job.
+    pub job_id: Uuid,
+    /// How it ended.
+    pub status: JobOutcome,
+    /// The model that scored it.
+    pub model_version: String,
+    /// Rows scored (0 when the job failed).
+    pub rows: usize,
+    /// One predicted median value (MEDV, in $1000s) per row, in row order; empty when failed.
+    pub predictions: Vec<f64>,
+    /// Why the job failed; only present then.
+    pub error: Option<ErrorDetail>,
+    /// When the job was accepted (RFC 3339).
+    pub submitted_at: Option<String>,
+    /// When scoring finished (RFC 3339).
+    pub completed_at: String,
+}
+
+/// How a job ended.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobOutcome {
+    /// Every row was scored.
+    Succeeded,
+    /// The job was invalid; see `error`.
+    Failed,
+}
+
+/// The answer while a job has no result: queued, being scored, or never submitted (the
+/// API cannot tell these apart without a database, and does not pretend to).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobPending {
+    /// Always `pending-or-unknown`.
+    #[schema(example = "pending-or-unknown")]
+    pub status: &'static str,
+}
+
+impl Default for JobPending {
+    fn default() -> Self {
+        JobPending {
+            status: "pending-or-unknown",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, Logger};
 use actix_web::{App, HttpServer, web};
 use house_price::model::ModelError;
+use storage::{Storage, StorageError};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::configuration::{ConfigError, Settings};
+use crate::configuration::{ConfigError, STORAGE_PREFIX, Settings};
 use crate::errors;
 use crate::openapi::OpenApiJson;
 use crate::routes::{self, page::Page};
@@ -37,6 +38,10 @@ pub enum StartupError {
         /// Why.
         source: ModelError,
     },
+    /// The storage clients cannot be built from the settings (nothing is sent at start-up,
+    /// so an unreachable account does not stop the app: `/jobs` answers 503 until it is back).
+    #[error("cannot set up storage for background jobs: {0}")]
+    Storage(#[from] StorageError),
     /// The OpenAPI document cannot be rendered.
     #[error("cannot render the OpenAPI document: {0}")]
     OpenApi(#[from] serde_json::Error),
@@ -75,7 +80,24 @@ impl Application {
         let page = web::Data::new(Page::render(&model));
         let openapi = web::Data::new(OpenApiJson::render()?);
         let limits = settings.limits;
-        let state = web::Data::new(AppState { model, limits });
+        let storage = settings.storage.as_ref().map(Storage::new).transpose()?;
+        match &storage {
+            Some(s) => log::info!(
+                "background jobs go through queue {} at {}",
+                house_price::jobs::QUEUE,
+                s.settings().queue_endpoint
+            ),
+            None => log::info!(
+                "background jobs are off: no storage is configured (set {STORAGE_PREFIX})"
+            ),
+        }
+        let state = web::Data::new(AppState {
+            model,
+            limits,
+            job_limits: settings.job_limits,
+            storage,
+            jobs_ready: Default::default(),
+        });
 
         let address = SocketAddr::new(settings.bind_address, settings.port);
         let listener =

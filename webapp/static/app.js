@@ -22,28 +22,35 @@ function showError(el, message) {
   el.hidden = message === "";
 }
 
-/** POSTs to /predict; resolves to the response text, or throws the API's error message. */
-async function predict(contentType, body) {
+/** Sends a request; resolves to the response and its text, or throws when the server
+ * cannot be reached. */
+async function send(path, init) {
   let response;
   try {
-    response = await fetch("/predict", {
-      method: "POST",
-      headers: { "Content-Type": contentType },
-      body,
-    });
+    response = await fetch(path, init);
   } catch (e) {
     throw new Error(`The server could not be reached: ${e.message}`);
   }
-  const text = await response.text();
-  if (!response.ok) {
-    let message = `The server answered ${response.status}.`;
-    try {
-      message = JSON.parse(text).error.message;
-    } catch (_) {
-      // Not our JSON error body: keep the status line.
-    }
-    throw new Error(message);
+  return { response, text: await response.text() };
+}
+
+/** The API's error message in an error answer, or its status line when there is none. */
+function errorMessage(response, text) {
+  try {
+    return JSON.parse(text).error.message;
+  } catch (_) {
+    return `The server answered ${response.status}.`;
   }
+}
+
+/** POSTs to /predict; resolves to the response text, or throws the API's error message. */
+async function predict(contentType, body) {
+  const { response, text } = await send("/predict", {
+    method: "POST",
+    headers: { "Content-Type": contentType },
+    body,
+  });
+  if (!response.ok) throw new Error(errorMessage(response, text));
   return text;
 }
 
@@ -146,17 +153,104 @@ function renderTable(rows) {
   table.hidden = false;
 }
 
+/** How often a background job's status is asked for, and for how long. */
+const POLL_EVERY_MS = 500;
+const POLL_FOR_MS = 2 * 60 * 1000;
+
+/** Counts batch submissions, so a job still being polled stops when a newer one starts. */
+let submissions = 0;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Shows a job's progress, or hides the line when `message` is empty. */
+function showJobStatus(message, jobId, state) {
+  const el = document.getElementById("job-status");
+  el.textContent = message;
+  el.hidden = message === "";
+  if (jobId) el.dataset.jobId = jobId;
+  else delete el.dataset.jobId;
+  if (state) el.dataset.state = state;
+  else delete el.dataset.state;
+}
+
+/** The submitted CSV with the job's predictions as a last column, like /predict answers;
+ * just row numbers when the rows cannot be matched up one to one. */
+function tableOfJob(csv, predictions) {
+  const rows = parseCsv(csv).filter((r) => !(r.length === 1 && r[0].trim() === ""));
+  const [header, ...data] = rows;
+  if (header && data.length === predictions.length) {
+    return [
+      [...header, "prediction"],
+      ...data.map((cells, i) => [...cells, String(predictions[i])]),
+    ];
+  }
+  return [["row", "prediction"], ...predictions.map((p, i) => [String(i + 1), String(p)])];
+}
+
+/** Queues the CSV as a background job, polls its status, and shows the result. */
+async function runJob(csv, submission) {
+  const { response, text } = await send("/jobs", {
+    method: "POST",
+    headers: { "Content-Type": "text/csv" },
+    body: csv,
+  });
+  if (response.status !== 202) throw new Error(errorMessage(response, text));
+  const job = JSON.parse(text);
+  showJobStatus(`Job ${job.jobId} queued: waiting for its result…`, job.jobId, "queued");
+  const deadline = Date.now() + POLL_FOR_MS;
+  for (;;) {
+    await sleep(POLL_EVERY_MS);
+    if (submission !== submissions) return;
+    const poll = await send(job.statusUrl, { headers: { Accept: "application/json" } });
+    if (submission !== submissions) return;
+    // 404: no result yet. 503: storage is briefly unreachable; the job is still queued.
+    if (poll.response.ok) {
+      const result = JSON.parse(poll.text);
+      if (result.status === "succeeded") {
+        renderTable(tableOfJob(csv, result.predictions));
+        showJobStatus(
+          `Job ${job.jobId} succeeded: ${result.predictions.length} predictions.`,
+          job.jobId,
+          "succeeded",
+        );
+        return;
+      }
+      if (result.status === "failed") {
+        showJobStatus(`Job ${job.jobId} failed.`, job.jobId, "failed");
+        throw new Error(result.error ? result.error.message : "The job failed.");
+      }
+      throw new Error(`Job ${job.jobId} has an unknown status "${result.status}".`);
+    }
+    if (poll.response.status !== 404 && poll.response.status !== 503) {
+      throw new Error(errorMessage(poll.response, poll.text));
+    }
+    if (Date.now() > deadline) {
+      showJobStatus(`Job ${job.jobId} is still queued.`, job.jobId, "timed-out");
+      throw new Error(
+        `Job ${job.jobId} has no result after ${POLL_FOR_MS / 60000} minutes. ` +
+          `It may still finish: its status is at ${job.statusUrl}.`,
+      );
+    }
+  }
+}
+
 async function predictBatch(event) {
   event.preventDefault();
   const error = document.getElementById("batch-error");
   const table = document.getElementById("batch-table");
+  const csv = document.getElementById("batch-csv").value;
+  const submission = ++submissions;
   showError(error, "");
+  showJobStatus("");
   table.hidden = true;
   try {
-    const text = await predict("text/csv", document.getElementById("batch-csv").value);
-    renderTable(parseCsv(text));
+    if (document.getElementById("batch-background").checked) {
+      await runJob(csv, submission);
+    } else {
+      renderTable(parseCsv(await predict("text/csv", csv)));
+    }
   } catch (e) {
-    showError(error, e.message);
+    if (submission === submissions) showError(error, e.message);
   }
 }
 

@@ -4,3 +4,4 @@
 mod helpers;
 mod jobs;
 mod resilience;
+mod webapp_loop;

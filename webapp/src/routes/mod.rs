@@ -1,15 +1,23 @@
 //! The route table and its thin handlers.
 
 pub mod health;
+pub mod jobs;
 pub mod openapi;
 pub mod page;
 pub mod predict;
 
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, Route, web};
+use house_price::api::ApiError;
 
 pub use health::HealthResponse;
 
 use crate::errors;
+
+/// Bodies up to this size are parsed and scored on the worker thread: it takes
+/// microseconds. Larger ones go to the blocking pool so one big batch does not stall the
+/// other connections.
+const INLINE_BODY_BYTES: usize = 64 * 1024;
 
 /// Registers every route; the server and the tests both build the app through this.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -17,6 +25,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/predict")
             .route(web::post().to(predict::predict))
             .default_service(only("POST")),
+    )
+    .service(
+        web::resource("/jobs")
+            .route(web::post().to(jobs::submit_job))
+            .default_service(only("POST")),
+    )
+    .service(
+        web::resource("/jobs/{id}")
+            .route(web::get().to(jobs::job_status))
+            .default_service(only("GET")),
     )
     .service(
         web::resource("/health")
@@ -50,4 +68,14 @@ fn only(allow: &'static str) -> Route {
     web::to(move |req: HttpRequest| async move {
         errors::method_not_allowed(req.method(), req.path(), allow)
     })
+}
+
+/// The request's `Content-Type`, if any; one that is not even text is refused as unsupported.
+fn content_type(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
+    match req.headers().get(CONTENT_TYPE) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| {
+            ApiError::UnsupportedMediaType(String::from_utf8_lossy(v.as_bytes()).into_owned())
+        }),
+    }
 }

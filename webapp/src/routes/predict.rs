@@ -1,16 +1,12 @@
 //! `POST /predict`.
 
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use house_price::api::{self, ApiError, ErrorBody, PredictResponse};
 
+use super::{INLINE_BODY_BYTES, content_type};
 use crate::errors::{self, HttpError};
 use crate::openapi::{CSV_EXAMPLE, PredictRequest};
 use crate::state::AppState;
-
-/// Bodies up to this size are scored on the worker thread: it takes microseconds. Larger
-/// ones go to the blocking pool so one big batch does not stall the other connections.
-const INLINE_BODY_BYTES: usize = 64 * 1024;
 
 /// `POST /predict`: the body is read as bytes here, not by a JSON extractor, so every
 /// failure answers in the API's own error format.
@@ -53,12 +49,7 @@ pub async fn predict(
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, HttpError> {
     let body = body.map_err(|e| errors::payload_error(&e, state.limits.max_body_bytes))?;
-    let content_type = match req.headers().get(CONTENT_TYPE) {
-        None => None,
-        Some(v) => Some(v.to_str().map_err(|_| {
-            ApiError::UnsupportedMediaType(String::from_utf8_lossy(v.as_bytes()).into_owned())
-        })?),
-    };
+    let content_type = content_type(&req)?;
     let reply = if body.len() <= INLINE_BODY_BYTES {
         api::predict(&state.model, &state.limits, content_type, &body)?
     } else {

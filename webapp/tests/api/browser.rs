@@ -11,8 +11,12 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
+use house_price::Model;
+use house_price::jobs::{self, JobStatus};
+
 use crate::helpers::{
-    FIRST_ROW, THREE_HOUSES_CSV, TempDir, dollars, free_port, spawn_app, wait_for_port,
+    FIRST_ROW, THREE_HOUSES_CSV, TempDir, azurite_storage, dollars, free_port, spawn_app,
+    spawn_app_with_azurite, take_message, wait_for_port,
 };
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -41,18 +45,24 @@ async fn eventually(client: &Client, script: &str, what: &str) -> Value {
     }
 }
 
-#[tokio::test]
-async fn the_page_predicts_one_house_and_a_batch_in_a_real_browser() {
+/// A headless Chromium session, with what it needs kept alive alongside it.
+struct Browser {
+    client: Client,
+    _driver: Driver,
+    _profile: TempDir,
+}
+
+/// Starts chromedriver and a headless Chromium session with a fresh profile.
+async fn open_browser() -> Browser {
     for binary in [CHROMIUM, CHROMEDRIVER] {
         assert!(
             Path::new(binary).exists(),
             "{binary} is missing: run scripts/install-browser.sh to install chromium and chromium-driver"
         );
     }
-    let app = spawn_app().await;
     let profile = TempDir::new("webapp-chromium-profile");
     let port = free_port();
-    let _driver = Driver(
+    let driver = Driver(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
@@ -82,6 +92,18 @@ async fn the_page_predicts_one_house_and_a_batch_in_a_real_browser() {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("chromedriver starts a Chromium session");
+    Browser {
+        client,
+        _driver: driver,
+        _profile: profile,
+    }
+}
+
+#[tokio::test]
+async fn the_page_predicts_one_house_and_a_batch_in_a_real_browser() {
+    let app = spawn_app().await;
+    let browser = open_browser().await;
+    let client = &browser.client;
 
     client.goto(&format!("{}/", app.address)).await.unwrap();
     assert_eq!(client.title().await.unwrap(), "House price estimate");
@@ -139,7 +161,7 @@ async fn the_page_predicts_one_house_and_a_batch_in_a_real_browser() {
         .await
         .unwrap();
     eventually(
-        &client,
+        client,
         "return document.querySelectorAll('#batch-table:not([hidden]) td.prediction').length === 3",
         "three predictions in the table",
     )
@@ -168,7 +190,7 @@ async fn the_page_predicts_one_house_and_a_batch_in_a_real_browser() {
         .await
         .unwrap();
     let message = eventually(
-        &client,
+        client,
         "const e = document.getElementById('batch-error'); return !e.hidden && e.textContent",
         "the error message",
     )
@@ -202,7 +224,7 @@ async fn the_page_predicts_one_house_and_a_batch_in_a_real_browser() {
         .await
         .unwrap();
     let recorded = eventually(
-        &client,
+        client,
         "return window.cspViolations.length > 0 && window.cspViolations",
         "the deliberate violation to be recorded",
     )
@@ -212,5 +234,141 @@ async fn the_page_predicts_one_house_and_a_batch_in_a_real_browser() {
         "{recorded}"
     );
 
-    client.close().await.unwrap();
+    browser.client.close().await.unwrap();
+}
+
+/// Types the CSV, ticks "Run as a background job" (once) and submits the batch.
+async fn submit_background_batch(client: &Client, csv: &str, tick: bool) {
+    let batch = client.find(Locator::Id("batch-csv")).await.unwrap();
+    batch.clear().await.unwrap();
+    batch.send_keys(csv).await.unwrap();
+    if tick {
+        client
+            .find(Locator::Id("batch-background"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    client
+        .find(Locator::Id("batch-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_page_queues_a_csv_batch_as_a_background_job_and_shows_its_predictions_once_scored() {
+    let app = spawn_app_with_azurite().await;
+    let storage = azurite_storage();
+    let browser = open_browser().await;
+    let client = &browser.client;
+    client.goto(&format!("{}/", app.address)).await.unwrap();
+    submit_background_batch(client, THREE_HOUSES_CSV, true).await;
+
+    let job_id = eventually(
+        client,
+        "const e = document.getElementById('job-status'); return !e.hidden && e.dataset.state === 'queued' && e.dataset.jobId",
+        "the job to be shown as queued",
+    )
+    .await;
+    let job_id = job_id.as_str().unwrap().to_owned();
+    let status = client
+        .find(Locator::Id("job-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        status.contains("queued") && status.contains(&job_id),
+        "{status}"
+    );
+
+    // Do what the Functions app's score-job does with the message: the page is polling
+    // meanwhile and must pick the result up on its own.
+    let text = take_message(&storage, &job_id).await;
+    let result = jobs::score(&Model::embedded().unwrap(), &text, None).unwrap();
+    assert_eq!(result.status, JobStatus::Succeeded);
+    storage.ensure_container("results").await.unwrap();
+    storage
+        .put_blob_path(
+            &jobs::result_path(&result.job_id),
+            result.to_json().into_bytes(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+
+    eventually(
+        client,
+        "return document.getElementById('job-status').dataset.state === 'succeeded' && document.querySelectorAll('#batch-table:not([hidden]) td.prediction').length === 3",
+        "the job's three predictions in the table",
+    )
+    .await;
+    let mut shown = Vec::new();
+    for cell in client
+        .find_all(Locator::Css("#batch-table td.prediction"))
+        .await
+        .unwrap()
+    {
+        shown.push(cell.text().await.unwrap().parse::<f64>().unwrap());
+    }
+    assert_eq!(shown, result.predictions);
+    let first_row: Vec<String> = {
+        let mut cells = Vec::new();
+        for cell in client
+            .find_all(Locator::Css("#batch-table tbody tr:first-child td"))
+            .await
+            .unwrap()
+        {
+            cells.push(cell.text().await.unwrap());
+        }
+        cells
+    };
+    assert_eq!(
+        first_row[..6],
+        ["0", "6.575", "296", "15.3", "396.9", "4.98"]
+    );
+
+    // An invalid batch is refused at submission, with the API's message.
+    submit_background_batch(client, "CHAS,RM,TAX,PTRATIO,B,LSTAT\n", false).await;
+    let message = eventually(
+        client,
+        "const e = document.getElementById('batch-error'); return !e.hidden && e.textContent",
+        "the error message",
+    )
+    .await;
+    assert_eq!(message, "the batch has no rows");
+
+    // Without storage, the page shows why jobs are unavailable.
+    let off = spawn_app().await;
+    client.goto(&format!("{}/", off.address)).await.unwrap();
+    submit_background_batch(client, THREE_HOUSES_CSV, true).await;
+    let message = eventually(
+        client,
+        "const e = document.getElementById('batch-error'); return !e.hidden && e.textContent",
+        "the unavailable message",
+    )
+    .await;
+    assert_eq!(
+        message,
+        "background jobs need storage: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName"
+    );
+    assert!(
+        client
+            .find(Locator::Css("#job-status[hidden]"))
+            .await
+            .is_ok()
+    );
+
+    let violations = client
+        .execute("return window.cspViolations", vec![])
+        .await
+        .unwrap();
+    assert_eq!(violations, json!([]), "CSP violations");
+    browser.client.close().await.unwrap();
 }

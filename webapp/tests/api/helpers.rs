@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::ServerHandle;
-use serde_json::Value;
-use webapp::configuration::Settings;
+use house_price::jobs::QUEUE;
+use serde_json::{Value, json};
+use storage::{MessageEncoding, Storage, StorageSettings, decode_message};
+use webapp::configuration::{STORAGE_PREFIX, Settings};
 use webapp::startup::Application;
 
 /// The original client's request: a pandas DataFrame of the first data row, `to_json()`.
@@ -64,7 +66,136 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
+/// Azurite's connection string, from `scripts/azurite.sh`. Tests that need storage fail,
+/// never skip, without it.
+pub fn azurite() -> String {
+    std::env::var("AZURITE_CONNECTION_STRING")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "AZURITE_CONNECTION_STRING is not set: these tests need Azurite. Run them with \
+                 scripts/azurite.sh run -- cargo nextest run -p webapp, or eval \"$(scripts/azurite.sh start)\" \
+                 in this shell first"
+            )
+        })
+}
+
+/// Azurite's settings, as the app reads them from `AzureWebJobsStorage`.
+pub fn azurite_settings() -> StorageSettings {
+    StorageSettings::parse_connection_string(STORAGE_PREFIX, &azurite()).unwrap()
+}
+
+/// A client of the same Azurite the app uses, to look behind the API.
+pub fn azurite_storage() -> Storage {
+    Storage::new(&azurite_settings()).unwrap()
+}
+
+/// Spawns the app with background jobs on Azurite.
+pub async fn spawn_app_with_azurite() -> TestApp {
+    let settings = azurite_settings();
+    spawn_app_with(|s| s.storage = Some(settings)).await
+}
+
+/// `n` valid rows as a records array, each a little different.
+pub fn records(n: usize) -> Value {
+    Value::Array(
+        (0..n)
+            .map(|i| {
+                json!({
+                    "CHAS": i % 2, "RM": 5.0 + (i % 30) as f64 / 10.0, "TAX": 296,
+                    "PTRATIO": 15.3, "B": 396.9, "LSTAT": 4.98 + (i % 20) as f64
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The decoded JSON of the message for `job_id` on the job queue, found among the visible
+/// messages by its `jobId` (other tests share the queue), with the text as it is on the wire.
+pub async fn queued_message(storage: &Storage, job_id: &str) -> (String, Value) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        for message in storage.peek_messages(QUEUE, 32).await.unwrap() {
+            let Ok(text) = decode_message(&message.text, MessageEncoding::Base64) else {
+                continue;
+            };
+            if let Ok(json) = serde_json::from_str::<Value>(&text)
+                && json["jobId"] == job_id
+            {
+                return (message.text, json);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no base64 message for job {job_id} among the first 32 on queue {QUEUE}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Takes the message for `job_id` off the job queue and returns its decoded text, so tests
+/// leave the shared queue as they found it. Other tests' messages are made visible again at once.
+pub async fn take_message(storage: &Storage, job_id: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut mine = None;
+        for message in storage
+            .receive_messages(QUEUE, 32, Duration::from_secs(30))
+            .await
+            .unwrap()
+        {
+            let text = decode_message(&message.text, MessageEncoding::Base64).unwrap_or_default();
+            let is_mine =
+                serde_json::from_str::<Value>(&text).is_ok_and(|json| json["jobId"] == job_id);
+            if is_mine {
+                storage
+                    .delete_message(QUEUE, &message.id, &message.pop_receipt)
+                    .await
+                    .unwrap();
+                mine = Some(text);
+            } else {
+                // Gone already (its owner took it) is fine.
+                let _ = storage
+                    .update_visibility(QUEUE, &message.id, &message.pop_receipt, Duration::ZERO)
+                    .await;
+            }
+        }
+        if let Some(text) = mine {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no message for job {job_id} could be taken off queue {QUEUE}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 impl TestApp {
+    /// `POST /jobs` with the given content type.
+    pub async fn post_job(
+        &self,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}/jobs", self.address))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
+    /// Submits a job that must be accepted; returns its id.
+    pub async fn submit_job(&self, content_type: &str, body: impl Into<reqwest::Body>) -> String {
+        let response = self.post_job(content_type, body).await;
+        assert_eq!(response.status(), 202, "the job was refused");
+        let accepted: Value = response.json().await.unwrap();
+        accepted["jobId"].as_str().expect("a jobId").to_owned()
+    }
+
     /// `POST /predict` with the given content type (none when `None`).
     pub async fn post_predict(
         &self,

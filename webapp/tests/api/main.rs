@@ -4,6 +4,7 @@ mod browser;
 mod errors;
 mod health;
 mod helpers;
+mod jobs;
 mod openapi;
 mod page;
 mod predict;

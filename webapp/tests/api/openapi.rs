@@ -36,7 +36,9 @@ async fn the_openapi_document_lists_every_api_route_with_the_methods_it_serves()
     let doc = document(&app).await;
     assert_eq!(
         keys(&doc["paths"]),
-        BTreeSet::from(["/health".to_owned(), "/predict".to_owned()])
+        ["/health", "/jobs", "/jobs/{id}", "/predict"]
+            .map(String::from)
+            .into()
     );
     for (path, item) in doc["paths"].as_object().unwrap() {
         let documented: Vec<&str> = METHODS
@@ -108,6 +110,39 @@ async fn the_documented_statuses_are_the_ones_the_server_answers() {
     let documented_ok = &responses["200"]["content"]["application/json"]["example"];
     let real: Value = app.post_json(FIRST_ROW).await.json().await.unwrap();
     assert_eq!(keys(documented_ok), keys(&real));
+
+    // The job routes, without storage here; with Azurite in `jobs.rs`.
+    let submit = &doc["paths"]["/jobs"]["post"]["responses"];
+    assert_eq!(
+        keys(submit),
+        ["202", "400", "413", "415", "500", "503"]
+            .map(String::from)
+            .into()
+    );
+    let status = &doc["paths"]["/jobs/{id}"]["get"]["responses"];
+    assert_eq!(
+        keys(status),
+        ["200", "400", "404", "500", "503"].map(String::from).into()
+    );
+    for responses in [submit, status] {
+        for code in ["400", "500", "503"] {
+            assert_eq!(
+                responses[code]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{code}"
+            );
+        }
+    }
+    let real: Value = app
+        .post_job("text/csv", "CHAS,RM,TAX,PTRATIO,B,LSTAT\n")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        submit["503"]["content"]["application/json"]["example"],
+        real
+    );
 
     let health = &doc["paths"]["/health"]["get"]["responses"];
     assert_eq!(keys(health), ["200"].map(String::from).into());

@@ -41,6 +41,8 @@ async fn the_page_has_the_six_inputs_prefilled_with_the_first_data_row() {
         "price",
         "batch-csv",
         "batch-button",
+        "batch-background",
+        "job-status",
         "batch-table",
     ] {
         assert!(html.contains(&format!(r#"id="{id}""#)), "no element #{id}");

@@ -8,6 +8,10 @@ fn run_binary(vars: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_webapp"));
     command
         .env_remove("MODEL_PATH")
+        .env_remove("AzureWebJobsStorage")
+        .env_remove("AzureWebJobsStorage__accountName")
+        .env_remove("AzureWebJobsStorage__blobServiceUri")
+        .env_remove("AzureWebJobsStorage__queueServiceUri")
         .env("BIND_ADDRESS", "127.0.0.1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -67,4 +71,19 @@ fn the_binary_exits_1_with_one_sentence_when_the_port_is_taken() {
         stderr.starts_with(&format!("cannot listen on 127.0.0.1:{port}")),
         "{stderr}"
     );
+}
+
+#[test]
+fn the_binary_exits_1_with_one_sentence_when_the_storage_connection_is_unusable() {
+    let port = free_port().to_string();
+    let stderr = assert_refused(&run_binary(&[
+        ("PORT", &port),
+        ("AzureWebJobsStorage", "AccountName=devstoreaccount1"),
+    ]));
+    assert!(stderr.starts_with("AzureWebJobsStorage "), "{stderr}");
+    let stderr = assert_refused(&run_binary(&[
+        ("PORT", &port),
+        ("AzureWebJobsStorage__queueServiceUri", "not a url"),
+    ]));
+    assert!(stderr.starts_with("AzureWebJobsStorage__"), "{stderr}");
 }

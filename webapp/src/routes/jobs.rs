@@ -1,0 +1,256 @@
+//! `POST /jobs` and `GET /jobs/{id}`: background prediction jobs. The web app only queues
+//! them and reads their results back; the Functions app's `score-job` scores them. Both
+//! routes answer exactly what the Functions app's `submit-job` and `job-status` answer,
+//! apart from where the status lives (`/jobs/<id>` here, `/api/jobs/<id>` there).
+
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, web};
+use house_price::api::{self, ApiError, ErrorBody, Limits};
+use house_price::jobs::{
+    self, INPUTS_CONTAINER, JobAccepted, JobMessage, JobPlan, QUEUE, RESULTS_CONTAINER,
+};
+use storage::{MessageEncoding, Storage, StorageError, encode_message};
+
+use super::{INLINE_BODY_BYTES, content_type};
+use crate::errors::{self, HttpError};
+use crate::openapi::{CSV_EXAMPLE, JobPending, JobResultDocument, PredictRequest};
+use crate::state::AppState;
+
+/// Where job statuses are served: the `statusUrl` and `Location` of an accepted job.
+pub const JOBS_PATH: &str = "/jobs";
+
+/// `POST /jobs`: validates a batch as `/predict` would (with the larger job limits) and
+/// queues it for scoring. The body is read here, not by an extractor, because its limit is
+/// the jobs' own and every failure must answer in the API's error format.
+#[utoipa::path(
+    post,
+    path = "/jobs",
+    tag = "jobs",
+    request_body(
+        description = "Houses to price in the background: the same JSON shapes and CSV as `POST /predict`, with room for many more rows.",
+        content(
+            (PredictRequest = "application/json", example = json!([{"CHAS": 0, "RM": 6.575, "TAX": 296, "PTRATIO": 15.3, "B": 396.9, "LSTAT": 4.98}])),
+            (String = "text/csv", example = json!(CSV_EXAMPLE))
+        )
+    ),
+    responses(
+        (status = 202, description = "The job is queued; poll `statusUrl` (also in `Location`) for its result", body = JobAccepted,
+            headers(("Location" = String, description = "The job's status URL")),
+            example = json!({"jobId": "3f1c1a4e-8b7d-4f7e-9a51-2d1f0c6b9e10", "status": "queued", "statusUrl": "/jobs/3f1c1a4e-8b7d-4f7e-9a51-2d1f0c6b9e10"})),
+        (status = 400, description = "The body is not a valid batch, or it has no rows", body = ErrorBody,
+            example = json!({"error": {"code": "bad_request", "message": "the batch has no rows"}})),
+        (status = 413, description = "The body or the number of rows is over the job limits", body = ErrorBody,
+            example = json!({"error": {"code": "body_too_large", "message": "the request body is larger than the limit of 16777216 bytes"}})),
+        (status = 415, description = "A content type other than JSON or CSV", body = ErrorBody,
+            example = json!({"error": {"code": "unsupported_media_type", "message": "content type \"text/plain\" is not supported: send application/json or text/csv"}})),
+        (status = 500, description = "Storage refused the job; the cause is in the server's log", body = ErrorBody,
+            example = json!({"error": {"code": "internal", "message": "internal error"}})),
+        (status = 503, description = "No storage is configured for jobs, or it is not reachable right now", body = ErrorBody,
+            example = json!({"error": {"code": "unavailable", "message": "background jobs need storage: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName"}}))
+    )
+)]
+pub async fn submit_job(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, HttpError> {
+    let storage = state
+        .storage
+        .as_ref()
+        .ok_or_else(errors::jobs_unavailable)?;
+    let limits = state.job_limits;
+    let body = read_body(&req, payload, limits.max_body_bytes).await?;
+    let content_type = content_type(&req)?.map(str::to_owned);
+    let plan = if body.len() <= INLINE_BODY_BYTES {
+        plan_job(&limits, content_type.as_deref(), &body)?
+    } else {
+        web::block(move || plan_job(&limits, content_type.as_deref(), &body))
+            .await
+            .map_err(|_| ApiError::Internal)??
+    };
+    ensure_job_storage(&state, storage).await?;
+    let message = match plan {
+        JobPlan::Inline(message) => message,
+        JobPlan::Blob {
+            message,
+            path,
+            rows_json,
+        } => {
+            // Written before the message is sent, so `score-job` always finds it.
+            storage
+                .put_blob_path(&path, rows_json, "application/json")
+                .await
+                .map_err(|e| errors::storage_failure("the job's rows could not be stored", &e))?;
+            message
+        }
+    };
+    send(storage, &message)
+        .await
+        .map_err(|e| errors::storage_failure("the job could not be queued", &e))?;
+    log::info!(
+        "job {} queued with {} rows",
+        message.job_id,
+        message.row_count
+    );
+    let accepted = JobAccepted::new(message.job_id, JOBS_PATH);
+    Ok(HttpResponse::Accepted()
+        .insert_header((LOCATION, accepted.status_url.clone()))
+        .json(accepted))
+}
+
+/// `GET /jobs/{id}`: the job's result document as `score-job` stored it, or 404 while
+/// there is none. Only a UUID is accepted as the id, so nothing but `results/<uuid>.json`
+/// can ever be read.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The `jobId` of an accepted job (a UUID)")),
+    responses(
+        (status = 200, description = "The job is done: its result document, as stored", body = JobResultDocument,
+            example = json!({"jobId": "3f1c1a4e-8b7d-4f7e-9a51-2d1f0c6b9e10", "status": "succeeded", "modelVersion": "gbt-2024-01-01", "rows": 1, "predictions": [24.0], "submittedAt": "2026-01-01T12:00:00Z", "completedAt": "2026-01-01T12:00:01Z"})),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody,
+            example = json!({"error": {"code": "bad_request", "message": "job id \"not-a-uuid\" is not a UUID"}})),
+        (status = 404, description = "No result yet: the job is still queued or running, or there is no such job", body = JobPending,
+            example = json!({"status": "pending-or-unknown"})),
+        (status = 500, description = "Storage refused the read; the cause is in the server's log", body = ErrorBody,
+            example = json!({"error": {"code": "internal", "message": "internal error"}})),
+        (status = 503, description = "No storage is configured for jobs, or it is not reachable right now", body = ErrorBody,
+            example = json!({"error": {"code": "unavailable", "message": "background jobs need storage: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName"}}))
+    )
+)]
+pub async fn job_status(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let storage = state
+        .storage
+        .as_ref()
+        .ok_or_else(errors::jobs_unavailable)?;
+    let id = jobs::parse_job_id(&id)?;
+    let document = storage
+        .get_blob_path(&jobs::result_path(&id))
+        .await
+        .map_err(|e| errors::storage_failure("the job's status could not be read", &e))?;
+    // Never cached: a 404 turns into a 200 once the job is done.
+    Ok(match document {
+        Some(document) => HttpResponse::Ok()
+            .content_type("application/json")
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .body(document),
+        None => HttpResponse::NotFound()
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .json(JobPending::default()),
+    })
+}
+
+/// Reads the whole body, refusing more than `limit` bytes: up front when `Content-Length`
+/// says so, otherwise as soon as the stream passes it.
+async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, HttpError> {
+    let too_large = || HttpError(ApiError::BodyTooLarge { limit });
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(e)) => Err(errors::payload_error(&e, limit)),
+        Err(_) => Err(too_large()),
+    }
+}
+
+/// Parses and validates the batch exactly as `submit-job` does, and plans how it travels.
+fn plan_job(limits: &Limits, content_type: Option<&str>, body: &[u8]) -> Result<JobPlan, ApiError> {
+    let rows = api::parse_rows(limits, content_type, body)?;
+    if rows.is_empty() {
+        return Err(ApiError::BadRequest("the batch has no rows".into()));
+    }
+    Ok(JobPlan::new(&rows))
+}
+
+/// Creates the job queue and containers, once per process. A transient failure is the
+/// client's 503 and is tried again on the next submission; any other failure (say, an
+/// identity allowed to send but not to create) is logged and the submission goes on, since
+/// the queue and containers usually exist already (the Bicep templates create them).
+async fn ensure_job_storage(state: &AppState, storage: &Storage) -> Result<(), HttpError> {
+    let result = state
+        .jobs_ready
+        .get_or_try_init(|| async {
+            storage.ensure_queue(QUEUE).await?;
+            storage.ensure_container(INPUTS_CONTAINER).await?;
+            storage.ensure_container(RESULTS_CONTAINER).await?;
+            Ok::<(), StorageError>(())
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_transient() => {
+            Err(errors::storage_failure("the job could not be queued", &e))
+        }
+        Err(e) => {
+            log::warn!("cannot create the job queue and containers; trying to queue anyway: {e}");
+            Ok(())
+        }
+    }
+}
+
+/// Sends the message base64-encoded: the Functions queue trigger's default
+/// `messageEncoding`, which rejects plain text.
+async fn send(storage: &Storage, message: &JobMessage) -> Result<(), StorageError> {
+    let wire = encode_message(&message.to_json(), MessageEncoding::Base64);
+    storage.send_message(QUEUE, &wire).await.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROW: &str = r#"{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}"#;
+
+    fn limits() -> Limits {
+        crate::configuration::DEFAULT_JOB_LIMITS
+    }
+
+    #[test]
+    fn an_empty_batch_is_refused_like_submit_job_refuses_it() {
+        for (content_type, body) in [
+            ("application/json", "[]"),
+            ("text/csv", "CHAS,RM,TAX,PTRATIO,B,LSTAT\n"),
+        ] {
+            let e = plan_job(&limits(), Some(content_type), body.as_bytes()).unwrap_err();
+            assert_eq!(e, ApiError::BadRequest("the batch has no rows".into()));
+        }
+    }
+
+    #[test]
+    fn a_small_batch_travels_in_the_message_and_a_large_one_in_a_blob() {
+        let plan = plan_job(&limits(), Some("application/json"), ROW.as_bytes()).unwrap();
+        assert!(matches!(plan, JobPlan::Inline(ref m) if m.row_count == 1));
+        let many = format!("[{}]", vec![ROW; 5_000].join(","));
+        let plan = plan_job(&limits(), Some("application/json"), many.as_bytes()).unwrap();
+        let JobPlan::Blob { message, path, .. } = plan else {
+            panic!("5,000 rows do not fit in one message");
+        };
+        assert_eq!(path, jobs::input_path(&message.job_id));
+        assert_eq!(message.row_count, 5_000);
+    }
+
+    #[test]
+    fn the_job_limits_apply() {
+        let tight = Limits {
+            max_body_bytes: 1 << 20,
+            max_rows: 2,
+        };
+        let three = format!("[{ROW},{ROW},{ROW}]");
+        let e = plan_job(&tight, Some("application/json"), three.as_bytes()).unwrap_err();
+        assert_eq!(e.status(), 413);
+    }
+}
