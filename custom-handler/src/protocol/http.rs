@@ -258,10 +258,15 @@ impl HttpResponse {
             .with_body(body))
     }
 
-    /// Sets the body to `text` and the content type to UTF-8 plain text.
+    /// Sets the body to `text`. The content type becomes UTF-8 plain text unless one was
+    /// already set, so `.header("Content-Type", "text/csv").text(csv)` keeps the CSV type.
     pub fn text(self, text: impl Into<String>) -> Self {
-        self.header("Content-Type", "text/plain; charset=utf-8")
-            .with_body(text.into())
+        let with_type = if self.header_value("Content-Type").is_some() {
+            self
+        } else {
+            self.header("Content-Type", "text/plain; charset=utf-8")
+        };
+        with_type.with_body(text.into())
     }
 
     /// Sets header `name`, replacing a header of the same name in any case.
@@ -452,6 +457,19 @@ mod tests {
                 "the request body is declared as application/octet-stream but is not valid base64"
             ),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn text_keeps_a_content_type_set_before_it() {
+        let csv = HttpResponse::new(200)
+            .header("content-type", "text/csv")
+            .text("a,b\n");
+        assert_eq!(csv.header_value("Content-Type"), Some("text/csv"));
+        let plain = HttpResponse::new(200).text("hi");
+        assert_eq!(
+            plain.header_value("Content-Type"),
+            Some("text/plain; charset=utf-8")
         );
     }
 
