@@ -2,7 +2,7 @@
 # End-to-end serverless figures on loopback: the release handler under the release local host,
 # against Azurite, as deployed (the shipped host.json, forwarding on).
 #
-#   1. Jobs: workers submit POST /api/jobs and poll GET /api/jobs/{id} every POLL_MS until the
+#   1. Jobs (after creating the queue and containers the deployment creates): workers submit POST /api/jobs and poll GET /api/jobs/{id} every POLL_MS until the
 #      result is there, then submit the next (e2e/examples/serverless_load.rs): jobs/s and
 #      rows/s from the first submit to the last result, and submit-to-result p50/p99. Once
 #      with 1-row jobs (queue message only) and once with 10,000-row jobs (claim check blob).
@@ -15,6 +15,7 @@
 # Env:   RUNS (3), SMALL_JOBS (500), SMALL_CONCURRENCY (32), BIG_JOBS (20), BIG_ROWS (10000),
 #        BIG_CONCURRENCY (4), POLL_MS (20), JOB_TIMEOUT_S (600, per load run),
 #        WRK_DURATION (10s), WRK_CONNECTIONS (16), WRK_THREADS (2),
+#        KEEP_LOGS (a directory to copy the host's and the handler's logs to at exit),
 #        RUST_LOG (unset: the host's default, info, as `local-host start` runs)
 set -euo pipefail
 
@@ -88,6 +89,9 @@ cleanup() {
             [[ -s $log ]] && { say "last lines of $log:"; tail -n 20 "$log" >&2; }
         done
     fi
+    if [[ -n ${KEEP_LOGS:-} ]]; then
+        mkdir -p "$KEEP_LOGS" && cp "$WORK"/*.log "$KEEP_LOGS"/ 2>/dev/null || true
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -152,7 +156,7 @@ say "POST /api/predict answers $direct (both ways)"
 # One load run; prints its RESULT line's fields as "jobs_per_s rows_per_s p50_ms p99_ms".
 jobs_run() {
     local jobs=$1 rows=$2 concurrency=$3 line
-    line=$(timeout $((JOB_TIMEOUT_S + 60)) "$LOAD" --url "$HOST_URL" --key "$KEY" \
+    line=$(AzureWebJobsStorage=$AZURITE_CONNECTION_STRING timeout $((JOB_TIMEOUT_S + 60)) "$LOAD" --url "$HOST_URL" --key "$KEY" \
         --jobs "$jobs" --rows "$rows" --concurrency "$concurrency" \
         --poll-ms "$POLL_MS" --timeout-s "$JOB_TIMEOUT_S") || die "the load run ($jobs jobs of $rows rows) failed"
     say "$rows-row jobs: $line"
