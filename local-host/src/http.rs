@@ -327,7 +327,7 @@ async fn invoke(
     for (name, value) in &parts.headers {
         headers.entry(name.clone()).or_default().push(value.clone());
     }
-    let binary = custom_handler_is_binary(parts.content_type.as_deref());
+    let binary = custom_handler::protocol::is_binary_content_type(parts.content_type.as_deref());
     let body = parts.has_length.then(|| {
         if binary {
             STANDARD.encode(&parts.body)
@@ -408,19 +408,6 @@ async fn invoke(
     }
 }
 
-fn custom_handler_is_binary(content_type: Option<&str>) -> bool {
-    let Some(content_type) = content_type else {
-        return false;
-    };
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    media == "application/octet-stream" || media.starts_with("multipart/")
-}
-
 async fn forward(door: &FrontDoor, route: &HttpRoute, parts: RequestParts) -> Reply {
     let function = &route.function.name;
     let id = uuid::Uuid::new_v4().to_string();
@@ -499,15 +486,5 @@ mod tests {
                 ("b".to_string(), "x y".to_string())
             ]
         );
-    }
-
-    #[test]
-    fn binary_content_types_are_octet_stream_and_multipart() {
-        assert!(custom_handler_is_binary(Some("application/octet-stream")));
-        assert!(custom_handler_is_binary(Some(
-            "multipart/form-data; boundary=x"
-        )));
-        assert!(!custom_handler_is_binary(Some("application/json")));
-        assert!(!custom_handler_is_binary(None));
     }
 }

@@ -135,7 +135,7 @@ impl TryFrom<Value> for HttpRequest {
 }
 
 /// Whether the host base64-encodes bodies of this content type.
-pub(crate) fn is_binary_content_type(content_type: Option<&str>) -> bool {
+pub fn is_binary_content_type(content_type: Option<&str>) -> bool {
     let Some(content_type) = content_type else {
         return false;
     };

@@ -18,7 +18,7 @@ pub(crate) mod http;
 mod request;
 mod response;
 
-pub use http::{HttpRequest, HttpResponse};
+pub use http::{HttpRequest, HttpResponse, is_binary_content_type};
 pub use request::{
     InvocationRequest, QueueMetadata, ScheduleStatus, Sys, TimerInfo, TimerSchedule,
 };

@@ -51,10 +51,20 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
             return Ok(respond::error("res", &e));
         };
         // Written before the message is sent, so `score-job` always finds it.
-        storage
-            .put_blob_path(path, rows_json.clone(), "application/json")
-            .await
-            .map_err(|e| storage_failure("cannot store the job's rows", e))?;
+        let put = || storage.put_blob_path(path, rows_json.clone(), "application/json");
+        if let Err(e) = put().await {
+            // Bicep creates the container in Azure; a fresh Azurite has none yet.
+            if !e.is_not_found() {
+                return Err(storage_failure("cannot store the job's rows", e));
+            }
+            storage
+                .ensure_container(jobs::INPUTS_CONTAINER)
+                .await
+                .map_err(|e| storage_failure("cannot create the job-inputs container", e))?;
+            put()
+                .await
+                .map_err(|e| storage_failure("cannot store the job's rows", e))?;
+        }
     }
     let message = plan.message();
     inv.log(
