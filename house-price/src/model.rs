@@ -141,6 +141,8 @@ pub struct Model {
     /// so one tree's splits share a cache line or two.
     splits: Vec<Split>,
     leaf: Vec<f64>,
+    /// The same trees in the fixed depth-3 layout, when that is their depth (else empty).
+    trees3: Vec<Tree3>,
     artifact: Artifact,
 }
 
@@ -148,6 +150,34 @@ pub struct Model {
 struct Split {
     threshold: f64,
     feature: usize,
+}
+
+/// A depth-3 tree (the trained depth) in fixed-size arrays: every index is provably in
+/// bounds, so the walk compiles to loads, compares and adds, with no bounds checks.
+#[derive(Clone, Copy, Debug)]
+struct Tree3 {
+    threshold: [f64; 7],
+    /// Feature indexes, below 6 (validated); masked to below 8 so the compiler knows it.
+    feature: [u8; 7],
+    leaf: [f64; 8],
+}
+
+/// Feature values padded to 8, the range `Tree3::feature` is masked to.
+type Padded = [f64; 8];
+
+fn padded(x: &[f64; N_FEATURES]) -> Padded {
+    let mut p = [0.0; 8];
+    p[..N_FEATURES].copy_from_slice(x);
+    p
+}
+
+#[inline(always)]
+fn walk3(t: &Tree3, x: &Padded) -> f64 {
+    let right = |n: usize| usize::from(x[usize::from(t.feature[n] & 7)] > t.threshold[n]);
+    let n1 = 1 + right(0);
+    let n2 = 2 * n1 + 1 + right(n1);
+    let n3 = 2 * n2 + 1 + right(n2);
+    t.leaf[n3 - 7]
 }
 
 /// Rows scored together, tree by tree: the tree stays in L1 cache and the rows' independent
@@ -274,6 +304,20 @@ impl Model {
                 })
                 .collect(),
             leaf: t.leaf.clone(),
+            trees3: if t.depth == 3 {
+                t.feature
+                    .chunks_exact(7)
+                    .zip(t.threshold.chunks_exact(7))
+                    .zip(t.leaf.chunks_exact(8))
+                    .map(|((f, th), l)| Tree3 {
+                        threshold: th.try_into().unwrap_or([f64::MAX; 7]),
+                        feature: f.try_into().unwrap_or([0; 7]),
+                        leaf: l.try_into().unwrap_or([0.0; 8]),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
             artifact,
         })
     }
@@ -304,12 +348,10 @@ impl Model {
             .zip(self.leaf.chunks_exact(self.leaves))
     }
 
-    /// Sums every tree for one row, with the depth known at compile time when it is the
-    /// trained depth, so the walk unrolls.
-    fn sum<const DEPTH: u32>(&self, x: &[f64; N_FEATURES]) -> f64 {
-        let depth = if DEPTH == 0 { self.depth } else { DEPTH };
+    /// Sums every tree for one row: the general path, for depths other than 3.
+    fn sum(&self, x: &[f64; N_FEATURES]) -> f64 {
         self.trees().fold(self.base, |sum, (splits, leaves)| {
-            sum + walk(splits, leaves, depth, x)
+            sum + walk(splits, leaves, self.depth, x)
         })
     }
 
@@ -317,9 +359,13 @@ impl Model {
     #[inline]
     pub fn predict(&self, row: &Row) -> f64 {
         let x = self.scaled(row);
-        match self.depth {
-            3 => self.sum::<3>(&x),
-            _ => self.sum::<0>(&x),
+        if self.trees3.is_empty() {
+            self.sum(&x)
+        } else {
+            let x = padded(&x);
+            self.trees3
+                .iter()
+                .fold(self.base, |sum, t| sum + walk3(t, &x))
         }
     }
 
@@ -328,6 +374,21 @@ impl Model {
     pub fn predict_into(&self, rows: &[Row], out: &mut Vec<f64>) {
         out.clear();
         out.resize(rows.len(), self.base);
+        if !self.trees3.is_empty() {
+            let mut block = [[0.0; 8]; BLOCK];
+            for (rows, sums) in rows.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
+                let xs = &mut block[..rows.len()];
+                for (x, row) in xs.iter_mut().zip(rows) {
+                    *x = padded(&self.scaled(row));
+                }
+                for t in &self.trees3 {
+                    for (x, sum) in xs.iter().zip(sums.iter_mut()) {
+                        *sum += walk3(t, x);
+                    }
+                }
+            }
+            return;
+        }
         let mut block = [[0.0; N_FEATURES]; BLOCK];
         for (rows, sums) in rows.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
             let xs = &mut block[..rows.len()];
@@ -400,6 +461,30 @@ mod tests {
                 ])
                 .unwrap()
             })
+            .collect();
+        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
+        assert_eq!(m.predict_all(&rows), one_by_one);
+    }
+
+    #[test]
+    fn the_general_path_for_other_depths_agrees_with_itself_in_batches() {
+        let mut a: Artifact = serde_json::from_str(EMBEDDED_ARTIFACT).unwrap();
+        // Two trees of depth 2 over RM and LSTAT.
+        a.trees = Trees {
+            depth: 2,
+            count: 2,
+            base_score: 20.0,
+            feature: vec![1, 5, 5, 5, 1, 1],
+            threshold: vec![6.5, 10.0, 5.0, 15.0, 6.0, 7.0],
+            leaf: vec![1.0, 2.0, 3.0, 4.0, -1.0, -2.0, -3.0, -4.0],
+        };
+        let m = Model::from_artifact(a).unwrap();
+        let row = |rm, lstat| Row::new([0.0, rm, 1.0, 1.0, 1.0, lstat]).unwrap();
+        // Tree 1: RM 6 <= 6.5 -> node 1 (LSTAT <= 10 -> leaf 0 = 1.0); tree 2: LSTAT 4 <= 15
+        // -> node 1 (RM 6 <= 6 -> leaf 0 = -1.0).
+        assert_eq!(m.predict(&row(6.0, 4.0)), 20.0);
+        let rows: Vec<Row> = (0..100)
+            .map(|i| row(5.0 + i as f64 / 30.0, i as f64 / 4.0))
             .collect();
         let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
         assert_eq!(m.predict_all(&rows), one_by_one);
