@@ -6,6 +6,8 @@
 # Every step creates or updates in place, so the script is safe to re-run.
 # The keyless, full setup (no shared keys at all, monitoring, web app) is infra/main.bicep.
 set -euo pipefail
+# shellcheck source=lib/deploy.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/deploy.sh"
 # Paths (dist/, --package) are relative to the repository root.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -29,11 +31,6 @@ Options (each also read from the environment variable in brackets):
 EOF
 }
 
-# One plain sentence on stderr, non-zero exit.
-die() {
-  printf '%s\n' "$1" >&2
-  exit 1
-}
 
 name=${FUNCTION_APP_NAME:-}
 resource_group=${RESOURCE_GROUP:-}
@@ -50,9 +47,6 @@ smoke_interval=${SMOKE_INTERVAL:-10}
 # A row of the Boston housing data set, in the single-record shape the predict API accepts.
 smoke_body='{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}'
 
-need_value() {
-  [[ $# -ge 2 && -n $2 && $2 != -* ]] || die "Option $1 needs a value: see --help."
-}
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -85,39 +79,6 @@ fi
 [[ $max_instances =~ ^[0-9]+$ ]] && ((max_instances >= 1 && max_instances <= 1000)) ||
   die "Maximum instance count '$max_instances' is out of range: use a whole number from 1 to 1000."
 
-# Prints a command the way a shell reads it back: plain words bare, others single-quoted,
-# and words holding "$VAR" placeholders (captured values in a dry run) double-quoted.
-print_cmd() {
-  local out=() arg
-  for arg in "$@"; do
-    if [[ $arg =~ \$[A-Z_]+ && ! $arg =~ [\"\\\`] ]]; then
-      out+=("\"$arg\"")
-    elif [[ $arg =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
-      out+=("$arg")
-    else
-      out+=("'${arg//\'/\'\\\'\'}'")
-    fi
-  done
-  printf '%s\n' "${out[*]}"
-}
-
-run() {
-  if $dry_run; then print_cmd "$@"; else "$@"; fi
-}
-
-# capture VAR cmd...: VAR=$(cmd...); a dry run prints that line and leaves "$VAR" as a placeholder.
-capture() {
-  local var=$1
-  shift
-  if $dry_run; then
-    printf '%s=$(%s)\n' "$var" "$(print_cmd "$@")"
-    printf -v "$var" '%s' "\$$var"
-  else
-    local value
-    value=$("$@")
-    printf -v "$var" '%s' "$value"
-  fi
-}
 
 # unless_exists SHOW... -- CREATE...: runs CREATE only when SHOW fails (the resource is missing).
 unless_exists() {
@@ -134,12 +95,7 @@ unless_exists() {
   fi
 }
 
-if ! $dry_run; then
-  command -v az >/dev/null 2>&1 ||
-    die "The Azure CLI (az) is not on PATH: install it (https://aka.ms/azure-cli) or use --dry-run to print the commands."
-  az account show --output none >/dev/null 2>&1 ||
-    die "The Azure CLI is not logged in: run 'az login' (and 'az account set --subscription ...') first."
-fi
+require_az_login
 
 if ! $skip_build; then
   run cargo xtask package

@@ -5,6 +5,8 @@
 # Every step creates or updates in place, so the script is safe to re-run.
 # The keyless, full setup (storage, monitoring, function app) is infra/main.bicep.
 set -euo pipefail
+# shellcheck source=lib/deploy.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/deploy.sh"
 # Paths (dist/, --package) are relative to the repository root.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -29,11 +31,6 @@ Options (each also read from the environment variable in brackets):
 EOF
 }
 
-# One plain sentence on stderr, non-zero exit.
-die() {
-  printf '%s\n' "$1" >&2
-  exit 1
-}
 
 name=${WEBAPP_NAME:-}
 resource_group=${RESOURCE_GROUP:-}
@@ -49,9 +46,6 @@ dry_run=false
 health_attempts=${HEALTH_ATTEMPTS:-30}
 health_interval=${HEALTH_INTERVAL:-10}
 
-need_value() {
-  [[ $# -ge 2 && -n $2 && $2 != -* ]] || die "Option $1 needs a value: see --help."
-}
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -80,46 +74,8 @@ if [[ -n $storage_account && ! $storage_account =~ ^[a-z0-9]{3,24}$ ]]; then
 fi
 plan=${plan:-plan-$name}
 
-# Prints a command the way a shell reads it back: plain words bare, others single-quoted,
-# and words holding "$VAR" placeholders (captured values in a dry run) double-quoted.
-print_cmd() {
-  local out=() arg
-  for arg in "$@"; do
-    if [[ $arg =~ \$[A-Z_]+ && ! $arg =~ [\"\\\`] ]]; then
-      out+=("\"$arg\"")
-    elif [[ $arg =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
-      out+=("$arg")
-    else
-      out+=("'${arg//\'/\'\\\'\'}'")
-    fi
-  done
-  printf '%s\n' "${out[*]}"
-}
 
-run() {
-  if $dry_run; then print_cmd "$@"; else "$@"; fi
-}
-
-# capture VAR cmd...: VAR=$(cmd...); a dry run prints that line and leaves "$VAR" as a placeholder.
-capture() {
-  local var=$1
-  shift
-  if $dry_run; then
-    printf '%s=$(%s)\n' "$var" "$(print_cmd "$@")"
-    printf -v "$var" '%s' "\$$var"
-  else
-    local value
-    value=$("$@")
-    printf -v "$var" '%s' "$value"
-  fi
-}
-
-if ! $dry_run; then
-  command -v az >/dev/null 2>&1 ||
-    die "The Azure CLI (az) is not on PATH: install it (https://aka.ms/azure-cli) or use --dry-run to print the commands."
-  az account show --output none >/dev/null 2>&1 ||
-    die "The Azure CLI is not logged in: run 'az login' (and 'az account set --subscription ...') first."
-fi
+require_az_login
 
 if ! $skip_build; then
   run cargo xtask package
