@@ -176,7 +176,21 @@ async fn supervise(
     }
 }
 
+/// How long a stopping handler gets to finish its in-flight invocations after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Stops the handler as a platform would: SIGTERM, so it finishes what it is doing, then
+/// SIGKILL if it is still there after [`STOP_GRACE`].
 async fn kill(child: &mut Child) {
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        use nix::sys::signal::{Signal, kill as send};
+        if send(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM).is_ok()
+            && let Ok(Ok(status)) = tokio::time::timeout(STOP_GRACE, child.wait()).await
+        {
+            log::info!("custom handler stopped ({status})");
+            return;
+        }
+    }
     if let Err(e) = child.start_kill() {
         log::debug!("killing the custom handler: {e}");
     }

@@ -57,3 +57,18 @@ async fn stop_kills_the_handler() {
         "handler {pid} is still running"
     );
 }
+
+#[tokio::test]
+async fn stop_lets_the_handler_finish_gracefully_before_any_kill() {
+    let stop_file = std::env::temp_dir().join(format!("handler-stop-{}", uuid::Uuid::new_v4()));
+    let path = stop_file.to_string_lossy().into_owned();
+    let app = spawn_with("app", |o| {
+        o.setting("TEST_HANDLER_STOP_FILE", path.as_str())
+    })
+    .await;
+    app.stop().await;
+    // Only a handler that got SIGTERM (not SIGKILL) lives to write this file.
+    let written = std::fs::read_to_string(&stop_file).unwrap_or_default();
+    let _ = std::fs::remove_file(&stop_file);
+    assert_eq!(written, "graceful");
+}

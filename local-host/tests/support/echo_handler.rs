@@ -5,7 +5,8 @@
 //! echoed as `{"forwarded": true, method, path, query, headers, body}`.
 //!
 //! Knobs (environment): `TEST_HANDLER_START_DELAY_MS` delays listening (readiness tests);
-//! `TEST_HANDLER_PID_FILE` receives the process id (shutdown tests).
+//! `TEST_HANDLER_PID_FILE` receives the process id (shutdown tests); `TEST_HANDLER_STOP_FILE`
+//! receives `graceful` when the server stopped on SIGTERM (a SIGKILL leaves no such file).
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use custom_handler::InvocationRequest;
@@ -40,7 +41,11 @@ async fn main() -> std::io::Result<()> {
     .workers(2)
     .bind(("127.0.0.1", port))?
     .run()
-    .await
+    .await?;
+    if let Some(path) = std::env::var_os("TEST_HANDLER_STOP_FILE") {
+        std::fs::write(path, "graceful")?;
+    }
+    Ok(())
 }
 
 fn ok(body: Value) -> HttpResponse {
