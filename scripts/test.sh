@@ -29,7 +29,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Starting Azurite"
 azurite_env=$(scripts/azurite.sh start)
 eval "$azurite_env"
-trap 'scripts/azurite.sh stop' EXIT
+# Quietly, so the test runner's summary stays the last line.
+trap 'scripts/azurite.sh stop >/dev/null 2>&1' EXIT
 
 step "Pipeline and infrastructure validation"
 scripts/validate-infra.sh
