@@ -27,7 +27,8 @@ export AZURITE_TABLE_PORT=${AZURITE_TABLE_PORT:-10002}
 
 echo "==> Building the handler, the local host and the web app ($profile)"
 cargo build --quiet "${release_flag[@]}" -p handler -p local-host -p webapp
-app_dir=target/functionapp
+target_dir=${CARGO_TARGET_DIR:-target}
+app_dir=$target_dir/functionapp
 cargo xtask app-dir --out "$app_dir" "${release_flag[@]}" >/dev/null
 cp local.settings.example.json "$app_dir/local.settings.json"
 
@@ -49,11 +50,11 @@ azurite_dir=$AZURITE_DIR
 export AzureWebJobsStorage="$AZURITE_CONNECTION_STRING"
 
 echo "==> Starting the local Functions host on :$functions_port"
-target/$profile/local-host start --app-dir "$app_dir" --port "$functions_port" &
+"$target_dir/$profile/local-host" start --app-dir "$app_dir" --port "$functions_port" &
 pids+=($!)
 
 echo "==> Starting the web app on :$webapp_port"
-PORT=$webapp_port target/$profile/webapp &
+PORT=$webapp_port "$target_dir/$profile/webapp" &
 pids+=($!)
 
 key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Values"]["FUNCTIONS_KEY"])' local.settings.example.json 2>/dev/null || echo local-dev-key)

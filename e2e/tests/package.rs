@@ -109,7 +109,7 @@ fn the_packages_run_under_the_local_host_as_shipped() {
         .unwrap()
         .port();
     let _host = Killed(
-        Command::new(repo().join("target/debug/local-host"))
+        Command::new(xtask::target_dir(&repo()).join("debug/local-host"))
             .args(["start", "--app-dir"])
             .arg(&app)
             .args(["--port", &port.to_string()])

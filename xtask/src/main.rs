@@ -72,8 +72,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 return Err("building the handler failed".into());
             }
             let profile = if release { "release" } else { "debug" };
-            let handler = root.join("target").join(profile).join("handler");
-            let dir = out.unwrap_or_else(|| root.join("target").join("functionapp"));
+            let handler = xtask::target_dir(&root).join(profile).join("handler");
+            let dir = out.unwrap_or_else(|| xtask::target_dir(&root).join("functionapp"));
             package::stage_functionapp(&root, &handler, &dir)?;
             println!("{}", dir.display());
             Ok(())

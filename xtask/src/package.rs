@@ -188,7 +188,7 @@ pub fn package(options: &Options) -> Result<Packages> {
             .args(["build", "--release", "--locked", "--target", TARGET])
             .args(["-p", "handler", "-p", "webapp"]))?;
     }
-    let bin_dir = root.join("target").join(TARGET).join("release");
+    let bin_dir = crate::target_dir(root).join(TARGET).join("release");
     let handler = bin_dir.join("handler");
     let webapp = bin_dir.join("webapp");
     check_binary(&handler)?;

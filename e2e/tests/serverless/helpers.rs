@@ -44,7 +44,7 @@ pub fn handler_binary() -> &'static Path {
             .status()
             .unwrap();
         assert!(status.success(), "building the handler failed");
-        repo().join("target/debug/handler")
+        xtask::target_dir(&repo()).join("debug/handler")
     })
 }
 
