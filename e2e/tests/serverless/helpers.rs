@@ -163,6 +163,28 @@ impl Stack {
         }
     }
 
+    /// Whether `queue` has no visible message.
+    pub async fn queue_is_empty(&self, queue: &str) -> bool {
+        self.storage
+            .peek_messages(queue, 32)
+            .await
+            .unwrap()
+            .is_empty()
+    }
+
+    /// Waits for the first message of the poison queue, or panics after `timeout`.
+    pub async fn wait_for_poison(&self, timeout: Duration) -> storage::PeekedMessage {
+        let start = Instant::now();
+        loop {
+            let peeked = self.storage.peek_messages(POISON, 32).await.unwrap();
+            if let Some(m) = peeked.into_iter().next() {
+                return m;
+            }
+            assert!(start.elapsed() < timeout, "nothing reached {POISON}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Puts a message on the job queue the way the Functions host expects it (base64).
     pub async fn enqueue_raw(&self, text: &str) -> String {
         let wire = encode_message(text, MessageEncoding::Base64);

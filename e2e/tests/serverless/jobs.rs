@@ -65,22 +65,8 @@ async fn two_hundred_concurrent_jobs_each_get_exactly_one_result() {
         let n = names.iter().filter(|n| **n == format!("{id}.json")).count();
         assert_eq!(n, 1, "{id}");
     }
-    assert!(
-        stack
-            .storage
-            .peek_messages(QUEUE, 32)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        stack
-            .storage
-            .peek_messages("predict-jobs-poison", 32)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(stack.queue_is_empty(QUEUE).await);
+    assert!(stack.queue_is_empty("predict-jobs-poison").await);
     stack.host.stop().await;
 }
 
@@ -96,14 +82,7 @@ async fn an_invalid_batch_gets_400_and_nothing_is_enqueued() {
     assert!(body["error"]["message"].as_str().unwrap().contains("CHAS"));
     // Give a wrongly sent message time to show up before declaring the queue empty.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        stack
-            .storage
-            .peek_messages(QUEUE, 32)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(stack.queue_is_empty(QUEUE).await);
     stack.host.stop().await;
 }
 

@@ -25,14 +25,7 @@ async fn a_transient_failure_is_retried_and_then_succeeds() {
         .wait_for_result(&id.to_string(), Duration::from_secs(30))
         .await;
     assert_eq!(result["status"], "succeeded");
-    assert!(
-        stack
-            .storage
-            .peek_messages(POISON, 32)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(stack.queue_is_empty(POISON).await);
     stack.host.stop().await;
 }
 
@@ -42,17 +35,7 @@ async fn a_message_that_always_fails_reaches_the_poison_queue_with_its_body_inta
     let id = uuid::Uuid::new_v4();
     let wire = stack.enqueue_raw(&job_message(&id, "always")).await;
     let start = Instant::now();
-    let poisoned = loop {
-        let peeked = stack.storage.peek_messages(POISON, 32).await.unwrap();
-        if let Some(m) = peeked.into_iter().next() {
-            break m;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "nothing reached {POISON}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let poisoned = stack.wait_for_poison(Duration::from_secs(60)).await;
     assert_eq!(
         poisoned.text, wire,
         "the poison message is byte-for-byte the original"
@@ -64,14 +47,7 @@ async fn a_message_that_always_fails_reaches_the_poison_queue_with_its_body_inta
         "{:?}",
         start.elapsed()
     );
-    assert!(
-        stack
-            .storage
-            .peek_messages(QUEUE, 32)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(stack.queue_is_empty(QUEUE).await);
     let result = stack
         .storage
         .get_blob("results", &format!("{id}.json"))
@@ -87,19 +63,8 @@ async fn a_message_without_a_job_id_is_poisoned_not_lost() {
     let wire = stack
         .enqueue_raw(r#"{"rows":[[0,6.575,296,15.3,396.9,4.98]]}"#)
         .await;
-    let start = Instant::now();
-    loop {
-        let peeked = stack.storage.peek_messages(POISON, 32).await.unwrap();
-        if let Some(m) = peeked.first() {
-            assert_eq!(m.text, wire);
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "nothing reached {POISON}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let poisoned = stack.wait_for_poison(Duration::from_secs(60)).await;
+    assert_eq!(poisoned.text, wire);
     stack.host.stop().await;
 }
 
@@ -179,13 +144,6 @@ async fn the_handler_killed_mid_flight_is_restarted_and_every_job_gets_its_resul
         assert_eq!(result["status"], "succeeded", "{id}");
         assert_eq!(result["predictions"].as_array().unwrap().len(), rows.len());
     }
-    assert!(
-        stack
-            .storage
-            .peek_messages(POISON, 32)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(stack.queue_is_empty(POISON).await);
     stack.host.stop().await;
 }
