@@ -170,6 +170,8 @@ pub struct QueueTrigger {
     pub queue_name: String,
     /// The app setting holding the storage connection.
     pub connection: Option<String>,
+    /// How the message is handed over: text (none or `string`) or base64 (`binary`).
+    pub data_type: Option<DataType>,
 }
 
 /// A `queue` output binding.
@@ -181,6 +183,8 @@ pub struct QueueOutput {
     pub queue_name: String,
     /// The app setting holding the storage connection.
     pub connection: Option<String>,
+    /// `binary` stops the host from decoding base64 strings into bytes (see the protocol docs).
+    pub data_type: Option<DataType>,
 }
 
 /// A `blob` input or output binding.
@@ -263,6 +267,16 @@ impl Binding {
         }
     }
 
+    /// The declared `dataType`, for the binding types that have one.
+    pub fn data_type(&self) -> Option<DataType> {
+        match self {
+            Self::QueueTrigger(b) => b.data_type,
+            Self::Queue(b) => b.data_type,
+            Self::Blob(b) => b.data_type,
+            _ => None,
+        }
+    }
+
     /// Whether this binding starts the function.
     pub fn is_trigger(&self) -> bool {
         matches!(
@@ -296,10 +310,12 @@ impl Binding {
             Self::QueueTrigger(b) => {
                 wire.queue_name = Some(b.queue_name.clone());
                 wire.connection = b.connection.clone();
+                wire.data_type = b.data_type;
             }
             Self::Queue(b) => {
                 wire.queue_name = Some(b.queue_name.clone());
                 wire.connection = b.connection.clone();
+                wire.data_type = b.data_type;
             }
             Self::Blob(b) => {
                 wire.path = Some(b.path.clone());
@@ -362,6 +378,7 @@ impl Binding {
                     name,
                     queue_name: require("queueName", queue_name)?,
                     connection,
+                    data_type,
                 })
             }
             "queue" => {
@@ -370,6 +387,7 @@ impl Binding {
                     name,
                     queue_name: require("queueName", queue_name)?,
                     connection,
+                    data_type,
                 })
             }
             "blob" => Self::Blob(Blob {
@@ -601,6 +619,7 @@ mod tests {
             name: "msg".into(),
             queue_name: "q".into(),
             connection: None,
+            data_type: None,
         });
         let f = |b: Vec<Binding>| is_forwardable(&FunctionJson { bindings: b });
         assert!(f(vec![trigger.clone(), out.clone()]));

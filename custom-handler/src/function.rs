@@ -102,6 +102,7 @@ impl Function {
             name: name.into(),
             queue_name: queue_name.into(),
             connection: Some(DEFAULT_CONNECTION.to_string()),
+            data_type: None,
         }))
     }
 
@@ -111,27 +112,32 @@ impl Function {
             name: name.into(),
             queue_name: queue_name.into(),
             connection: Some(DEFAULT_CONNECTION.to_string()),
+            data_type: None,
         }))
     }
 
-    /// Adds a blob input read from `path` (binding expressions allowed).
+    /// Adds a blob input read from `path` (binding expressions allowed), handed over as text.
     pub fn blob_input(self, name: impl Into<String>, path: impl Into<String>) -> Self {
-        self.blob(name.into(), Direction::In, path.into())
+        self.blob(name.into(), Direction::In, path.into(), DataType::String)
+    }
+
+    /// Adds a blob input handed over as bytes (`"dataType": "binary"`, base64 on the wire).
+    pub fn blob_input_binary(self, name: impl Into<String>, path: impl Into<String>) -> Self {
+        self.blob(name.into(), Direction::In, path.into(), DataType::Binary)
     }
 
     /// Adds a blob output written to `path` (binding expressions allowed).
     pub fn blob_output(self, name: impl Into<String>, path: impl Into<String>) -> Self {
-        self.blob(name.into(), Direction::Out, path.into())
+        self.blob(name.into(), Direction::Out, path.into(), DataType::String)
     }
 
-    fn blob(self, name: String, direction: Direction, path: String) -> Self {
-        // Text content: the host hands over and accepts strings; see the protocol module docs.
+    fn blob(self, name: String, direction: Direction, path: String, data_type: DataType) -> Self {
         self.binding(Binding::Blob(Blob {
             name,
             direction,
             path,
             connection: Some(DEFAULT_CONNECTION.to_string()),
-            data_type: Some(DataType::String),
+            data_type: Some(data_type),
         }))
     }
 
@@ -198,6 +204,28 @@ impl Function {
                 ));
             }
         }
+        for binding in &self.bindings {
+            // Outputs reach their destination exactly only as base64 the host decodes, which
+            // it skips for `binary` (`GetBindingValue` in HttpScriptInvocationResultExtensions.cs);
+            // `stream` hands a custom handler nothing it can read.
+            let writes =
+                binding.direction() != Direction::In && !matches!(binding, Binding::Http(_));
+            match binding.data_type() {
+                Some(DataType::Stream) => {
+                    return Err(format!(
+                        "the binding `{}` of `{name}` has dataType `stream`, which a custom handler cannot use; use `string` or `binary`",
+                        binding.name()
+                    ));
+                }
+                Some(DataType::Binary) if writes => {
+                    return Err(format!(
+                        "the output `{}` of `{name}` has dataType `binary`, with which the host writes strings unchanged and bytes cannot be sent; leave dataType unset",
+                        binding.name()
+                    ));
+                }
+                _ => {}
+            }
+        }
         if self.handler.is_none() {
             return Err(format!(
                 "the function `{name}` has no handler; call .handler(service_fn(...))"
@@ -207,10 +235,12 @@ impl Function {
     }
 }
 
-/// One call of a function: the decoded request, the invocation id and a logger.
+/// One call of a function: the decoded request, the function's bindings, the invocation id
+/// and a logger.
 #[derive(Debug)]
 pub struct Invocation {
     request: InvocationRequest,
+    bindings: Arc<[Binding]>,
     logger: InvocationLogger,
 }
 
@@ -224,6 +254,7 @@ impl Invocation {
     ) -> Self {
         Self {
             request,
+            bindings: Arc::from(Vec::new()),
             logger: InvocationLogger {
                 inner: Arc::new(LoggerInner {
                     function_name: function_name.into(),
@@ -234,9 +265,49 @@ impl Invocation {
         }
     }
 
-    /// The trigger and input values and metadata.
+    /// The same invocation for a function declared with `bindings`, which say how each input
+    /// is decoded (the runtime calls this with the function's own declaration).
+    pub fn with_bindings(mut self, bindings: Arc<[Binding]>) -> Self {
+        self.bindings = bindings;
+        self
+    }
+
+    /// The trigger and input values and metadata, undecoded.
     pub fn request(&self) -> &InvocationRequest {
         &self.request
+    }
+
+    /// The declared `dataType` of the trigger or input binding `name`.
+    fn input_data_type(&self, name: &str) -> Result<Option<DataType>, DecodeError> {
+        let binding = self
+            .bindings
+            .iter()
+            .find(|b| b.name() == name && b.direction() != Direction::Out)
+            .ok_or_else(|| {
+                DecodeError::new(format!(
+                    "the function `{}` declares no trigger or input binding named `{name}`",
+                    self.function_name()
+                ))
+            })?;
+        Ok(binding.data_type())
+    }
+
+    /// The bytes of the blob input `name`, decoded as its declaration says; `None` when the
+    /// blob does not exist (the host sends the string `null`).
+    pub fn blob_input(&self, name: &str) -> Result<Option<Vec<u8>>, DecodeError> {
+        self.request.input_bytes(name, self.input_data_type(name)?)
+    }
+
+    /// The text of the queue message that triggered this invocation, decoded as `name`'s
+    /// declaration says.
+    pub fn queue_message(&self, name: &str) -> Result<String, DecodeError> {
+        self.request
+            .queue_message(name, self.input_data_type(name)?)
+    }
+
+    /// The queue message `name`, parsed as JSON into `T`.
+    pub fn queue_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, DecodeError> {
+        self.request.queue_json(name, self.input_data_type(name)?)
     }
 
     /// The invocation id the host assigned (`X-Azure-Functions-InvocationId`).

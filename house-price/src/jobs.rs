@@ -17,9 +17,25 @@ pub const RESULTS_CONTAINER: &str = "results";
 pub const INPUTS_CONTAINER: &str = "job-inputs";
 /// Most rows in one job.
 pub const MAX_JOB_ROWS: usize = 100_000;
-/// Azure Storage refuses queue messages over 64 KiB, counted after base64 encoding
-/// (the Functions default `messageEncoding`).
-pub const MAX_QUEUE_MESSAGE_BYTES: usize = 64 * 1024;
+/// Azure Storage refuses a queue message whose TEXT is over 64 KiB: "the encoded message can be
+/// up to 64 KiB" (`QueueClient.MessageMaxBytes` in Azure.Storage.Queues). Both apps send the
+/// message's bytes base64-encoded (the Functions default `messageEncoding`), so the text is
+/// the base64 of the bytes.
+pub const MAX_QUEUE_MESSAGE_TEXT: usize = 64 * 1024;
+/// Kept free below [`MAX_QUEUE_MESSAGE_TEXT`]. The limit is the service's, and no test here can
+/// send to Azure to find its very last byte; a job within 1 KiB of it costs one blob write as a
+/// claim check instead, which always works.
+pub const QUEUE_MESSAGE_MARGIN: usize = 1024;
+
+/// The length of the queue message text Azure Storage receives for `bytes`: their base64.
+pub fn queue_text_len(bytes: usize) -> usize {
+    bytes.div_ceil(3) * 4
+}
+
+/// Whether a message of `bytes` (as the function hands them over) travels inline.
+pub fn fits_inline(bytes: usize) -> bool {
+    queue_text_len(bytes) <= MAX_QUEUE_MESSAGE_TEXT - QUEUE_MESSAGE_MARGIN
+}
 
 /// The blob path holding a large job's rows.
 pub fn input_path(job_id: &Uuid) -> String {
@@ -55,14 +71,26 @@ pub struct JobMessage {
 }
 
 /// How a job travels: in one message, or as a message pointing at a blob of rows.
+///
+/// The plan carries the exact bytes to enqueue (`json`), measured as Azure will receive them,
+/// so the size decision and what is sent cannot differ. Senders must enqueue these bytes
+/// unchanged: the Functions handler hands them to the host as base64 (the host re-serialises a
+/// JSON-looking string indented, which would grow it past the limit).
 #[derive(Clone, Debug, PartialEq)]
 pub enum JobPlan {
     /// The rows fit in the message.
-    Inline(JobMessage),
+    Inline {
+        /// The message.
+        message: JobMessage,
+        /// Its compact JSON: the bytes to enqueue.
+        json: String,
+    },
     /// Write `rows_json` to `message.rows_blob` first, then send `message`.
     Blob {
         /// The message, with `rows_blob` set and no inline rows.
         message: JobMessage,
+        /// Its compact JSON: the bytes to enqueue.
+        json: String,
         /// The blob's path, `container/name`.
         path: String,
         /// The rows as a JSON array.
@@ -71,21 +99,24 @@ pub enum JobPlan {
 }
 
 impl JobPlan {
-    /// Plans a job for validated rows: inline when the base64-encoded message fits.
+    /// Plans a job for validated rows: inline when the message fits ([`fits_inline`]).
     pub fn new(rows: &[Row]) -> JobPlan {
         let message = JobMessage::new(rows);
         let json = message.to_json();
-        if json.len().div_ceil(3) * 4 <= MAX_QUEUE_MESSAGE_BYTES {
-            return JobPlan::Inline(message);
+        if fits_inline(json.len()) {
+            return JobPlan::Inline { message, json };
         }
         let path = input_path(&message.job_id);
         let rows_json = serde_json::to_vec(&message.rows).unwrap_or_default();
+        let message = JobMessage {
+            rows: Vec::new(),
+            rows_blob: Some(path.clone()),
+            ..message
+        };
+        let json = message.to_json();
         JobPlan::Blob {
-            message: JobMessage {
-                rows: Vec::new(),
-                rows_blob: Some(path.clone()),
-                ..message
-            },
+            message,
+            json,
             path,
             rows_json,
         }
@@ -94,7 +125,14 @@ impl JobPlan {
     /// The message to enqueue.
     pub fn message(&self) -> &JobMessage {
         match self {
-            JobPlan::Inline(m) | JobPlan::Blob { message: m, .. } => m,
+            JobPlan::Inline { message, .. } | JobPlan::Blob { message, .. } => message,
+        }
+    }
+
+    /// The exact bytes to enqueue: the message's compact JSON.
+    pub fn message_json(&self) -> &str {
+        match self {
+            JobPlan::Inline { json, .. } | JobPlan::Blob { json, .. } => json,
         }
     }
 }
@@ -367,12 +405,13 @@ mod tests {
     fn large_jobs_keep_their_rows_in_a_blob_and_score_the_same() {
         let model = Model::embedded().unwrap();
         let small = JobPlan::new(&rows());
-        assert!(matches!(small, JobPlan::Inline(_)));
+        assert!(matches!(small, JobPlan::Inline { .. }));
         let many: Vec<Row> = rows().into_iter().cycle().take(5_000).collect();
         let JobPlan::Blob {
             message,
             path,
             rows_json,
+            ..
         } = JobPlan::new(&many)
         else {
             panic!("5,000 rows cannot fit in one queue message");

@@ -1,17 +1,15 @@
 //! Binding data and binding expressions (`results/{jobId}.json`), and the host's conversions of
-//! values on the way in (Metadata, blob inputs) and out (output bindings).
+//! values on the way in (Data, Metadata) and out (output bindings).
 //!
-//! The conversions follow the host source (`ScriptInvocationContextExtensions` and
-//! `HttpScriptInvocationResultExtensions` in Azure/azure-functions-host):
-//! - in: strings and numbers are JSON-serialized a second time (`hello` → `"\"hello\""`,
-//!   `1` → `"1"`), objects stay objects, bytes become base64;
-//! - out: unless the binding says `"dataType": "binary"`, a STRING output that parses as base64
-//!   (.NET `Convert.FromBase64String`) is bound as the decoded bytes; anything else as is.
+//! Each rule follows azure-functions-host v4.1037.0 (paths under `src/WebJobs.Script/`) or the
+//! storage and HTTP extensions, as named on the function that implements it. The conformance
+//! corpus (`conformance/` at the repo root) pins them; the runtime's tests read the same files.
 
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use custom_handler::bindings::DataType;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::FormatItem;
@@ -80,12 +78,21 @@ impl BindingData {
         });
     }
 
-    /// Adds each property of `text` when it is a JSON object (a queue message or HTTP body).
+    /// Adds the top-level properties of `text` when it is a JSON object (a queue message or
+    /// an HTTP body), as `Utility.ApplyBindingData` does (WebJobs.Extensions.Http `Utility.cs`,
+    /// and the queue extension's copy): objects stay objects, arrays and nulls are left out,
+    /// every other value becomes its .NET string (`3` → `"3"`, `true` → `"True"`), which
+    /// Metadata then serialises again (`"\"3\""`).
     pub fn add_json_properties(&mut self, text: &str) {
+        if !is_json(text) {
+            return;
+        }
         if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) {
             for (key, value) in map {
-                if !value.is_null() {
-                    self.add(&key, value);
+                match value {
+                    Value::Null | Value::Array(_) => {}
+                    Value::Object(_) => self.add(&key, value),
+                    other => self.add(&key, Value::String(dotnet_string(&other))),
                 }
             }
         }
@@ -180,8 +187,10 @@ impl BindingData {
     }
 }
 
-/// The host's encoding of a binding-data value into `Metadata`/`Data`: objects as objects,
-/// everything else JSON-serialized into a string (so strings gain a second layer of quotes).
+/// The host's encoding of a value into `Data` or `Metadata`: `GetHttpScriptInvocationContextValue`
+/// (`Workers/MessageExtensions/ScriptInvocationContextExtensions.cs`). Objects stay objects
+/// (`JObject.FromObject`); everything else goes through `JsonConvert.SerializeObject`, so a
+/// string gains a second layer of quotes, `3` becomes `"3"`, and null becomes `"null"`.
 pub fn host_encode(value: &Value) -> Value {
     match value {
         Value::Object(_) => value.clone(),
@@ -189,16 +198,40 @@ pub fn host_encode(value: &Value) -> Value {
     }
 }
 
-/// A blob input's `Data` value: `null` when missing, the double-encoded text for
-/// `"dataType": "string"`, else the bytes as base64.
-pub fn blob_input_value(bytes: Option<Vec<u8>>, as_text: bool) -> Value {
-    match bytes {
-        None => Value::Null,
-        Some(bytes) if as_text => {
-            Value::String(Value::String(String::from_utf8_lossy(&bytes).into_owned()).to_string())
+/// An input's `Data` value (a blob input, or a queue message) from its bytes, typed by the
+/// binding's declared `dataType` as the host binds it (`GeneralScriptBindingProvider.ParseDataType`,
+/// `FunctionBinding.ConvertStreamToValue`, then `host_encode`):
+/// - no blob (the storage extension binds a null stream on 404): the string `null`;
+/// - `binary`: base64;
+/// - text (`string` or none): read as UTF-8 like .NET's `StreamReader` (a BOM dropped,
+///   invalid bytes replaced), then serialised once more.
+pub fn input_value(bytes: Option<&[u8]>, data_type: Option<DataType>) -> Value {
+    match (bytes, data_type) {
+        (None, _) => Value::String("null".into()),
+        (Some(bytes), Some(DataType::Binary)) => Value::String(STANDARD.encode(bytes)),
+        (Some(bytes), _) => {
+            let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            host_encode(&Value::String(String::from_utf8_lossy(bytes).into_owned()))
         }
-        Some(bytes) => Value::String(STANDARD.encode(bytes)),
     }
+}
+
+/// A JSON scalar as .NET's `(string)JValue` writes it (booleans are `True`/`False`).
+pub fn dotnet_string(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `Utility.IsJson` (`src/WebJobs.Script/Utility.cs`): trimmed, it starts with `{` and ends
+/// with `}`, or starts with `[` and ends with `]`.
+pub fn is_json(text: &str) -> bool {
+    let t = text.trim();
+    (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']'))
 }
 
 /// .NET `Convert.FromBase64String`: whitespace ignored, padding required, length a multiple
@@ -220,51 +253,90 @@ pub fn dotnet_base64(text: &str) -> Option<Vec<u8>> {
     LENIENT.decode(cleaned).ok()
 }
 
-/// One value bound to an output: bytes or text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputValue {
-    /// Bytes (a string output that parsed as base64).
+/// An output value after `GetBindingValue` (`Workers/Http/HttpScriptInvocationResultExtensions.cs`):
+/// unless the binding is declared `binary`, a string `Convert.FromBase64String` accepts
+/// becomes bytes; other strings stay strings, and anything else stays the JSON value the
+/// host deserialised.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bound {
+    /// Bytes (a string that parsed as base64).
     Bytes(Vec<u8>),
-    /// Text.
+    /// A string.
     Text(String),
+    /// An object, array, number or boolean.
+    Json(Value),
 }
 
-impl OutputValue {
-    /// The value as bytes (text as UTF-8).
-    pub fn into_bytes(self) -> Vec<u8> {
-        match self {
-            Self::Bytes(b) => b,
-            Self::Text(t) => t.into_bytes(),
+impl Bound {
+    /// Binds one output value; `None` for `null` (nothing is bound).
+    pub fn from_output(value: &Value, data_type: Option<DataType>) -> Option<Self> {
+        let binary = data_type == Some(DataType::Binary);
+        Some(match value {
+            Value::Null => return None,
+            Value::String(s) if !binary => match dotnet_base64(s) {
+                Some(bytes) => Self::Bytes(bytes),
+                None => Self::Text(s.clone()),
+            },
+            Value::String(s) => Self::Text(s.clone()),
+            other => Self::Json(other.clone()),
+        })
+    }
+}
+
+/// `JToken.ToString()`: a string token is its text, a scalar its .NET text, and an object or
+/// array INDENTED JSON (two spaces, as Json.NET's `Formatting.Indented`).
+fn token_text(token: &Value) -> String {
+    match token {
+        Value::Object(_) | Value::Array(_) => {
+            serde_json::to_string_pretty(token).unwrap_or_default()
         }
+        other => dotnet_string(other),
     }
 }
 
-/// Converts one non-HTTP output value as the host does; `None` for `null` (nothing is bound).
-pub fn output_value(value: &Value, binary: bool) -> Option<OutputValue> {
-    match value {
-        Value::Null => None,
-        Value::String(s) if !binary => Some(match dotnet_base64(s) {
-            Some(bytes) => OutputValue::Bytes(bytes),
-            None => OutputValue::Text(s.clone()),
-        }),
-        Value::String(s) => Some(OutputValue::Text(s.clone())),
-        other => Some(OutputValue::Text(other.to_string())),
-    }
+/// The messages a queue output enqueues, as bytes, following `FunctionBinding.ReadAsEnumerable`
+/// and `BindAsyncCollectorAsync<byte[]>` (`Binding/FunctionBinding.cs`; the storage extension
+/// asks for `IAsyncCollector<byte[]>`):
+/// - bytes are one message, unchanged;
+/// - an array is one message per item;
+/// - a string that looks like JSON (`Utility.IsJson`) is parsed, then each token written with
+///   `ToString()`: an object is RE-SERIALISED INDENTED, an array split into messages;
+/// - any other string is one message, its UTF-8.
+///
+/// Json.NET also re-formats date strings while parsing; this host does not.
+pub fn queue_messages(bound: Bound) -> Result<Vec<Vec<u8>>, String> {
+    let tokens = match bound {
+        Bound::Bytes(bytes) => return Ok(vec![bytes]),
+        Bound::Text(text) if is_json(&text) => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Array(items)) => items,
+            Ok(token) => vec![token],
+            Err(e) => {
+                return Err(format!(
+                    "the queue output looks like JSON but does not parse, which fails the invocation in Azure ({e})"
+                ));
+            }
+        },
+        Bound::Text(text) => return Ok(vec![text.into_bytes()]),
+        Bound::Json(Value::Array(items)) => items,
+        Bound::Json(other) => vec![other],
+    };
+    Ok(tokens.iter().map(|t| token_text(t).into_bytes()).collect())
 }
 
-/// The messages a queue output value stands for: an array is one message per item (items
-/// bound as they are), anything else one message converted like any output.
-pub fn queue_messages(value: &Value, binary: bool) -> Vec<OutputValue> {
-    match value {
-        Value::Array(items) => items
-            .iter()
-            .filter(|v| !v.is_null())
-            .map(|item| match item {
-                Value::String(s) => OutputValue::Text(s.clone()),
-                other => OutputValue::Text(other.to_string()),
-            })
-            .collect(),
-        other => output_value(other, binary).into_iter().collect(),
+/// The bytes a blob output writes: `FunctionBinding.ConvertValueToStream` (`Binding/FunctionBinding.cs`).
+/// Bytes as they are; a string as UTF-8; an object or array as COMPACT JSON; and, as .NET's
+/// `BitConverter` would, an integer as 4 little-endian bytes, a float as 8, a boolean as 1.
+pub fn blob_content(bound: Bound) -> Vec<u8> {
+    match bound {
+        Bound::Bytes(bytes) => bytes,
+        Bound::Text(text) => text.into_bytes(),
+        Bound::Json(Value::Bool(b)) => vec![u8::from(b)],
+        Bound::Json(Value::Number(n)) => match n.as_i64() {
+            // `(int)(long)value`: the low 32 bits.
+            Some(i) => (i as i32).to_le_bytes().to_vec(),
+            None => n.as_f64().unwrap_or_default().to_le_bytes().to_vec(),
+        },
+        Bound::Json(other) => other.to_string().into_bytes(),
     }
 }
 
@@ -333,46 +405,59 @@ mod tests {
     }
 
     #[test]
-    fn outputs_follow_the_host_quirk_unless_binary() {
+    fn outputs_follow_get_binding_value_unless_binary() {
         assert_eq!(
-            output_value(&json!("aGVsbG8="), false),
-            Some(OutputValue::Bytes(b"hello".to_vec()))
+            Bound::from_output(&json!("aGVsbG8="), None),
+            Some(Bound::Bytes(b"hello".to_vec()))
         );
         assert_eq!(
-            output_value(&json!("aGVsbG8="), true),
-            Some(OutputValue::Text("aGVsbG8=".into()))
+            Bound::from_output(&json!("aGVsbG8="), Some(DataType::Binary)),
+            Some(Bound::Text("aGVsbG8=".into()))
         );
         assert_eq!(
-            output_value(&json!("hello world"), false),
-            Some(OutputValue::Text("hello world".into()))
+            Bound::from_output(&json!("hello world"), None),
+            Some(Bound::Text("hello world".into()))
         );
         assert_eq!(
-            output_value(&json!({"a": 1}), false),
-            Some(OutputValue::Text("{\"a\":1}".into()))
+            Bound::from_output(&json!({"a": 1}), None),
+            Some(Bound::Json(json!({"a": 1})))
         );
-        assert_eq!(output_value(&Value::Null, false), None);
+        assert_eq!(Bound::from_output(&Value::Null, None), None);
     }
 
     #[test]
-    fn queue_arrays_are_one_message_per_item() {
-        let messages = queue_messages(&json!(["one", {"n": 2}, null]), false);
-        assert_eq!(
-            messages,
-            vec![
-                OutputValue::Text("one".into()),
-                OutputValue::Text("{\"n\":2}".into())
-            ]
+    fn json_properties_become_dotnet_strings_and_arrays_are_left_out() {
+        let mut data = BindingData::new("f");
+        data.add_json_properties(
+            r#"{"n": 3, "b": true, "s": "x", "o": {"k": 1}, "a": [1], "z": null}"#,
         );
-        assert_eq!(queue_messages(&json!("single message"), false).len(), 1);
+        let metadata = data.metadata();
+        assert_eq!(metadata["n"], json!("\"3\""));
+        assert_eq!(metadata["b"], json!("\"True\""));
+        assert_eq!(metadata["s"], json!("\"x\""));
+        assert_eq!(metadata["o"], json!({"k": 1}));
+        assert!(metadata.get("a").is_none() && metadata.get("z").is_none());
+        assert_eq!(data.resolve("{n}-{s}").unwrap(), "3-x");
     }
 
     #[test]
-    fn blob_inputs_are_base64_text_or_null() {
-        assert_eq!(blob_input_value(None, false), Value::Null);
-        assert_eq!(blob_input_value(Some(b"hi".to_vec()), false), json!("aGk="));
+    fn blob_outputs_write_numbers_as_dotnet_bit_converter_does() {
+        assert_eq!(blob_content(Bound::Json(json!(1))), vec![1, 0, 0, 0]);
+        assert_eq!(blob_content(Bound::Json(json!(true))), vec![1]);
         assert_eq!(
-            blob_input_value(Some(b"hi".to_vec()), true),
-            json!("\"hi\"")
+            blob_content(Bound::Json(json!({"a": 1}))),
+            b"{\"a\":1}".to_vec()
+        );
+    }
+
+    #[test]
+    fn text_inputs_drop_a_bom_and_binary_inputs_are_base64() {
+        assert_eq!(input_value(None, None), json!("null"));
+        assert_eq!(input_value(None, Some(DataType::Binary)), json!("null"));
+        assert_eq!(input_value(Some(b"\xEF\xBB\xBFhi"), None), json!("\"hi\""));
+        assert_eq!(
+            input_value(Some(b"hi"), Some(DataType::Binary)),
+            json!("aGk=")
         );
     }
 }

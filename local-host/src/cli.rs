@@ -56,8 +56,7 @@ impl StartArgs {
         options.use_process_env = true;
         let host = Host::start(options).await.map_err(|e| e.to_string())?;
         log::info!("Host started: {}", host.url());
-        host.run_until_signal().await;
-        Ok(())
+        host.run_until_signal().await
     }
 }
 

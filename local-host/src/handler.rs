@@ -1,8 +1,19 @@
-//! Supervising the custom handler process: start it on a free loopback port, wait until it
-//! answers `GET /`, restart it when it dies, kill it on shutdown.
+//! Supervising the custom handler process as the host does: start it on a loopback port chosen
+//! once per host start, wait until it answers `GET /`, restart it when it dies, stop the host
+//! when it keeps dying, and stop it on shutdown.
+//!
+//! Rules, azure-functions-host v4.1037.0:
+//! - environment (`Workers/Http/HttpWorkerProcess.cs`): `FUNCTIONS_CUSTOMHANDLER_PORT`,
+//!   `FUNCTIONS_CUSTOMHANDLER_WORKER_ID`, `FUNCTIONS_HTTPWORKER_PORT`, `FUNCTIONS_HTTPWORKER_ID`,
+//!   `FUNCTIONS_APP_ROOT_PATH`;
+//! - exit (`Workers/ProcessManagement/WorkerProcess.cs`, `OnProcessExited`): code 0 is not
+//!   restarted; code 200 is an intentional restart; any other end is a worker error;
+//! - errors (`Workers/Http/HttpFunctionInvocationDispatcher.cs`): the handler is restarted while
+//!   fewer than 3 errors have been seen, each within 30 minutes of the one before; the third
+//!   stops the whole host.
 
 use crate::config::HandlerSpec;
-use custom_handler::{APP_ROOT_VAR, PORT_VAR};
+use custom_handler::{APP_ROOT_VAR, LEGACY_PORT_VAR, PORT_VAR};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -13,12 +24,16 @@ use tokio_util::sync::CancellationToken;
 
 /// The variable carrying the worker id the host assigns.
 pub const WORKER_ID_VAR: &str = "FUNCTIONS_CUSTOMHANDLER_WORKER_ID";
+/// The same id under the older name, which the host still sets.
+pub const LEGACY_WORKER_ID_VAR: &str = "FUNCTIONS_HTTPWORKER_ID";
 /// How often readiness is polled (the host's interval).
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// A handler that stayed up this long gets the short back-off again when it next dies.
-const HEALTHY_UPTIME: Duration = Duration::from_secs(30);
+/// The exit code with which a handler asks to be restarted (`IntentionalRestartExitCode`).
+pub const RESTART_EXIT_CODE: i32 = 200;
+/// Errors that stop the host (`ErrorEventsThreshold`).
+const ERROR_THRESHOLD: usize = 3;
+/// Errors further apart than this start the count again (`WorkerRestartErrorIntervalThresholdInMinutes`).
+const ERROR_WINDOW: Duration = Duration::from_secs(30 * 60);
 
 /// Where the handler is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +47,10 @@ pub enum HandlerState {
         /// The process id.
         pid: Option<u32>,
     },
+    /// Exited with code 0, which the host does not restart; invocations fail.
+    Exited,
+    /// Kept dying: the host stops, for the reason given.
+    Failed(String),
     /// Shut down for good.
     Stopped,
 }
@@ -54,6 +73,10 @@ impl HandlerHandle {
         match waited {
             Ok(Ok(state)) => match &*state {
                 HandlerState::Ready { url, .. } => Ok(url.clone()),
+                HandlerState::Exited => Err(
+                    "the custom handler exited with code 0, and the host does not restart a handler that exits cleanly".to_string(),
+                ),
+                HandlerState::Failed(why) => Err(why.clone()),
                 _ => Err("the custom handler is stopped".to_string()),
             },
             Ok(Err(_)) => Err("the custom handler is stopped".to_string()),
@@ -67,6 +90,19 @@ impl HandlerHandle {
     /// The current state.
     pub fn state(&self) -> HandlerState {
         self.rx.borrow().clone()
+    }
+
+    /// Waits until the handler has failed for good, and says why.
+    pub async fn failed(&self) -> String {
+        let mut rx = self.rx.clone();
+        match rx.wait_for(|s| matches!(s, HandlerState::Failed(_))).await {
+            Ok(state) => match &*state {
+                HandlerState::Failed(why) => why.clone(),
+                _ => String::new(),
+            },
+            // The supervisor is gone without failing: never resolve.
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// The handler's process id while it is ready.
@@ -96,14 +132,38 @@ struct Running {
     url: String,
 }
 
+/// The worker errors seen lately, counted as the dispatcher counts them.
+#[derive(Debug, Default)]
+pub struct ErrorCount {
+    last: Option<Instant>,
+    count: usize,
+}
+
+impl ErrorCount {
+    /// Records an error at `now`; true when the host must stop rather than restart.
+    pub fn record(&mut self, now: Instant) -> bool {
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) > ERROR_WINDOW)
+        {
+            self.count = 0;
+        }
+        self.last = Some(now);
+        self.count += 1;
+        self.count >= ERROR_THRESHOLD
+    }
+}
+
 /// Starts the handler and waits until it is ready; then keeps it running until `shutdown`.
 ///
-/// The returned task ends after the process has been killed and reaped.
+/// The returned task ends after the process has been stopped and reaped.
 pub async fn start(
     launch: Launch,
     shutdown: CancellationToken,
 ) -> Result<(HandlerHandle, JoinHandle<()>), String> {
-    let first = start_once(&launch, &shutdown).await?;
+    // One port for the host's lifetime, as `HttpWorkerOptions.Port` is chosen once.
+    let port = free_port()?;
+    let first = start_once(&launch, port, &shutdown).await?;
     let pid = first.child.id();
     log::info!(
         "custom handler ready at {} (pid {})",
@@ -114,48 +174,65 @@ pub async fn start(
         url: first.url.clone(),
         pid,
     });
-    let task = tokio::spawn(supervise(first, launch, tx, shutdown));
+    let task = tokio::spawn(supervise(first, launch, port, tx, shutdown));
     Ok((HandlerHandle { rx }, task))
 }
 
 async fn supervise(
     mut running: Running,
     launch: Launch,
+    port: u16,
     tx: watch::Sender<HandlerState>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = FIRST_BACKOFF;
+    let mut errors = ErrorCount::default();
     loop {
         let _ = tx.send(HandlerState::Ready {
             url: running.url.clone(),
             pid: running.child.id(),
         });
-        let up_since = Instant::now();
-        tokio::select! {
-            status = running.child.wait() => {
-                let _ = tx.send(HandlerState::Starting);
-                let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-                log::error!("the custom handler exited ({status}); invocations in flight failed; restarting it");
-            }
+        let status = tokio::select! {
+            status = running.child.wait() => status,
             _ = shutdown.cancelled() => {
                 kill(&mut running.child).await;
                 let _ = tx.send(HandlerState::Stopped);
                 return;
             }
-        }
-        if up_since.elapsed() > HEALTHY_UPTIME {
-            backoff = FIRST_BACKOFF;
-        }
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                _ = shutdown.cancelled() => {
-                    let _ = tx.send(HandlerState::Stopped);
+        };
+        let _ = tx.send(HandlerState::Starting);
+        let code = status.as_ref().ok().and_then(|s| s.code());
+        let described = status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|e| e.to_string());
+        match code {
+            Some(0) => {
+                log::warn!(
+                    "the custom handler exited with code 0; the host does not restart a handler that exits cleanly, so invocations fail until the host restarts"
+                );
+                let _ = tx.send(HandlerState::Exited);
+                shutdown.cancelled().await;
+                let _ = tx.send(HandlerState::Stopped);
+                return;
+            }
+            Some(RESTART_EXIT_CODE) => {
+                log::info!("the custom handler exited with code 200, asking to be restarted");
+            }
+            _ => {
+                if errors.record(Instant::now()) {
+                    let why = format!(
+                        "the custom handler failed {ERROR_THRESHOLD} times, each within 30 minutes of the last (most recently: {described}), so the host stops, as Azure's does"
+                    );
+                    log::error!("{why}");
+                    let _ = tx.send(HandlerState::Failed(why));
                     return;
                 }
+                log::error!(
+                    "the custom handler exited ({described}); invocations in flight failed; restarting it"
+                );
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-            match start_once(&launch, &shutdown).await {
+        }
+        loop {
+            match start_once(&launch, port, &shutdown).await {
                 Ok(next) => {
                     log::info!(
                         "custom handler restarted at {} (pid {})",
@@ -170,7 +247,16 @@ async fn supervise(
                     let _ = tx.send(HandlerState::Stopped);
                     return;
                 }
-                Err(e) => log::error!("{e}; trying again in {} ms", backoff.as_millis()),
+                // A start that fails is a worker error too.
+                Err(e) if errors.record(Instant::now()) => {
+                    let why = format!(
+                        "the custom handler failed {ERROR_THRESHOLD} times, each within 30 minutes of the last (most recently: {e}), so the host stops, as Azure's does"
+                    );
+                    log::error!("{why}");
+                    let _ = tx.send(HandlerState::Failed(why));
+                    return;
+                }
+                Err(e) => log::error!("{e}; trying again"),
             }
         }
     }
@@ -208,16 +294,22 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("cannot find a free loopback port for the custom handler ({e})"))
 }
 
-async fn start_once(launch: &Launch, shutdown: &CancellationToken) -> Result<Running, String> {
-    let port = free_port()?;
+async fn start_once(
+    launch: &Launch,
+    port: u16,
+    shutdown: &CancellationToken,
+) -> Result<Running, String> {
     let spec = &launch.spec;
+    let worker_id = uuid::Uuid::new_v4().to_string();
     let mut command = Command::new(&spec.executable);
     command
         .args(&spec.arguments)
         .current_dir(&spec.working_dir)
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
         .env(PORT_VAR, port.to_string())
-        .env(WORKER_ID_VAR, uuid::Uuid::new_v4().to_string())
+        .env(LEGACY_PORT_VAR, port.to_string())
+        .env(WORKER_ID_VAR, &worker_id)
+        .env(LEGACY_WORKER_ID_VAR, &worker_id)
         .env(APP_ROOT_VAR, &launch.app_root)
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
@@ -267,4 +359,27 @@ async fn start_once(launch: &Launch, shutdown: &CancellationToken) -> Result<Run
 
 fn display(path: &Path) -> String {
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // HttpFunctionInvocationDispatcher.AddOrUpdateErrorBucket / RestartWorkerChannel.
+    #[test]
+    fn the_third_error_within_the_window_stops_and_a_quiet_half_hour_resets() {
+        let t0 = Instant::now();
+        let mut errors = ErrorCount::default();
+        assert!(!errors.record(t0));
+        assert!(!errors.record(t0 + Duration::from_secs(60)));
+        assert!(errors.record(t0 + Duration::from_secs(120)));
+
+        let mut errors = ErrorCount::default();
+        assert!(!errors.record(t0));
+        assert!(!errors.record(t0 + Duration::from_secs(60)));
+        assert!(
+            !errors.record(t0 + Duration::from_secs(60) + ERROR_WINDOW + Duration::from_secs(1))
+        );
+        assert!(!errors.record(t0 + 2 * ERROR_WINDOW));
+    }
 }

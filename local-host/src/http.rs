@@ -286,6 +286,27 @@ fn joined_query(pairs: &[(String, String)]) -> Vec<(String, String)> {
     joined
 }
 
+/// The query as the host rebuilds it for a forwarded request: `GetQueryCollectionAsDictionary`
+/// (repeated keys comma-joined), then `QueryHelpers.AddQueryString`, which escapes keys and
+/// values with `Uri.EscapeDataString` (only RFC 3986 unreserved characters stay as they are).
+fn rebuilt_query(pairs: &[(String, String)]) -> String {
+    let escape = |text: &str| {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                other => format!("%{other:02X}"),
+            })
+            .collect::<String>()
+    };
+    joined_query(pairs)
+        .iter()
+        .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
@@ -348,9 +369,15 @@ async fn invoke(
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.join(","))))
         .collect();
+    // `GetRequestBindingData` (WebJobs.Extensions.Http `HttpTriggerAttributeBindingProvider.cs`):
+    // body properties, then each query parameter but `code`, then route values; `Query` and
+    // `Headers` as objects of strings (the `Query` object keeps `code`).
     binding_data.add_raw("Query", Value::Object(query_object), None);
     binding_data.add_raw("Headers", Value::Object(header_object), None);
-    for (key, value) in &query {
+    for (key, value) in query
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("code"))
+    {
         binding_data.add(key, Value::String(value.clone()));
     }
     for (key, value) in &params {
@@ -379,29 +406,13 @@ async fn invoke(
     let mut data = Map::new();
     data.insert(route.trigger.name.clone(), trigger);
     match door.invoker.invoke(function, &id, data, binding_data).await {
+        // `HttpResponse::from_output` already applied the host's defaults (status, content type).
         Ok(completed) => match completed.http {
-            Some(result) => {
-                let mut headers: Vec<(String, String)> =
-                    result.response.headers.into_iter().collect();
-                let body = result.response.body.unwrap_or_default().into_bytes();
-                if !body.is_empty()
-                    && !headers
-                        .iter()
-                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                {
-                    let content_type = if result.body_is_json {
-                        "application/json; charset=utf-8"
-                    } else {
-                        "text/plain; charset=utf-8"
-                    };
-                    headers.push(("Content-Type".to_string(), content_type.to_string()));
-                }
-                Reply {
-                    status: result.response.status,
-                    headers,
-                    body,
-                }
-            }
+            Some(response) => Reply {
+                status: response.status,
+                headers: response.headers.into_iter().collect(),
+                body: response.body.unwrap_or_default().into_bytes(),
+            },
             None => Reply::empty(204),
         },
         Err(_) => Reply::empty(500),
@@ -431,10 +442,22 @@ async fn forward_once(door: &FrontDoor, id: &str, parts: RequestParts) -> Result
     let base = door.invoker.handler_url().await?;
     let method = reqwest::Method::from_bytes(parts.method.as_bytes())
         .map_err(|e| format!("the method {} cannot be forwarded ({e})", parts.method))?;
-    let mut request = door
-        .invoker
-        .client()
-        .request(method, format!("{base}{}", parts.path_and_query));
+    // `HttpRequestExtensions.ToHttpRequestMessage` (src/WebJobs.Script/Extensions/): the path,
+    // the query rebuilt from the parsed dictionary, every header, and a body only when the
+    // request had a Content-Length above 0.
+    let path = parts
+        .path_and_query
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let query = rebuilt_query(&parts.query);
+    let target = if query.is_empty() {
+        format!("{base}{path}")
+    } else {
+        format!("{base}{path}?{query}")
+    };
+    let mut request = door.invoker.client().request(method, target);
     for (name, value) in &parts.headers {
         let lower = name.to_ascii_lowercase();
         if lower == "host" || HOP_BY_HOP.contains(&lower.as_str()) {
@@ -442,10 +465,13 @@ async fn forward_once(door: &FrontDoor, id: &str, parts: RequestParts) -> Result
         }
         request = request.header(name.as_str(), value.as_str());
     }
-    let response = request
+    let mut request = request
         .header(INVOCATION_ID_HEADER, id)
-        .header(HOST_VERSION_HEADER, HOST_VERSION)
-        .body(parts.body.to_vec())
+        .header(HOST_VERSION_HEADER, HOST_VERSION);
+    if parts.has_length {
+        request = request.body(parts.body.to_vec());
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| format!("the custom handler could not be reached ({e})"))?;
@@ -475,6 +501,15 @@ async fn forward_once(door: &FrontDoor, id: &str, parts: RequestParts) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // GetQueryCollectionAsDictionary + QueryHelpers.AddQueryString, as in
+    // src/WebJobs.Script/Extensions/HttpRequestExtensions.cs (azure-functions-host v4.1037.0).
+    #[test]
+    fn a_forwarded_query_is_rebuilt_joined_and_escaped() {
+        let pairs = query_pairs("a=1&b=x+y&a=2&c=%2F~");
+        assert_eq!(rebuilt_query(&pairs), "a=1%2C2&b=x%20y&c=%2F~");
+        assert_eq!(rebuilt_query(&[]), "");
+    }
 
     #[test]
     fn repeated_query_keys_are_comma_joined_in_order() {

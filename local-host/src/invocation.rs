@@ -5,12 +5,12 @@
 //! the invocation without calling it), and outputs only take effect when the handler answers
 //! 2xx: any other status fails the invocation and Outputs and Logs are discarded.
 
-use crate::bindings::{self, BindingData, OutputValue};
+use crate::bindings::{self, BindingData, Bound};
 use crate::config::FunctionSpec;
 use crate::handler::HandlerHandle;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use custom_handler::bindings::{Binding, DataType, Direction};
+use custom_handler::bindings::{Binding, Direction};
 use custom_handler::protocol::{HttpResponse, InvocationRequest, InvocationResponse};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -96,29 +96,93 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The most a queue message's text may hold: Azure Storage refuses a longer one. The limit is
+/// on the ENCODED text (`QueueClient.MessageMaxBytes`, 64 KiB, in Azure.Storage.Queues
+/// `Constants.cs`; "the encoded message can be up to 64 KiB"), and the storage extension sends
+/// bytes base64-encoded by default (`QueueMessageCodec.EncodeMessageBody`).
+pub const MAX_QUEUE_MESSAGE_TEXT: usize = 64 * 1024;
+
 /// Encodes message bytes for the wire per `messageEncoding`.
-pub fn encode_wire(value: OutputValue, encoding: MessageEncoding) -> String {
-    match (value, encoding) {
-        (OutputValue::Text(t), encoding) => storage::encode_message(&t, encoding),
-        (OutputValue::Bytes(b), MessageEncoding::Base64) => STANDARD.encode(b),
-        (OutputValue::Bytes(b), MessageEncoding::None) => String::from_utf8_lossy(&b).into_owned(),
+pub fn encode_wire(bytes: &[u8], encoding: MessageEncoding) -> String {
+    match encoding {
+        MessageEncoding::Base64 => STANDARD.encode(bytes),
+        MessageEncoding::None => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
-/// What the caller of an HTTP-triggered function gets back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpResult {
-    /// The parsed `http` output.
-    pub response: HttpResponse,
-    /// Whether the output's body was a JSON object or array (sent as `application/json`).
-    pub body_is_json: bool,
+/// The queue message texts an output value sends, each checked against the size Azure accepts.
+pub fn queue_wire_messages(
+    value: &Value,
+    data_type: Option<custom_handler::bindings::DataType>,
+    encoding: MessageEncoding,
+) -> Result<Vec<String>, String> {
+    let Some(bound) = Bound::from_output(value, data_type) else {
+        return Ok(Vec::new());
+    };
+    bindings::queue_messages(bound)?
+        .iter()
+        .map(|bytes| {
+            let wire = encode_wire(bytes, encoding);
+            if wire.len() > MAX_QUEUE_MESSAGE_TEXT {
+                Err(format!(
+                    "a queue message of {} bytes is {} bytes once encoded, over the {MAX_QUEUE_MESSAGE_TEXT} bytes Azure Storage accepts, so Azure fails this invocation",
+                    bytes.len(),
+                    wire.len()
+                ))
+            } else {
+                Ok(wire)
+            }
+        })
+        .collect()
+}
+
+/// Reads the handler's answer as `DefaultHttpWorkerService.ProcessDefaultInvocationRequest`
+/// does (`Workers/Http/DefaultHttpWorkerService.cs`): a non-2xx status fails the invocation and
+/// discards Outputs and Logs (`EnsureSuccessStatusCode`); the body is read as JSON by
+/// `ReadAsAsync`, which needs a JSON content type. An empty or `null` body is read as no
+/// result, and the real host then never completes the invocation: it waits until
+/// functionTimeout. Here that fails at once, with a sentence saying so.
+pub fn read_answer(
+    status: reqwest::StatusCode,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<InvocationResponse, String> {
+    if !status.is_success() {
+        return Err(format!(
+            "the custom handler answered {status}; outputs and logs are discarded{}",
+            excerpt(body)
+        ));
+    }
+    let text = String::from_utf8_lossy(body);
+    if text.trim().is_empty() || text.trim() == "null" {
+        return Err(
+            "the custom handler answered 2xx with no invocation result; Azure would wait until functionTimeout, this host fails the invocation now"
+                .to_string(),
+        );
+    }
+    let media = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if media != "application/json" && media != "text/json" {
+        return Err(format!(
+            "the custom handler answered with Content-Type `{}`; the host reads answers only as application/json",
+            content_type.unwrap_or("(none)")
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "the custom handler's answer is not an invocation response ({e}){}",
+            excerpt(body)
+        )
+    })
 }
 
 /// A successful invocation.
 #[derive(Debug, Clone, Default)]
 pub struct Completed {
-    /// The `http` output, for HTTP-triggered functions that set one.
-    pub http: Option<HttpResult>,
+    /// The `http` output as the host reads it, for HTTP-triggered functions.
+    pub http: Option<HttpResponse>,
 }
 
 /// Runs invocations against the handler and applies their outputs.
@@ -224,10 +288,9 @@ impl Invoker {
                     .get_blob_path(&path)
                     .await
                     .map_err(|e| format!("binding `{}`: {e}", blob.name))?;
-                let as_text = blob.data_type == Some(DataType::String);
                 data.insert(
                     blob.name.clone(),
-                    bindings::blob_input_value(bytes, as_text),
+                    bindings::input_value(bytes.as_deref(), blob.data_type),
                 );
             }
             if matches!(blob.direction, Direction::Out | Direction::InOut) {
@@ -254,22 +317,16 @@ impl Invoker {
             .await
             .map_err(|e| format!("the custom handler could not be reached ({e})"))?;
         let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = response
             .bytes()
             .await
             .map_err(|e| format!("the custom handler's answer could not be read ({e})"))?;
-        if !status.is_success() {
-            return Err(format!(
-                "the custom handler answered {status}; outputs and logs are discarded{}",
-                excerpt(&body)
-            ));
-        }
-        let answer: InvocationResponse = serde_json::from_slice(&body).map_err(|e| {
-            format!(
-                "the custom handler's answer is not an invocation response ({e}){}",
-                excerpt(&body)
-            )
-        })?;
+        let answer = read_answer(status, content_type.as_deref(), &body)?;
         for line in &answer.logs {
             log::info!("[{} {id}] {line}", function.name);
         }
@@ -285,16 +342,11 @@ impl Invoker {
         for binding in &function.json.bindings {
             match binding {
                 Binding::Http(http) => {
+                    // No http output: the host answers 200 with an empty body.
                     completed.http = Some(match output(&http.name) {
-                        Some(value) => HttpResult {
-                            response: HttpResponse::from_output(value)
-                                .map_err(|e| format!("output `{}`: {e}", http.name))?,
-                            body_is_json: body_is_json(value),
-                        },
-                        None => HttpResult {
-                            response: HttpResponse::new(200),
-                            body_is_json: false,
-                        },
+                        Some(value) => HttpResponse::from_output(value)
+                            .map_err(|e| format!("output `{}`: {e}", http.name))?,
+                        None => HttpResponse::new(200),
                     });
                 }
                 Binding::Queue(queue) => {
@@ -302,8 +354,9 @@ impl Invoker {
                         continue;
                     };
                     let connection = FunctionSpec::connection_of(binding).unwrap_or_default();
-                    for message in bindings::queue_messages(value, false) {
-                        let wire = encode_wire(message, self.encoding);
+                    let messages = queue_wire_messages(value, queue.data_type, self.encoding)
+                        .map_err(|e| format!("output `{}`: {e}", queue.name))?;
+                    for wire in messages {
                         self.connections
                             .send(connection, &queue.queue_name, &wire)
                             .await
@@ -317,10 +370,10 @@ impl Invoker {
             let Some(value) = output(&blob.name) else {
                 continue;
             };
-            let binary = blob.data_type == Some(DataType::Binary);
-            let Some(content) = bindings::output_value(value, binary) else {
+            let Some(bound) = Bound::from_output(value, blob.data_type) else {
                 continue;
             };
+            let content = bindings::blob_content(bound);
             let parsed = storage::BlobPath::parse(&path)
                 .map_err(|e| format!("output `{}`: {e}", blob.name))?;
             let storage = self
@@ -332,7 +385,7 @@ impl Invoker {
                 .put_blob(
                     &parsed.container,
                     &parsed.name,
-                    content.into_bytes(),
+                    content,
                     "application/octet-stream",
                 )
                 .await
@@ -340,14 +393,6 @@ impl Invoker {
         }
         Ok(completed)
     }
-}
-
-fn body_is_json(output: &Value) -> bool {
-    output.as_object().is_some_and(|map| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("body"))
-            .is_some_and(|(_, v)| v.is_object() || v.is_array())
-    })
 }
 
 fn excerpt(body: &[u8]) -> String {

@@ -369,11 +369,17 @@ impl RunningHost {
         self.handler.pid()
     }
 
-    /// Runs until Ctrl-C or SIGTERM, then stops gracefully.
-    pub async fn run_until_signal(self) {
-        wait_for_signal().await;
+    /// Runs until Ctrl-C or SIGTERM, then stops gracefully; or until the handler has failed
+    /// too often, then stops and says why.
+    pub async fn run_until_signal(self) -> Result<(), String> {
+        let handler = self.handler.clone();
+        let outcome = tokio::select! {
+            _ = wait_for_signal() => Ok(()),
+            why = handler.failed() => Err(why),
+        };
         log::info!("shutting down");
         self.stop().await;
+        outcome
     }
 
     /// Stops gracefully: stop polling and accepting, let in-flight invocations finish (up to

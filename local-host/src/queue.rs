@@ -181,10 +181,9 @@ impl QueueListener {
         let id = uuid::Uuid::new_v4().to_string();
 
         let mut data = Map::new();
-        // The host's double encoding: the value is a JSON string holding the text as JSON.
         data.insert(
             self.trigger.name.clone(),
-            Value::String(Value::String(text.clone()).to_string()),
+            crate::bindings::input_value(Some(&bytes), self.trigger.data_type),
         );
         let mut binding_data = BindingData::new(&self.function.name);
         binding_data.add_json_properties(&text);

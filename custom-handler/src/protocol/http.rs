@@ -1,6 +1,6 @@
 //! The HTTP trigger value (`Data.<name>`) and the `http` output value (`Outputs.<name>`).
 
-use super::{DecodeError, as_object, get_ci, scalar_text, type_name, unquote_once};
+use super::{DecodeError, as_object, get_ci, scalar_text, type_name};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
@@ -292,8 +292,16 @@ impl HttpResponse {
 
     /// Reads an `http` output value the way the host does.
     ///
-    /// Keys are case-insensitive; the status may be a string or a number (`statusCode`, or
-    /// `status`) and defaults to 200; a body that is not a string is sent as its JSON text.
+    /// The host deserialises the output into `HttpOutputBindingResponse` (`statusCode`, `status`,
+    /// `body`, `headers`, case-insensitive; `src/WebJobs.Script/Workers/Http/HttpOutputBindingResponse.cs`),
+    /// then `HttpBinding.ParseResponseObject` and `TryParseStatusCode`
+    /// (`src/WebJobs.Script/Binding/Http/HttpBinding.cs`) and `RawScriptResult`
+    /// (`src/WebJobs.Script/Binding/Http/RawScriptResult.cs`), azure-functions-host v4.1037.0:
+    /// - `statusCode` as a number or a numeric string; missing or not numeric gives 200. A
+    ///   `status` field is never read: `statusCode` is always present, if null, in the object
+    ///   the host builds, so `TryParseStatusCode` never falls back to `status`;
+    /// - a string `body` is sent as it is; any other body as its INDENTED JSON text;
+    /// - without a Content-Type header, a body goes out as `text/plain; charset=utf-8`.
     pub fn from_output(value: &Value) -> Result<Self, DecodeError> {
         let Some(map) = as_object(value) else {
             return Err(DecodeError::new(format!(
@@ -301,11 +309,11 @@ impl HttpResponse {
                 type_name(value)
             )));
         };
-        let status = match get_ci(&map, "statusCode").or_else(|| get_ci(&map, "status")) {
+        let status = match get_ci(&map, "statusCode") {
             None | Some(Value::Null) => 200,
             Some(v) => parse_status(v)?,
         };
-        let headers = match get_ci(&map, "headers") {
+        let mut headers = match get_ci(&map, "headers") {
             None | Some(Value::Null) => BTreeMap::new(),
             Some(Value::Object(h)) => response_headers(h)?,
             Some(other) => {
@@ -318,8 +326,16 @@ impl HttpResponse {
         let body = match get_ci(&map, "body") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => Some(other.to_string()),
+            Some(Value::Bool(b)) => Some(if *b { "True" } else { "False" }.to_string()),
+            Some(other) => Some(serde_json::to_string_pretty(other).unwrap_or_default()),
         };
+        if body.is_some()
+            && !headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("content-type"))
+        {
+            headers.insert("Content-Type".into(), DEFAULT_CONTENT_TYPE.into());
+        }
         Ok(Self {
             status,
             headers,
@@ -328,16 +344,26 @@ impl HttpResponse {
     }
 }
 
+/// What the host's string formatter sends a body as when the function names no Content-Type.
+const DEFAULT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// `statusCode` as the host reads it: an integer, or a string `int.TryParse` accepts; other
+/// strings mean 200. A number outside 100-999 cannot be sent (ASP.NET refuses it), and a
+/// value that is neither a number nor a string fails the host's deserialisation.
 fn parse_status(value: &Value) -> Result<u16, DecodeError> {
     let parsed = match value {
-        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-        Value::String(s) => unquote_once(s).trim().parse::<u16>().ok(),
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => match s.trim().parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => return Ok(200),
+        },
+        Value::Bool(_) => return Ok(200),
         _ => None,
     };
-    match parsed {
-        Some(code) if (100..=599).contains(&code) => Ok(code),
+    match parsed.and_then(|n| u16::try_from(n).ok()) {
+        Some(code) if (100..=999).contains(&code) => Ok(code),
         _ => Err(DecodeError::new(format!(
-            "the http output has statusCode {value}, which is not an HTTP status between 100 and 599"
+            "the http output has statusCode {value}, which is not an HTTP status between 100 and 999"
         ))),
     }
 }
@@ -372,7 +398,14 @@ impl Serialize for HttpResponse {
 }
 
 impl From<HttpResponse> for Value {
-    fn from(response: HttpResponse) -> Self {
+    /// The wire form: `statusCode` always (the host never reads `status`), a string body, and
+    /// an explicit Content-Type whenever there is a body, so the host applies no default.
+    fn from(mut response: HttpResponse) -> Self {
+        if response.body.is_some() && response.header_value("Content-Type").is_none() {
+            response
+                .headers
+                .insert("Content-Type".into(), DEFAULT_CONTENT_TYPE.into());
+        }
         let mut map = Map::new();
         map.insert(
             "statusCode".into(),
@@ -526,6 +559,7 @@ mod tests {
         assert_eq!(res.header_value("CONTENT-TYPE"), Some("b"));
     }
 
+    // Rules of HttpBinding.cs and RawScriptResult.cs (azure-functions-host v4.1037.0).
     #[test]
     fn from_output_reads_keys_in_any_case_and_numeric_status() {
         let res = HttpResponse::from_output(
@@ -534,17 +568,52 @@ mod tests {
         .unwrap();
         assert_eq!(res.status, 404);
         assert_eq!(res.headers["N"], "1");
-        assert_eq!(res.body.as_deref(), Some("{\"x\":1}"));
-        let res = HttpResponse::from_output(&json!({"body": "hi"})).unwrap();
+        assert_eq!(res.body.as_deref(), Some("{\n  \"x\": 1\n}"));
+        assert_eq!(
+            res.header_value("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        let res = HttpResponse::from_output(&json!({"body": "hi", "statusCode": "201"})).unwrap();
+        assert_eq!((res.status, res.body.as_deref()), (201, Some("hi")));
+    }
+
+    #[test]
+    fn status_is_never_read_and_a_non_numeric_status_code_is_200() {
+        let res = HttpResponse::from_output(&json!({"status": 404, "body": "x"})).unwrap();
+        assert_eq!(res.status, 200);
+        let res = HttpResponse::from_output(&json!({"statusCode": "abc"})).unwrap();
         assert_eq!(res.status, 200);
     }
 
     #[test]
-    fn from_output_rejects_impossible_statuses() {
-        for bad in [json!("abc"), json!(42), json!(1000), json!(-1), json!([])] {
+    fn a_content_type_the_function_set_is_kept_for_object_bodies() {
+        let res = HttpResponse::from_output(
+            &json!({"body": [1], "headers": {"content-type": "application/json"}}),
+        )
+        .unwrap();
+        assert_eq!(res.header_value("Content-Type"), Some("application/json"));
+        assert_eq!(res.body.as_deref(), Some("[\n  1\n]"));
+    }
+
+    #[test]
+    fn from_output_rejects_statuses_that_cannot_be_sent() {
+        for bad in [json!(42), json!(1000), json!(-1), json!([]), json!("99")] {
             let err = HttpResponse::from_output(&json!({"statusCode": bad})).unwrap_err();
             assert!(err.message().contains("not an HTTP status"), "{err}");
         }
+    }
+
+    #[test]
+    fn the_wire_form_always_has_a_content_type_with_a_body() {
+        let mut res = HttpResponse::new(200);
+        res.body = Some("x".into());
+        let wire = Value::from(res);
+        assert_eq!(
+            wire["headers"]["Content-Type"],
+            json!("text/plain; charset=utf-8")
+        );
+        assert_eq!(wire["statusCode"], json!("200"));
+        assert!(wire.get("status").is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The invocation request body and typed, tolerant accessors for its bindings and metadata.
 
-use super::{DecodeError, HttpRequest, as_object, get_ci, scalar_text, type_name, unquote_once};
+use super::{DecodeError, HttpRequest, as_object, get_ci, scalar_text, type_name};
+use crate::bindings::DataType;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
@@ -48,22 +49,86 @@ impl InvocationRequest {
         HttpRequest::from_binding(name, self.required(name, "HTTP trigger")?)
     }
 
-    /// The text of the queue message bound to `name`.
+    /// The value of input `name` (a trigger or input binding) as bytes, decoded by the
+    /// binding's declared `dataType`; `None` when the host sent nothing for it.
     ///
-    /// A string is unquoted once (the host double-encodes: `"\"hello\""` gives `hello`); a message
-    /// the host already parsed as JSON (an object or array) is given back as its JSON text.
-    pub fn queue_message(&self, name: &str) -> Result<String, DecodeError> {
-        let value = self.required(name, "queue message")?;
-        Ok(match value {
-            Value::String(s) => unquote_once(s).into_owned(),
-            Value::Object(_) | Value::Array(_) => value.to_string(),
-            other => scalar_text(other).unwrap_or_default(),
+    /// The host converts every input with `GetHttpScriptInvocationContextValue`
+    /// (`src/WebJobs.Script/Workers/MessageExtensions/ScriptInvocationContextExtensions.cs`,
+    /// azure-functions-host v4.1037.0):
+    /// - `binary`: the bytes as base64;
+    /// - text (`string`, or no `dataType`): the text JSON-serialized once more, so `abc`
+    ///   arrives as the string `"\"abc\""`;
+    /// - an absent value (a blob that does not exist): the 4-character string `null`.
+    ///
+    /// The declaration decides, never the content: text that happens to be valid base64 stays
+    /// text. A value whose shape contradicts the declaration is a [`DecodeError`].
+    pub fn input_bytes(
+        &self,
+        name: &str,
+        data_type: Option<DataType>,
+    ) -> Result<Option<Vec<u8>>, DecodeError> {
+        let Some(value) = self.present(name) else {
+            return Ok(None);
+        };
+        match data_type {
+            Some(DataType::Binary) => match value {
+                Value::String(s) => STANDARD.decode(s.trim()).map(Some).map_err(|e| {
+                    DecodeError::new(format!(
+                        "the input `{name}` is declared binary, so the host sends base64, but it is not valid base64 ({e})"
+                    ))
+                }),
+                other => Err(DecodeError::new(format!(
+                    "the input `{name}` is declared binary, so the host sends a base64 string, but it is {}",
+                    type_name(other)
+                ))),
+            },
+            _ => Ok(Some(text_value(name, value)?.into_bytes())),
+        }
+    }
+
+    /// The value of input `name` as text, decoded by its declared `dataType` (see
+    /// [`InvocationRequest::input_bytes`]); bytes that are not UTF-8 are an error.
+    pub fn input_text(
+        &self,
+        name: &str,
+        data_type: Option<DataType>,
+    ) -> Result<Option<String>, DecodeError> {
+        match self.input_bytes(name, data_type)? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|e| {
+                DecodeError::new(format!("the input `{name}` is not UTF-8 text ({e})"))
+            }),
+        }
+    }
+
+    /// The value of `name` unless the host sent nothing: no key, JSON `null`, or the string
+    /// `null` (how the host serialises a null value).
+    fn present(&self, name: &str) -> Option<&Value> {
+        self.binding(name)
+            .filter(|v| !matches!(v, Value::String(s) if s == "null"))
+    }
+
+    /// The text of the queue message bound to `name`, decoded by its declared `dataType`.
+    pub fn queue_message(
+        &self,
+        name: &str,
+        data_type: Option<DataType>,
+    ) -> Result<String, DecodeError> {
+        self.required(name, "queue message")?;
+        self.input_text(name, data_type)?.ok_or_else(|| {
+            DecodeError::new(format!(
+                "the queue message `{name}` is null; the host sends a message's text"
+            ))
         })
     }
 
     /// The queue message bound to `name`, parsed as JSON into `T`.
-    pub fn queue_json<T: DeserializeOwned>(&self, name: &str) -> Result<T, DecodeError> {
-        let text = self.queue_message(name)?;
+    pub fn queue_json<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        data_type: Option<DataType>,
+    ) -> Result<T, DecodeError> {
+        let text = self.queue_message(name, data_type)?;
         serde_json::from_str(&text).map_err(|e| {
             DecodeError::new(format!(
                 "the queue message `{name}` is not the expected JSON ({e})"
@@ -81,27 +146,6 @@ impl InvocationRequest {
             expiration_time: text("ExpirationTime"),
             next_visible_time: text("NextVisibleTime"),
             pop_receipt: text("PopReceipt"),
-        }
-    }
-
-    /// The bytes of the blob input `name`; `None` when the blob does not exist.
-    ///
-    /// The host sends bytes as base64 and text as a (possibly double-encoded) string. A string
-    /// that is a JSON string literal is text; otherwise valid base64 is decoded and anything else
-    /// is taken as text. An object or array (a host that parsed JSON content) is its JSON text.
-    pub fn blob_input(&self, name: &str) -> Option<Vec<u8>> {
-        match self.binding(name)? {
-            Value::String(s) => {
-                let trimmed = s.trim();
-                if trimmed.starts_with('"') {
-                    return Some(unquote_once(s).into_owned().into_bytes());
-                }
-                match STANDARD.decode(trimmed) {
-                    Ok(bytes) if !trimmed.is_empty() => Some(bytes),
-                    _ => Some(s.clone().into_bytes()),
-                }
-            }
-            other => Some(other.to_string().into_bytes()),
         }
     }
 
@@ -171,6 +215,34 @@ impl TryFrom<Value> for InvocationRequest {
         };
         Ok(Self { data, metadata })
     }
+}
+
+/// A text input as the host sends it: a string holding a JSON string literal (the text
+/// serialised once more). An object or array is what the host sends for a value it bound as
+/// JSON (`JObject.FromObject`), and stands for its JSON text.
+fn text_value(name: &str, value: &Value) -> Result<String, DecodeError> {
+    match value {
+        Value::String(s) => serde_json::from_str::<String>(s).map_err(|_| {
+            DecodeError::new(format!(
+                "the input `{name}` is declared as text, which the host sends as a JSON string literal, but it arrived as the bare string {}",
+                excerpt(s)
+            ))
+        }),
+        Value::Object(_) | Value::Array(_) => Ok(value.to_string()),
+        other => Err(DecodeError::new(format!(
+            "the input `{name}` is declared as text, so the host sends a string, but it is {}",
+            type_name(other)
+        ))),
+    }
+}
+
+/// At most 60 characters of `text`, quoted, for error sentences.
+fn excerpt(text: &str) -> String {
+    let mut short: String = text.chars().take(60).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    format!("{short:?}")
 }
 
 /// Metadata of a queue-triggered invocation.
@@ -284,32 +356,64 @@ mod tests {
         }
     }
 
+    // Shapes from `GetHttpScriptInvocationContextValue` in
+    // azure-functions-host v4.1037.0 src/WebJobs.Script/Workers/MessageExtensions/ScriptInvocationContextExtensions.cs.
     #[test]
-    fn queue_messages_are_unquoted_once_and_json_objects_become_text() {
+    fn text_inputs_are_unquoted_once_and_never_base64_decoded() {
         let req = request(json!({"Data": {
             "double": "\"hello\"",
-            "plain": "hello",
-            "json_text": "{\"jobId\":\"a\"}",
+            "looks_base64": "\"aGVsbG8=\"",
+            "json_text": "\"{\\\"jobId\\\":\\\"a\\\"}\"",
             "json_object": {"jobId": "a"},
-            "number": 7
+            "literal_null_text": "\"null\""
         }}));
-        assert_eq!(req.queue_message("double").unwrap(), "hello");
-        assert_eq!(req.queue_message("plain").unwrap(), "hello");
-        assert_eq!(req.queue_message("json_text").unwrap(), "{\"jobId\":\"a\"}");
+        let text = |n| req.input_text(n, None).unwrap().unwrap();
+        assert_eq!(text("double"), "hello");
+        assert_eq!(text("looks_base64"), "aGVsbG8=");
+        assert_eq!(text("json_text"), "{\"jobId\":\"a\"}");
+        assert_eq!(text("json_object"), "{\"jobId\":\"a\"}");
+        assert_eq!(text("literal_null_text"), "null");
         assert_eq!(
-            req.queue_message("json_object").unwrap(),
-            "{\"jobId\":\"a\"}"
-        );
-        assert_eq!(req.queue_message("number").unwrap(), "7");
-        let err = req.queue_message("absent").unwrap_err();
-        assert_eq!(
-            err.message(),
-            "the invocation has no queue message named `absent` in Data"
+            req.input_text("double", Some(DataType::String))
+                .unwrap()
+                .as_deref(),
+            Some("hello")
         );
     }
 
     #[test]
-    fn queue_json_parses_both_encodings_and_names_the_binding_on_error() {
+    fn binary_inputs_are_base64_and_nothing_else() {
+        let req = request(json!({"Data": {"bytes": "aGVsbG8=", "text": "\"hi\"", "n": 3}}));
+        let bytes = req.input_bytes("bytes", Some(DataType::Binary)).unwrap();
+        assert_eq!(bytes.as_deref(), Some(&b"hello"[..]));
+        let err = req.input_bytes("text", Some(DataType::Binary)).unwrap_err();
+        assert!(err.message().starts_with("the input `text` is declared binary, so the host sends base64, but it is not valid base64"), "{err}");
+        let err = req.input_bytes("n", Some(DataType::Binary)).unwrap_err();
+        assert!(err.message().ends_with("but it is a number"), "{err}");
+    }
+
+    #[test]
+    fn the_string_null_is_absent_whatever_the_type() {
+        let req = request(json!({"Data": {"missing_blob": "null", "json_null": null}}));
+        for data_type in [None, Some(DataType::String), Some(DataType::Binary)] {
+            assert_eq!(req.input_bytes("missing_blob", data_type).unwrap(), None);
+            assert_eq!(req.input_bytes("json_null", data_type).unwrap(), None);
+            assert_eq!(req.input_bytes("no_such_key", data_type).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn a_text_input_that_is_not_double_encoded_is_an_error_not_a_guess() {
+        let req = request(json!({"Data": {"bare": "aGVsbG8=", "n": 7}}));
+        let err = req.input_text("bare", None).unwrap_err();
+        assert!(err.message().contains("declared as text"), "{err}");
+        assert!(err.message().contains("\"aGVsbG8=\""), "{err}");
+        let err = req.queue_message("n", None).unwrap_err();
+        assert!(err.message().ends_with("but it is a number"), "{err}");
+    }
+
+    #[test]
+    fn queue_json_parses_the_host_shape_and_names_the_binding_on_error() {
         #[derive(Deserialize)]
         struct Job {
             #[serde(rename = "jobId")]
@@ -317,33 +421,21 @@ mod tests {
         }
         let req = request(json!({"Data": {
             "a": "\"{\\\"jobId\\\":\\\"x\\\"}\"",
-            "b": {"jobId": "y"},
-            "bad": "\"not json\""
+            "bad": "\"not json\"",
+            "gone": "null"
         }}));
-        assert_eq!(req.queue_json::<Job>("a").unwrap().job_id, "x");
-        assert_eq!(req.queue_json::<Job>("b").unwrap().job_id, "y");
-        let err = req.queue_json::<Job>("bad").err().unwrap();
+        assert_eq!(req.queue_json::<Job>("a", None).unwrap().job_id, "x");
+        let err = req.queue_json::<Job>("bad", None).err().unwrap();
         assert!(
             err.message()
                 .starts_with("the queue message `bad` is not the expected JSON")
         );
-    }
-
-    #[test]
-    fn blob_input_distinguishes_base64_text_and_absence() {
-        let req = request(json!({"Data": {
-            "bytes": "aGVsbG8=",
-            "quoted": "\"aGVsbG8=\"",
-            "json": "{\"a\":1}",
-            "object": {"a": 1},
-            "null": null
-        }}));
-        assert_eq!(req.blob_input("bytes").unwrap(), b"hello");
-        assert_eq!(req.blob_input("quoted").unwrap(), b"aGVsbG8=");
-        assert_eq!(req.blob_input("json").unwrap(), b"{\"a\":1}");
-        assert_eq!(req.blob_input("object").unwrap(), b"{\"a\":1}");
-        assert_eq!(req.blob_input("null"), None);
-        assert_eq!(req.blob_input("absent"), None);
+        let err = req.queue_message("absent", None).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "the invocation has no queue message named `absent` in Data"
+        );
+        assert!(req.queue_message("gone", None).is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The invocation response body: outputs, log lines and the return value.
 
 use super::{DecodeError, HttpResponse};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -33,13 +35,50 @@ impl InvocationResponse {
         Self::new().output(name, response)
     }
 
-    /// Sets output binding `name` to `value`.
+    /// Sets output binding `name` to a raw `value`, which the host then converts.
     ///
-    /// Strings that parse as base64 are bound as bytes by the host (see the module docs); a queue
-    /// output takes a string (one message) or an array of strings (one message each).
+    /// Prefer [`InvocationResponse::output_bytes`], [`InvocationResponse::output_text`] and
+    /// [`InvocationResponse::queue_messages`]: the host rewrites raw values (a string that is
+    /// valid base64 becomes bytes; a queue string that looks like JSON is re-serialised
+    /// indented; see the protocol module docs).
     pub fn output(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.outputs.insert(name.into(), value.into());
         self
+    }
+
+    /// Sets output `name` (a blob or one queue message) to exactly `bytes`.
+    ///
+    /// Sent as base64, which the host decodes into the bytes it writes or enqueues unchanged
+    /// (`GetBindingValue` in `src/WebJobs.Script/Workers/Http/HttpScriptInvocationResultExtensions.cs`,
+    /// then `BindAsyncCollectorAsync<byte[]>` / `ConvertValueToStream` in
+    /// `src/WebJobs.Script/Binding/FunctionBinding.cs`, azure-functions-host v4.1037.0). The
+    /// binding must not be declared `binary`; [`crate::Function::validate`] refuses that.
+    pub fn output_bytes(self, name: impl Into<String>, bytes: impl AsRef<[u8]>) -> Self {
+        let encoded = STANDARD.encode(bytes.as_ref());
+        self.output(name, Value::String(encoded))
+    }
+
+    /// Sets output `name` to exactly `text` as UTF-8: compact JSON stays compact, and text
+    /// that happens to be valid base64 is not turned into other bytes.
+    pub fn output_text(self, name: impl Into<String>, text: impl AsRef<str>) -> Self {
+        self.output_bytes(name, text.as_ref().as_bytes())
+    }
+
+    /// Sets queue output `name` to one message per text, each enqueued exactly as given.
+    ///
+    /// Sent as a JSON array of strings: the host enqueues one message per item, each item's
+    /// text as it is (`ReadAsEnumerable` takes a `JArray` item by item, and a string item's
+    /// `ToString()` is its text; `src/WebJobs.Script/Binding/FunctionBinding.cs`).
+    pub fn queue_messages<I, S>(self, name: impl Into<String>, messages: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let items = messages
+            .into_iter()
+            .map(|m| Value::String(m.into()))
+            .collect();
+        self.output(name, Value::Array(items))
     }
 
     /// Appends a line to `Logs`.
@@ -88,6 +127,17 @@ mod tests {
             serde_json::to_value(&res).unwrap(),
             json!({"Outputs": {"msg": "hello"}, "Logs": ["queued"], "ReturnValue": {"a": 1}})
         );
+    }
+
+    #[test]
+    fn exact_outputs_travel_as_base64_and_queue_batches_as_string_arrays() {
+        let res = InvocationResponse::new()
+            .output_text("blob", "abcd")
+            .output_bytes("bytes", [0u8, 255])
+            .queue_messages("msgs", ["{\"a\":1}", "two"]);
+        assert_eq!(res.outputs["blob"], json!("YWJjZA=="));
+        assert_eq!(res.outputs["bytes"], json!("AP8="));
+        assert_eq!(res.outputs["msgs"], json!(["{\"a\":1}", "two"]));
     }
 
     #[test]

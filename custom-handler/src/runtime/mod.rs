@@ -278,6 +278,7 @@ impl FunctionApp {
                     .filter(|b| matches!(b, Binding::Http(_)))
                     .map(|b| b.name().to_string())
                     .collect(),
+                bindings: Arc::from(json.bindings.clone()),
             });
             if forwarding
                 && json.is_forwardable()
@@ -311,7 +312,12 @@ impl FunctionApp {
     /// With no arguments it serves; `manifest --out DIR` writes the function.json files. Any
     /// error is printed as one sentence on stderr and the exit code is non-zero.
     pub fn main(self) -> ExitCode {
+        // Stdout: the host collects it at Information (`OnOutputDataReceived` in
+        // src/WebJobs.Script/Workers/ProcessManagement/WorkerProcess.cs), and it is the only place
+        // a failed invocation's log lines survive, since the host discards `Logs` on a non-2xx
+        // answer (azure-functions-host #11086).
         let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+            .target(env_logger::Target::Stdout)
             .try_init();
         match self.run_cli(std::env::args().skip(1)) {
             Ok(()) => ExitCode::SUCCESS,

@@ -32,6 +32,8 @@ pub(crate) struct Registered {
     pub(crate) handler: Arc<dyn Handler>,
     /// Names of `http` output bindings, which get an HTTP answer even when the function fails.
     pub(crate) http_outputs: Vec<String>,
+    /// The declaration, which says how each input is decoded.
+    pub(crate) bindings: Arc<[crate::bindings::Binding]>,
 }
 
 /// A forwardable function's route.
@@ -126,7 +128,8 @@ async fn invoke(
         Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_invocation", e.message()),
     };
     let id = invocation_id(&req);
-    let invocation = Invocation::new(&function.name, &id, request);
+    let invocation =
+        Invocation::new(&function.name, &id, request).with_bindings(Arc::clone(&function.bindings));
     let logger = invocation.logger();
     let outcome = run(function.handler.as_ref(), invocation).await;
     let mut logs = logger.take_lines();
@@ -277,7 +280,8 @@ async fn forward(
         &route.function.name,
         &id,
         InvocationRequest { data, metadata },
-    );
+    )
+    .with_bindings(Arc::clone(&route.function.bindings));
     let name = &route.function.name;
     match run(route.function.handler.as_ref(), invocation).await {
         Ok(response) => match response.http_output(&route.output) {

@@ -1,6 +1,6 @@
 //! Forwarded HTTP (`enableForwardingHttpRequest`): plain HTTP functions at `/api/<route>`.
 
-use crate::helpers::{assert_json_error, spawn_forwarding_app};
+use crate::helpers::{assert_json_error, corpus_given, corpus_request, spawn_forwarding_app};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
@@ -135,16 +135,13 @@ async fn unknown_routes_and_non_forwardable_functions_get_404() {
 async fn the_json_protocol_still_works_when_forwarding_is_on() {
     let app = spawn_forwarding_app().await;
     let response = app
-        .invoke(
-            "submit",
-            include_str!("../data/http_trigger_post_documented.json"),
-        )
+        .invoke("submit", corpus_request("http_trigger_with_body.json"))
         .await;
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["Outputs"]["res"]["statusCode"], "202");
     assert_eq!(
         body["Outputs"]["msg"],
-        r#"{"id":1005,"quantity":2,"color":"black"}"#
+        corpus_given("http_trigger_with_body.json")["body"]
     );
 }

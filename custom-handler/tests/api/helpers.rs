@@ -38,12 +38,13 @@ async fn echo(inv: Invocation) -> Result<InvocationResponse, InvocationError> {
 struct Job {
     #[serde(rename = "jobId")]
     job_id: String,
+    #[serde(rename = "rowCount")]
     rows: u32,
 }
 
 /// Queue-like: reads a JSON job, forwards a message and writes a result document.
 async fn work(inv: Invocation) -> Result<InvocationResponse, InvocationError> {
-    let job: Job = inv.request().queue_json("job")?;
+    let job: Job = inv.queue_json("job")?;
     let meta = inv.request().queue_metadata();
     inv.log(
         log::Level::Info,
@@ -104,6 +105,19 @@ async fn submit(inv: Invocation) -> Result<InvocationResponse, InvocationError> 
     Ok(InvocationResponse::new()
         .output("res", HttpResponse::new(202).text("queued"))
         .output("msg", text))
+}
+
+/// A request body from the shared conformance corpus (`conformance/requests/` at the repo root).
+pub fn corpus_request(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../conformance/requests")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The `_given` part of a corpus request: what the host was handed.
+pub fn corpus_given(name: &str) -> Value {
+    serde_json::from_str::<Value>(&corpus_request(name)).unwrap()["_given"].clone()
 }
 
 /// The toy app every HTTP test serves.

@@ -1,6 +1,8 @@
 //! The JSON protocol at `POST /{FunctionName}`, as the host speaks it.
 
-use crate::helpers::{assert_json_error, http_envelope, spawn, spawn_app, toy_app};
+use crate::helpers::{
+    assert_json_error, corpus_given, corpus_request, http_envelope, spawn, spawn_app, toy_app,
+};
 use custom_handler::{HttpResponse, InvocationResponse};
 use serde_json::{Value, json};
 
@@ -15,20 +17,27 @@ async fn readiness_probe_answers_200() {
 async fn echo_returns_its_http_output_and_logs_over_the_json_protocol() {
     let app = spawn_app().await;
     let response = app
-        .invoke(
-            "echo",
-            include_str!("../data/http_trigger_post_core_tools.json"),
-        )
+        .invoke("echo", corpus_request("http_trigger_with_body.json"))
         .await;
     assert_eq!(response.status().as_u16(), 200);
     let body: InvocationResponse = response.json().await.unwrap();
     // Lines the function logged through the invocation come first, then its own Logs.
-    assert_eq!(body.logs, vec!["[INFO] echoing 26 bytes", "echo done"]);
+    let sent = corpus_given("http_trigger_with_body.json")["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        body.logs,
+        vec![
+            format!("[INFO] echoing {} bytes", sent.len()),
+            "echo done".into()
+        ]
+    );
     let res = body.http_output("res").unwrap().unwrap();
     assert_eq!(res.status, 200);
     assert_eq!(res.header_value("x-echo"), Some("yes"));
     let echoed: Value = serde_json::from_str(res.body.as_deref().unwrap()).unwrap();
-    assert_eq!(echoed["text"], r#"{"message":"hello, world"}"#);
+    assert_eq!(echoed["text"], sent);
     assert_eq!(echoed["query"]["tag"], "a,b");
     assert_eq!(echoed["trace"], "one");
     assert_eq!(echoed["invocation"], "11111111-2222-3333-4444-555555555555");
@@ -38,10 +47,7 @@ async fn echo_returns_its_http_output_and_logs_over_the_json_protocol() {
 async fn the_http_output_is_sent_with_a_string_status_as_microsoft_samples_do() {
     let app = spawn_app().await;
     let response = app
-        .invoke(
-            "echo",
-            include_str!("../data/http_trigger_post_documented.json"),
-        )
+        .invoke("echo", corpus_request("http_trigger_with_body.json"))
         .await;
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["Outputs"]["res"]["statusCode"], "200");
@@ -97,10 +103,7 @@ async fn a_permanent_error_completes_the_invocation_with_an_opaque_500_for_the_c
 async fn a_queue_function_gets_the_unquoted_message_and_metadata() {
     let app = spawn_app().await;
     let response = app
-        .invoke(
-            "work",
-            include_str!("../data/queue_trigger_core_tools.json"),
-        )
+        .invoke("work", corpus_request("queue_message.json"))
         .await;
     assert_eq!(response.status().as_u16(), 200);
     let body: InvocationResponse = response.json().await.unwrap();
@@ -118,16 +121,19 @@ async fn a_queue_function_gets_the_unquoted_message_and_metadata() {
 }
 
 #[tokio::test]
-async fn the_documented_queue_shape_is_accepted_too() {
+async fn a_bare_queue_string_contradicts_its_text_declaration_and_is_refused() {
+    // The docs show plain values; the host double-encodes (ScriptInvocationContextExtensions.cs).
     let app = spawn_app().await;
-    let envelope = json!({
-        "Data": {"job": {"jobId": "j-2", "rows": 5}},
-        "Metadata": {"DequeueCount": 3, "Id": "800ae4b3-bdd2-4c08-badd-f08e5a34b865"}
-    });
+    let envelope = json!({"Data": {"job": "{\"jobId\":\"j-2\",\"rows\":5}"}, "Metadata": {}});
     let response = app.invoke_json("work", &envelope).await;
+    assert_eq!(response.status().as_u16(), 200);
     let body: InvocationResponse = response.json().await.unwrap();
-    let result: Value = serde_json::from_str(body.outputs["result"].as_str().unwrap()).unwrap();
-    assert_eq!(result, json!({"jobId": "j-2", "rows": 5, "attempt": 3}));
+    assert!(body.outputs.is_empty());
+    assert!(
+        body.logs[0].contains("declared as text, which the host sends as a JSON string literal"),
+        "{:?}",
+        body.logs
+    );
 }
 
 #[tokio::test]
@@ -163,10 +169,7 @@ async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
         .await;
     assert_json_error(response, 500, "handler_panicked").await;
     let response = app
-        .invoke(
-            "echo",
-            include_str!("../data/http_trigger_post_documented.json"),
-        )
+        .invoke("echo", corpus_request("http_trigger_with_body.json"))
         .await;
     assert_eq!(response.status().as_u16(), 200);
 }
@@ -220,10 +223,7 @@ async fn an_unknown_function_gets_a_404_json_error() {
 async fn function_names_match_ignoring_case() {
     let app = spawn_app().await;
     let response = app
-        .invoke(
-            "ECHO",
-            include_str!("../data/http_trigger_post_documented.json"),
-        )
+        .invoke("ECHO", corpus_request("http_trigger_with_body.json"))
         .await;
     assert_eq!(response.status().as_u16(), 200);
 }

@@ -1,7 +1,7 @@
 //! HTTP-level tests: the real server on a random loopback port, called with reqwest, plus the
 //! captured-shape fixtures and manifest generation. One binary, one module per concern.
 
-mod fixtures;
+mod conformance;
 mod forwarding;
 mod helpers;
 mod invoke;

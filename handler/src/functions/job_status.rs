@@ -32,7 +32,12 @@ async fn handle(inv: Invocation) -> Result<InvocationResponse, InvocationError> 
     if let Err(e) = jobs::parse_job_id(id) {
         return Ok(respond::error("res", &e));
     }
-    Ok(match request.blob_input("result") {
+    // A result not written yet arrives as the string `null` (the storage extension binds a
+    // null stream on 404), which `blob_input` reads as absent.
+    let document = inv
+        .blob_input("result")
+        .map_err(|e| super::missing("result", e))?;
+    Ok(match document {
         Some(document) => InvocationResponse::http(
             "res",
             HttpResponse::new(200)

@@ -24,20 +24,25 @@ pub fn function(state: Arc<State>) -> Function {
 }
 
 async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
-    let request = inv.request();
-    let text = request
+    let text = inv
         .queue_message("job")
         .map_err(|e| InvocationError::transient(format!("the queue message is unusable: {e}")))?;
     if state.faults {
-        inject_fault(&text, request.queue_metadata().dequeue_count.unwrap_or(1))?;
+        inject_fault(
+            &text,
+            inv.request().queue_metadata().dequeue_count.unwrap_or(1),
+        )?;
     }
-    if let Some(existing) = request.blob_input("existing")
-        && let Ok(text) = String::from_utf8(existing)
-    {
+    let existing = inv
+        .blob_input("existing")
+        .map_err(|e| super::missing("existing", e))?;
+    if let Some(existing) = existing {
         inv.log(log::Level::Info, "result already written; keeping it");
-        return Ok(InvocationResponse::new().output("result", text));
+        return Ok(InvocationResponse::new().output_bytes("result", existing));
     }
-    let rows = request.blob_input("rows");
+    let rows = inv
+        .blob_input("rows")
+        .map_err(|e| super::missing("rows", e))?;
     match jobs::score(&state.model, &text, rows.as_deref()) {
         Ok(result) => {
             inv.log(
@@ -47,7 +52,7 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
                     result.job_id, result.status, result.rows
                 ),
             );
-            Ok(InvocationResponse::new().output("result", result.to_json()))
+            Ok(InvocationResponse::new().output_text("result", result.to_json()))
         }
         // Not 2xx: the host retries, then moves the message to the poison queue intact.
         Err(e @ JobMessageError::NoJobId(_)) => Err(InvocationError::transient(e.to_string())),

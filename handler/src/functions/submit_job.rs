@@ -75,8 +75,9 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
         ),
     );
     let accepted = JobAccepted::new(message.job_id, "/api/jobs");
+    // As base64 the host enqueues exactly these bytes: the compact JSON `JobPlan` measured.
     Ok(
         InvocationResponse::http("res", respond::json(202, &accepted))
-            .output("msg", serde_json::Value::String(message.to_json())),
+            .output_text("msg", plan.message_json()),
     )
 }

@@ -6,9 +6,7 @@
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use house_price::api::{self, ApiError, ErrorBody, Limits};
-use house_price::jobs::{
-    self, INPUTS_CONTAINER, JobAccepted, JobMessage, JobPlan, QUEUE, RESULTS_CONTAINER,
-};
+use house_price::jobs::{self, INPUTS_CONTAINER, JobAccepted, JobPlan, QUEUE, RESULTS_CONTAINER};
 use storage::{MessageEncoding, Storage, StorageError, encode_message};
 
 use super::{INLINE_BODY_BYTES, content_type};
@@ -69,10 +67,11 @@ pub async fn submit_job(
             .map_err(|_| ApiError::Internal)??
     };
     ensure_job_storage(&state, storage).await?;
-    let message = match plan {
-        JobPlan::Inline(message) => message,
+    let (message, json) = match plan {
+        JobPlan::Inline { message, json } => (message, json),
         JobPlan::Blob {
             message,
+            json,
             path,
             rows_json,
         } => {
@@ -81,10 +80,10 @@ pub async fn submit_job(
                 .put_blob_path(&path, rows_json, "application/json")
                 .await
                 .map_err(|e| errors::storage_failure("the job's rows could not be stored", &e))?;
-            message
+            (message, json)
         }
     };
-    send(storage, &message)
+    send(storage, &json)
         .await
         .map_err(|e| errors::storage_failure("the job could not be queued", &e))?;
     log::info!(
@@ -204,8 +203,9 @@ async fn ensure_job_storage(state: &AppState, storage: &Storage) -> Result<(), H
 
 /// Sends the message base64-encoded: the Functions queue trigger's default
 /// `messageEncoding`, which rejects plain text.
-async fn send(storage: &Storage, message: &JobMessage) -> Result<(), StorageError> {
-    let wire = encode_message(&message.to_json(), MessageEncoding::Base64);
+/// Sends the plan's exact bytes, base64-encoded as the Functions host expects by default.
+async fn send(storage: &Storage, json: &str) -> Result<(), StorageError> {
+    let wire = encode_message(json, MessageEncoding::Base64);
     storage.send_message(QUEUE, &wire).await.map(drop)
 }
 
@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn a_small_batch_travels_in_the_message_and_a_large_one_in_a_blob() {
         let plan = plan_job(&limits(), Some("application/json"), ROW.as_bytes()).unwrap();
-        assert!(matches!(plan, JobPlan::Inline(ref m) if m.row_count == 1));
+        assert!(matches!(plan, JobPlan::Inline { ref message, .. } if message.row_count == 1));
         let many = format!("[{}]", vec![ROW; 5_000].join(","));
         let plan = plan_job(&limits(), Some("application/json"), many.as_bytes()).unwrap();
         let JobPlan::Blob { message, path, .. } = plan else {

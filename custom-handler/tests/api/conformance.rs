@@ -1,0 +1,187 @@
+//! The runtime against the conformance corpus (`conformance/` at the repo root, shared with the
+//! local host's tests): every request decodes to what the host was given, and the runtime's
+//! output builders produce the answers whose effect the corpus records. Each file names the
+//! host source it follows in `_source`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use custom_handler::bindings::Binding;
+use custom_handler::{HttpResponse, InvocationRequest, InvocationResponse};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn corpus(dir: &str) -> Vec<(PathBuf, Value)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../conformance")
+        .join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 5,
+        "the corpus in {} is missing",
+        root.display()
+    );
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let value: Value = serde_json::from_str(&text).unwrap();
+            assert!(
+                value["_source"].as_str().is_some_and(|s| s.contains(".cs")),
+                "{} names no host source file",
+                p.display()
+            );
+            (p, value)
+        })
+        .collect()
+}
+
+fn binding(fixture: &Value) -> Binding {
+    serde_json::from_value(fixture["_binding"].clone()).unwrap()
+}
+
+fn given_bytes(given: &Value) -> Option<Vec<u8>> {
+    if let Some(b64) = given["blob_base64"]
+        .as_str()
+        .or(given["body_base64"].as_str())
+    {
+        return Some(STANDARD.decode(b64).unwrap());
+    }
+    let text = if given.get("blob").is_some() {
+        &given["blob"]
+    } else {
+        &given["body"]
+    };
+    text.as_str().map(|s| s.as_bytes().to_vec())
+}
+
+#[test]
+fn every_request_decodes_to_what_the_host_was_given() {
+    for (path, fixture) in corpus("requests") {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let request = InvocationRequest::from_slice(fixture.to_string().as_bytes()).unwrap();
+        let binding = binding(&fixture);
+        let given = &fixture["_given"];
+        match &binding {
+            Binding::Blob(blob) => {
+                let bytes = request.input_bytes(&blob.name, blob.data_type).unwrap();
+                assert_eq!(bytes, given_bytes(given), "{name}");
+            }
+            Binding::QueueTrigger(queue) => {
+                let text = request.queue_message(&queue.name, queue.data_type).unwrap();
+                assert_eq!(text, given["message"].as_str().unwrap(), "{name}");
+                let meta = request.queue_metadata();
+                assert_eq!(meta.id.as_deref(), given["id"].as_str(), "{name}");
+                assert_eq!(meta.pop_receipt.as_deref(), given["popReceipt"].as_str());
+                assert_eq!(
+                    meta.dequeue_count.map(u64::from),
+                    given["dequeueCount"].as_u64()
+                );
+                assert_eq!(
+                    meta.insertion_time.as_deref(),
+                    given["insertionTime"].as_str()
+                );
+                assert_eq!(
+                    meta.next_visible_time.as_deref(),
+                    given["nextVisibleTime"].as_str()
+                );
+            }
+            Binding::HttpTrigger(trigger) => {
+                let http = request.http_trigger(&trigger.name).unwrap();
+                assert_eq!(http.method, given["method"].as_str().unwrap(), "{name}");
+                assert_eq!(http.url, given["url"].as_str().unwrap(), "{name}");
+                let body = given_bytes(given).unwrap_or_default();
+                assert_eq!(http.body_bytes().unwrap(), body, "{name}");
+                assert_eq!(
+                    http.body.is_none(),
+                    given["body"].is_null() && given.get("body_base64").is_none()
+                );
+                let params: BTreeMap<String, String> =
+                    serde_json::from_value(given["params"].clone()).unwrap();
+                assert_eq!(http.params, params, "{name}");
+                for pair in given["headers"].as_array().unwrap() {
+                    let (key, value) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+                    assert!(
+                        http.headers[key].iter().any(|v| v == value),
+                        "{name}: header {key}"
+                    );
+                }
+                let mut query: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for (k, v) in
+                    url::form_urlencoded::parse(given["query"].as_str().unwrap().as_bytes())
+                {
+                    query
+                        .entry(k.into_owned())
+                        .or_default()
+                        .push(v.into_owned());
+                }
+                let joined: BTreeMap<String, String> =
+                    query.into_iter().map(|(k, v)| (k, v.join(","))).collect();
+                assert_eq!(http.query, joined, "{name}");
+            }
+            Binding::TimerTrigger(timer) => {
+                let info = request.timer(&timer.name).unwrap();
+                let status = info.schedule_status.unwrap();
+                assert_eq!(status.last.as_deref(), given["last"].as_str());
+                assert_eq!(status.next.as_deref(), given["next"].as_str());
+                assert_eq!(info.is_past_due, given["isPastDue"].as_bool().unwrap());
+            }
+            other => panic!("{name}: no check for a {} binding", other.type_name()),
+        }
+    }
+}
+
+#[test]
+fn the_runtime_s_builders_produce_the_answers_of_the_corpus() {
+    let mut checked = 0;
+    for (path, fixture) in corpus("answers") {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let given = &fixture["_given"];
+        if given.is_null() {
+            continue;
+        }
+        let output = fixture["_binding"]["name"].as_str().unwrap();
+        let built = if let Some(text) = given["output_text"].as_str() {
+            InvocationResponse::new().output_text(output, text).outputs[output].clone()
+        } else if let Some(items) = given["queue_messages"].as_array() {
+            let items = items.iter().map(|i| i.as_str().unwrap().to_string());
+            InvocationResponse::new()
+                .queue_messages(output, items)
+                .outputs[output]
+                .clone()
+        } else if let Some(spec) = given.get("runtime_json") {
+            let status = u16::try_from(spec["status"].as_u64().unwrap()).unwrap();
+            Value::from(HttpResponse::new(status).json(&spec["body"]).unwrap())
+        } else {
+            panic!("{name}: unknown _given");
+        };
+        assert_eq!(built, fixture["answer"], "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} answers checked");
+}
+
+#[test]
+fn http_answers_are_read_as_the_host_reads_them() {
+    for (path, fixture) in corpus("answers") {
+        let Some(expected) = fixture["host_does"].get("http") else {
+            continue;
+        };
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let read = HttpResponse::from_output(&fixture["answer"]).unwrap();
+        assert_eq!(
+            u64::from(read.status),
+            expected["status"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(read.body.as_deref(), expected["body"].as_str(), "{name}");
+        let headers: BTreeMap<String, String> =
+            serde_json::from_value(expected["headers"].clone()).unwrap();
+        assert_eq!(read.headers, headers, "{name}");
+    }
+}
