@@ -283,15 +283,111 @@ impl Bound {
     }
 }
 
-/// `JToken.ToString()`: a string token is its text, a scalar its .NET text, and an object or
-/// array INDENTED JSON (two spaces, as Json.NET's `Formatting.Indented`).
-fn token_text(token: &Value) -> String {
-    match token {
-        Value::Object(_) | Value::Array(_) => {
-            serde_json::to_string_pretty(token).unwrap_or_default()
-        }
-        other => dotnet_string(other),
+/// `JToken.ToString()` of one JSON value written as `text`: a string token is its text, a
+/// scalar its .NET text, and an object or array INDENTED JSON (`Formatting.Indented`: two
+/// spaces, `": "`), with members in the order written.
+fn token_text(text: &str) -> Result<String, serde_json::Error> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        serde_json::from_str::<serde::de::IgnoredAny>(trimmed)?;
+        return Ok(indent_json(trimmed));
     }
+    Ok(dotnet_string(&serde_json::from_str::<Value>(trimmed)?))
+}
+
+/// Re-indents valid JSON text as Json.NET writes it, keeping member order and number text.
+fn indent_json(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut depth = 0usize;
+    let mut i = 0;
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n(' ', depth * 2));
+    };
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                out.push_str(&text[start..=i.min(bytes.len() - 1)]);
+            }
+            b'{' | b'[' => {
+                let close = if c == b'{' { b'}' } else { b']' };
+                let mut j = i + 1;
+                while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if bytes.get(j) == Some(&close) {
+                    out.push(c as char);
+                    out.push(close as char);
+                    i = j;
+                } else {
+                    out.push(c as char);
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c as char);
+            }
+            b',' => {
+                out.push(',');
+                newline(&mut out, depth);
+            }
+            b':' => out.push_str(": "),
+            c if c.is_ascii_whitespace() => {}
+            _ => {
+                // Numbers, literals: copy up to the next structural character.
+                let start = i;
+                while i + 1 < bytes.len()
+                    && !matches!(bytes[i + 1], b',' | b'}' | b']' | b':')
+                    && !bytes[i + 1].is_ascii_whitespace()
+                {
+                    i += 1;
+                }
+                out.push_str(&text[start..=i]);
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The items of a top-level JSON array, as written.
+fn array_items(text: &str) -> Vec<&str> {
+    let inner = text.trim();
+    let inner = &inner[1..inner.len() - 1];
+    let bytes = inner.as_bytes();
+    let (mut items, mut depth, mut start, mut i) = (Vec::new(), 0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
+                items.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if !inner[start..].trim().is_empty() {
+        items.push(&inner[start..]);
+    }
+    items
 }
 
 /// The messages a queue output enqueues, as bytes, following `FunctionBinding.ReadAsEnumerable`
@@ -305,22 +401,34 @@ fn token_text(token: &Value) -> String {
 ///
 /// Json.NET also re-formats date strings while parsing; this host does not.
 pub fn queue_messages(bound: Bound) -> Result<Vec<Vec<u8>>, String> {
-    let tokens = match bound {
-        Bound::Bytes(bytes) => return Ok(vec![bytes]),
-        Bound::Text(text) if is_json(&text) => match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Array(items)) => items,
-            Ok(token) => vec![token],
-            Err(e) => {
-                return Err(format!(
-                    "the queue output looks like JSON but does not parse, which fails the invocation in Azure ({e})"
-                ));
-            }
-        },
-        Bound::Text(text) => return Ok(vec![text.into_bytes()]),
-        Bound::Json(Value::Array(items)) => items,
-        Bound::Json(other) => vec![other],
+    let unparsable = |e: serde_json::Error| {
+        format!(
+            "the queue output looks like JSON but does not parse, which fails the invocation in Azure ({e})"
+        )
     };
-    Ok(tokens.iter().map(|t| token_text(t).into_bytes()).collect())
+    let texts: Vec<String> = match bound {
+        Bound::Bytes(bytes) => return Ok(vec![bytes]),
+        Bound::Text(text) if is_json(&text) => {
+            serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(unparsable)?;
+            if text.trim().starts_with('[') {
+                array_items(&text)
+                    .into_iter()
+                    .map(token_text)
+                    .collect::<Result<_, _>>()
+                    .map_err(unparsable)?
+            } else {
+                vec![token_text(&text).map_err(unparsable)?]
+            }
+        }
+        Bound::Text(text) => vec![text],
+        Bound::Json(Value::Array(items)) => items
+            .iter()
+            .map(|item| token_text(&item.to_string()))
+            .collect::<Result<_, _>>()
+            .map_err(unparsable)?,
+        Bound::Json(other) => vec![token_text(&other.to_string()).map_err(unparsable)?],
+    };
+    Ok(texts.into_iter().map(String::into_bytes).collect())
 }
 
 /// The bytes a blob output writes: `FunctionBinding.ConvertValueToStream` (`Binding/FunctionBinding.cs`).
@@ -345,6 +453,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn json_text_is_reindented_in_the_order_written() {
+        assert_eq!(
+            indent_json(r#"{"b":[1,{"x":"a,b:}"}],"a":{},"c":[]}"#),
+            "{\n  \"b\": [\n    1,\n    {\n      \"x\": \"a,b:}\"\n    }\n  ],\n  \"a\": {},\n  \"c\": []\n}"
+        );
+        assert_eq!(
+            array_items(r#"["a,]", {"n":[1,2]}, 3]"#),
+            vec![r#""a,]""#, r#" {"n":[1,2]}"#, " 3"]
+        );
+        assert_eq!(token_text(r#""q\"s""#).unwrap(), "q\"s");
+    }
+
+    #[test]
     fn expressions_resolve_properties_metadata_and_system_values() {
         let mut data = BindingData::new("process");
         data.add_json_properties(r#"{"jobId": "a1", "n": 3, "nested": {"Part": "x"}, "f": 1.5}"#);
@@ -365,8 +486,9 @@ mod tests {
             data.resolve("{missing}").unwrap_err(),
             "No value for named parameter 'missing'."
         );
-        // Like the host, only strings and integers convert.
-        assert!(data.resolve("{f}").is_err());
+        // JSON properties arrive as .NET strings (Utility.ApplyBindingData), so a float
+        // resolves; an object does not.
+        assert_eq!(data.resolve("{f}").unwrap(), "1.5");
         assert!(data.resolve("{nested}").is_err());
     }
 

@@ -178,16 +178,16 @@ fn not_found(req: &HttpRequest) -> HttpResponse {
 }
 
 /// A request, copied out of actix so the work can move to another runtime.
-struct RequestParts {
-    method: String,
-    url: String,
-    path_and_query: String,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body: web::Bytes,
-    has_length: bool,
-    content_type: Option<String>,
-    identities: Value,
+pub(crate) struct RequestParts {
+    pub(crate) method: String,
+    pub(crate) url: String,
+    pub(crate) path_and_query: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: web::Bytes,
+    pub(crate) has_length: bool,
+    pub(crate) content_type: Option<String>,
+    pub(crate) identities: Value,
 }
 
 impl RequestParts {
@@ -265,7 +265,7 @@ fn identities(keyed: bool, level: custom_handler::AuthLevel) -> Value {
     }])
 }
 
-fn query_pairs(query: &str) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
@@ -335,14 +335,15 @@ impl Reply {
     }
 }
 
-async fn invoke(
-    door: &FrontDoor,
-    route: &HttpRoute,
-    parts: RequestParts,
+/// The `Data` and binding data the host builds for an HTTP-triggered invocation:
+/// `GetRequestAsJObject` (src/WebJobs.Script/Extensions/HttpRequestExtensions.cs) for the trigger
+/// value, `GetRequestBindingData` (WebJobs.Extensions.Http) for the binding data.
+pub(crate) fn http_invocation(
+    function_name: &str,
+    trigger_name: &str,
+    parts: &RequestParts,
     params: BTreeMap<String, String>,
-) -> Reply {
-    let function = &route.function;
-    let id = uuid::Uuid::new_v4().to_string();
+) -> Result<(Map<String, Value>, BindingData), String> {
     let query = joined_query(&parts.query);
     let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in &parts.headers {
@@ -357,7 +358,7 @@ async fn invoke(
         }
     });
 
-    let mut binding_data = BindingData::new(&function.name);
+    let mut binding_data = BindingData::new(function_name);
     if let Some(text) = body.as_deref().filter(|_| !binary) {
         binding_data.add_json_properties(text);
     }
@@ -385,26 +386,37 @@ async fn invoke(
     }
 
     let trigger = TriggerRequest {
-        url: parts.url,
-        method: parts.method,
+        url: parts.url.clone(),
+        method: parts.method.clone(),
         query: query.into_iter().collect(),
         headers,
         params,
-        identities: parts.identities,
+        identities: parts.identities.clone(),
         body,
     };
-    let trigger = match serde_json::to_value(&trigger) {
-        Ok(value) => value,
-        Err(e) => {
-            log::error!(
-                "cannot serialize the HTTP trigger of `{}`: {e}",
-                function.name
-            );
-            return Reply::empty(500);
-        }
-    };
+    let trigger = serde_json::to_value(&trigger)
+        .map_err(|e| format!("cannot serialize the HTTP trigger of `{function_name}`: {e}"))?;
     let mut data = Map::new();
-    data.insert(route.trigger.name.clone(), trigger);
+    data.insert(trigger_name.to_string(), trigger);
+    Ok((data, binding_data))
+}
+
+async fn invoke(
+    door: &FrontDoor,
+    route: &HttpRoute,
+    parts: RequestParts,
+    params: BTreeMap<String, String>,
+) -> Reply {
+    let function = &route.function;
+    let id = uuid::Uuid::new_v4().to_string();
+    let (data, binding_data) =
+        match http_invocation(&function.name, &route.trigger.name, &parts, params) {
+            Ok(built) => built,
+            Err(e) => {
+                log::error!("{e}");
+                return Reply::empty(500);
+            }
+        };
     match door.invoker.invoke(function, &id, data, binding_data).await {
         // `HttpResponse::from_output` already applied the host's defaults (status, content type).
         Ok(completed) => match completed.http {

@@ -32,6 +32,9 @@ pub mod queue;
 pub mod settings;
 pub mod timer;
 
+#[cfg(test)]
+mod conformance;
+
 pub use config::{FUNCTION_KEY_SETTING, MASTER_KEY_SETTING};
 pub use error::{ConfigError, HostError};
 pub use handler::{HandlerHandle, HandlerState};

@@ -177,27 +177,10 @@ impl QueueListener {
             self.poison(&message).await;
             return;
         }
-        let text = String::from_utf8_lossy(&bytes).into_owned();
         let id = uuid::Uuid::new_v4().to_string();
 
-        let mut data = Map::new();
-        data.insert(
-            self.trigger.name.clone(),
-            crate::bindings::input_value(Some(&bytes), self.trigger.data_type),
-        );
-        let mut binding_data = BindingData::new(&self.function.name);
-        binding_data.add_json_properties(&text);
-        binding_data.add("DequeueCount", Value::from(message.dequeue_count));
-        binding_data.add("Id", Value::String(message.id.clone()));
-        binding_data.add("PopReceipt", Value::String(message.pop_receipt.clone()));
-        for (key, time) in [
-            ("InsertionTime", message.insertion_time),
-            ("ExpirationTime", message.expiration_time),
-            ("NextVisibleTime", message.next_visible_time),
-        ] {
-            let formatted = Value::String(format_offset(time));
-            binding_data.add_raw(key, formatted.clone(), Some(formatted));
-        }
+        let (data, binding_data) =
+            queue_invocation(&self.function.name, &self.trigger, &message, &bytes);
 
         match self
             .invoker
@@ -275,4 +258,36 @@ impl QueueListener {
             );
         }
     }
+}
+
+/// The `Data` and binding data the host builds for a received message (`bytes`, already
+/// decoded per `messageEncoding`): the trigger value typed by its `dataType`, and the storage
+/// extension's binding data (the message's JSON properties, `DequeueCount`, `Id`,
+/// `PopReceipt`, and the times, which are `DateTimeOffset`s and so plain ISO strings in
+/// Metadata; ScriptInvocationContextExtensions.cs).
+pub(crate) fn queue_invocation(
+    function_name: &str,
+    trigger: &custom_handler::bindings::QueueTrigger,
+    message: &ReceivedMessage,
+    bytes: &[u8],
+) -> (Map<String, Value>, BindingData) {
+    let mut data = Map::new();
+    data.insert(
+        trigger.name.clone(),
+        crate::bindings::input_value(Some(bytes), trigger.data_type),
+    );
+    let mut binding_data = BindingData::new(function_name);
+    binding_data.add_json_properties(&String::from_utf8_lossy(bytes));
+    binding_data.add("DequeueCount", Value::from(message.dequeue_count));
+    binding_data.add("Id", Value::String(message.id.clone()));
+    binding_data.add("PopReceipt", Value::String(message.pop_receipt.clone()));
+    for (key, time) in [
+        ("InsertionTime", message.insertion_time),
+        ("ExpirationTime", message.expiration_time),
+        ("NextVisibleTime", message.next_visible_time),
+    ] {
+        let formatted = Value::String(format_offset(time));
+        binding_data.add_raw(key, formatted.clone(), Some(formatted));
+    }
+    (data, binding_data)
 }

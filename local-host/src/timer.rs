@@ -241,11 +241,12 @@ impl TimerListener {
         let next = schedule
             .next_after(this.max(now))
             .map(crate::bindings::format_offset);
-        let value = serde_json::json!({
-            "Schedule": {"AdjustForDST": true},
-            "ScheduleStatus": {"Last": last, "Next": next, "LastUpdated": crate::bindings::format_offset(now)},
-            "IsPastDue": past_due,
-        });
+        let value = timer_value(
+            &last,
+            next.as_deref(),
+            &crate::bindings::format_offset(now),
+            past_due,
+        );
         let mut data = serde_json::Map::new();
         data.insert(self.trigger.name.clone(), value);
         let binding_data = crate::bindings::BindingData::new(&self.function.name);
@@ -350,4 +351,19 @@ mod tests {
             assert!(err.contains(expected), "{text}: {err}");
         }
     }
+}
+
+/// The timer trigger value: a `TimerInfo`, which the host sends as an object (`JObject.FromObject`
+/// in ScriptInvocationContextExtensions.cs; `TimerInfo.cs` in WebJobs.Extensions).
+pub(crate) fn timer_value(
+    last: &str,
+    next: Option<&str>,
+    last_updated: &str,
+    past_due: bool,
+) -> serde_json::Value {
+    serde_json::json!({
+        "Schedule": {"AdjustForDST": true},
+        "ScheduleStatus": {"Last": last, "Next": next, "LastUpdated": last_updated},
+        "IsPastDue": past_due,
+    })
 }

@@ -14,13 +14,14 @@ async fn the_json_protocol_builds_the_http_trigger_like_the_host() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-handler"], "echo");
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
+    // An object body is sent as indented text/plain (HttpBinding.cs, RawScriptResult.cs).
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; charset=utf-8"
     );
-    let body: Value = response.json().await.unwrap();
+    let text = response.text().await.unwrap();
+    assert!(text.starts_with("{\n  \""), "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
     let req = &body["request"]["Data"]["req"];
     assert_eq!(
         req["Url"],
@@ -171,5 +172,21 @@ async fn function_and_admin_levels_need_their_keys() {
             .status(),
         200
     );
+    app.stop().await;
+}
+
+// DefaultHttpWorkerService.cs: a 2xx answer with no result never completes in Azure (it waits for
+// functionTimeout); ReadAsAsync needs a JSON content type. Both fail here at once.
+#[tokio::test]
+async fn an_empty_or_non_json_reply_fails_at_once_instead_of_hanging() {
+    let app = spawn_app("app").await;
+    for path in ["/api/empty-reply", "/api/text-reply"] {
+        let started = std::time::Instant::now();
+        assert_eq!(app.get(path).await.status(), 500, "{path}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{path}"
+        );
+    }
     app.stop().await;
 }

@@ -1,5 +1,7 @@
 use crate::helpers::{Names, app_copy, options, spawn_with};
 use local_host::Host;
+use local_host::handler::HandlerState;
+use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -71,4 +73,71 @@ async fn stop_lets_the_handler_finish_gracefully_before_any_kill() {
     let written = std::fs::read_to_string(&stop_file).unwrap_or_default();
     let _ = std::fs::remove_file(&stop_file);
     assert_eq!(written, "graceful");
+}
+
+// Workers/Http/HttpWorkerProcess.cs: both port and both worker-id variables, and the app root.
+#[tokio::test]
+async fn the_handler_gets_both_port_and_both_worker_id_variables() {
+    let app = spawn_with("app", |o| o).await;
+    let vars: Value =
+        serde_json::from_str(&app.get("/api/env").await.text().await.unwrap()).unwrap();
+    assert_eq!(
+        vars["FUNCTIONS_CUSTOMHANDLER_PORT"],
+        vars["FUNCTIONS_HTTPWORKER_PORT"]
+    );
+    assert!(vars["FUNCTIONS_CUSTOMHANDLER_PORT"].is_string());
+    let id = vars["FUNCTIONS_CUSTOMHANDLER_WORKER_ID"].as_str().unwrap();
+    assert!(uuid::Uuid::try_parse(id).is_ok());
+    assert_eq!(vars["FUNCTIONS_HTTPWORKER_ID"], json!(id));
+    assert!(vars["FUNCTIONS_APP_ROOT_PATH"].is_string());
+    app.stop().await;
+}
+
+// WorkerProcess.OnProcessExited: exit code 0 is not restarted.
+#[tokio::test]
+async fn a_handler_that_exits_with_code_0_is_not_restarted() {
+    let app = spawn_with("app", |o| o).await;
+    assert_eq!(app.get("/api/exit-clean").await.status(), 500);
+    app.eventually(
+        "the handler to be marked exited",
+        Duration::from_secs(10),
+        || {
+            let state = app.host.handler().state();
+            async move { (state == HandlerState::Exited).then_some(()) }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.host.handler().state(), HandlerState::Exited);
+    assert_eq!(app.get("/api/items/1").await.status(), 500);
+    app.stop().await;
+}
+
+// HttpFunctionInvocationDispatcher: the third worker error within 30 minutes stops the host.
+#[tokio::test]
+async fn three_crashes_stop_the_host_with_one_sentence() {
+    let app = spawn_with("app", |o| o).await;
+    for attempt in 1..=3 {
+        let pid = app.host.handler_pid();
+        assert_eq!(app.get("/api/crash").await.status(), 500, "crash {attempt}");
+        if attempt < 3 {
+            app.eventually("a restarted handler", Duration::from_secs(15), || {
+                let now = app.host.handler_pid();
+                async move { now.filter(|p| Some(*p) != pid) }
+            })
+            .await;
+        }
+    }
+    let why = tokio::time::timeout(Duration::from_secs(10), app.host.handler().failed())
+        .await
+        .expect("the host did not give up after three crashes");
+    assert!(
+        why.starts_with("the custom handler failed 3 times, each within 30 minutes of the last"),
+        "{why}"
+    );
+    assert!(why.ends_with("so the host stops, as Azure's does"), "{why}");
+    let outcome = tokio::time::timeout(Duration::from_secs(20), app.host.run_until_signal())
+        .await
+        .expect("run_until_signal did not return after the handler failed");
+    assert_eq!(outcome, Err(why));
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 use storage::{MessageEncoding, decode_message, encode_message};
 
 #[tokio::test]
-async fn an_http_queue_output_array_is_one_base64_message_per_item() {
+async fn an_http_queue_output_array_is_one_base64_message_per_item_objects_indented() {
+    // ReadAsEnumerable + BindAsyncCollectorAsync<byte[]> (FunctionBinding.cs): a JArray item's
+    // ToString() is its text, or indented JSON for an object.
     let app = spawn_app("app").await;
     let response = app
         .client
@@ -20,7 +22,7 @@ async fn an_http_queue_output_array_is_one_base64_message_per_item() {
         wire,
         vec![
             encode_message("first", MessageEncoding::Base64),
-            encode_message("{\"n\":2}", MessageEncoding::Base64)
+            encode_message("{\n  \"n\": 2\n}", MessageEncoding::Base64)
         ]
     );
     app.stop().await;
@@ -58,7 +60,8 @@ async fn a_queue_trigger_writes_the_blob_its_binding_expressions_name_and_delete
     assert_eq!(metadata["DequeueCount"], json!("1"));
     assert_eq!(metadata["Id"], json!(format!("\"{}\"", sent.id)));
     assert_eq!(metadata["jobId"], json!("\"j-1\""));
-    assert_eq!(metadata["size"], json!("3"));
+    // A JSON property arrives as its .NET string, serialised once more (Utility.ApplyBindingData).
+    assert_eq!(metadata["size"], json!("\"3\""));
     assert!(metadata["PopReceipt"].is_string());
     assert!(
         metadata["InsertionTime"]
@@ -136,5 +139,73 @@ async fn a_message_that_is_not_base64_goes_straight_to_poison() {
         decode_message(&poisoned[0].text, MessageEncoding::None).unwrap(),
         "plain text, not base64!"
     );
+    app.stop().await;
+}
+
+// GetBindingValue (HttpScriptInvocationResultExtensions.cs), ReadAsEnumerable (FunctionBinding.cs):
+// a JSON-looking string is re-serialised indented; base64 is decoded and enqueued unchanged.
+#[tokio::test]
+async fn a_json_string_output_is_reindented_and_base64_bytes_are_enqueued_exactly() {
+    let app = spawn_app("app").await;
+    let compact = r#"{"b":1,"a":[2,3]}"#;
+    for messages in [
+        json!(compact),
+        json!(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            compact
+        )),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/api/enqueue"))
+            .json(&json!({ "messages": messages }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    let peeked = app.storage.peek_messages(&app.names.out, 32).await.unwrap();
+    let texts: Vec<String> = peeked
+        .iter()
+        .map(|m| decode_message(&m.text, MessageEncoding::Base64).unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            "{\n  \"b\": 1,\n  \"a\": [\n    2,\n    3\n  ]\n}".to_string(),
+            compact.to_string()
+        ]
+    );
+    app.stop().await;
+}
+
+// Azure.Storage.Queues Constants.cs: 64 KiB of encoded text at most; over it the invocation fails
+// and nothing is sent.
+#[tokio::test]
+async fn a_queue_output_over_64_kib_once_encoded_fails_the_invocation() {
+    let app = spawn_app("app").await;
+    let encode = |n: usize| {
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "x".repeat(n))
+    };
+    // 49,152 bytes are exactly 65,536 once base64-encoded; one more byte is too many.
+    let response = app
+        .client
+        .post(app.url("/api/enqueue"))
+        .json(&json!({ "messages": encode(49_153) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let response = app
+        .client
+        .post(app.url("/api/enqueue"))
+        .json(&json!({ "messages": encode(49_152) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let peeked = app.storage.peek_messages(&app.names.out, 32).await.unwrap();
+    assert_eq!(peeked.len(), 1);
+    assert_eq!(peeked[0].text.len(), 65_536);
     app.stop().await;
 }

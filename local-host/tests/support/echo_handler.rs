@@ -107,6 +107,24 @@ async fn invoke(req: HttpRequest, body: web::Bytes) -> HttpResponse {
         }
         "fail" => HttpResponse::InternalServerError().body("boom"),
         "crash" => std::process::exit(3),
+        "exit-clean" => std::process::exit(0),
+        "empty-reply" => HttpResponse::Ok().content_type("application/json").finish(),
+        "text-reply" => HttpResponse::Ok()
+            .content_type("text/plain")
+            .body(r#"{"Outputs":{}}"#),
+        "env" => {
+            let vars: serde_json::Map<String, Value> = [
+                "FUNCTIONS_CUSTOMHANDLER_PORT",
+                "FUNCTIONS_HTTPWORKER_PORT",
+                "FUNCTIONS_CUSTOMHANDLER_WORKER_ID",
+                "FUNCTIONS_HTTPWORKER_ID",
+                "FUNCTIONS_APP_ROOT_PATH",
+            ]
+            .into_iter()
+            .map(|k| (k.to_string(), json!(std::env::var(k).ok())))
+            .collect();
+            ok(json!({"Outputs": {"res": {"statusCode": 200, "body": Value::Object(vars)}}}))
+        }
         "ret" => ok(json!({"ReturnValue": {"statusCode": "201", "body": "from return"}})),
         "enqueue" => {
             let messages = request

@@ -1,0 +1,239 @@
+//! The local host against the conformance corpus (`conformance/` at the repo root, shared with
+//! the runtime's tests): from each request's `_given` inputs it must build exactly the host's
+//! `Data` and `Metadata`, and it must apply each answer as the host does. Each file names the
+//! host source it follows in `_source`.
+
+use crate::bindings::{self, Bound};
+use crate::http::{RequestParts, http_invocation, query_pairs};
+use crate::invocation::{queue_wire_messages, read_answer};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use custom_handler::HttpResponse;
+use custom_handler::bindings::Binding;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+use storage::{MessageEncoding, ReceivedMessage};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+fn corpus(dir: &str) -> Vec<(String, Value)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../conformance")
+        .join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 5,
+        "the corpus in {} is missing",
+        root.display()
+    );
+    files
+        .into_iter()
+        .map(|p| {
+            let value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), value)
+        })
+        .collect()
+}
+
+/// Metadata without `sys`, which is per invocation.
+fn stable(metadata: Map<String, Value>) -> Map<String, Value> {
+    metadata.into_iter().filter(|(k, _)| k != "sys").collect()
+}
+
+/// Header names compared ignoring case (this host's server lower-cases them; the README says so).
+fn lower_header_names(value: &mut Value) {
+    if let Some(headers) = value.get_mut("Headers").and_then(Value::as_object_mut) {
+        *headers = std::mem::take(headers)
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+    }
+}
+
+fn time(text: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(text, &Rfc3339).unwrap()
+}
+
+#[test]
+fn every_request_is_built_as_the_host_builds_it() {
+    for (name, fixture) in corpus("requests") {
+        let binding: Binding = serde_json::from_value(fixture["_binding"].clone()).unwrap();
+        let given = &fixture["_given"];
+        let (data, metadata) = match &binding {
+            Binding::Blob(blob) => {
+                let bytes = match (given["blob"].as_str(), given["blob_base64"].as_str()) {
+                    (Some(text), _) => Some(text.as_bytes().to_vec()),
+                    (None, Some(b64)) => Some(STANDARD.decode(b64).unwrap()),
+                    (None, None) => None,
+                };
+                let mut data = Map::new();
+                data.insert(
+                    blob.name.clone(),
+                    bindings::input_value(bytes.as_deref(), blob.data_type),
+                );
+                (data, None)
+            }
+            Binding::QueueTrigger(queue) => {
+                let message = ReceivedMessage {
+                    id: given["id"].as_str().unwrap().into(),
+                    pop_receipt: given["popReceipt"].as_str().unwrap().into(),
+                    text: String::new(),
+                    dequeue_count: u32::try_from(given["dequeueCount"].as_u64().unwrap()).unwrap(),
+                    insertion_time: time(given["insertionTime"].as_str().unwrap()),
+                    expiration_time: time(given["expirationTime"].as_str().unwrap()),
+                    next_visible_time: time(given["nextVisibleTime"].as_str().unwrap()),
+                };
+                let bytes = given["message"].as_str().unwrap().as_bytes();
+                let (data, binding_data) =
+                    crate::queue::queue_invocation("f", queue, &message, bytes);
+                (data, Some(binding_data.metadata()))
+            }
+            Binding::HttpTrigger(trigger) => {
+                let body = match (given["body"].as_str(), given["body_base64"].as_str()) {
+                    (Some(text), _) => text.as_bytes().to_vec(),
+                    (None, Some(b64)) => STANDARD.decode(b64).unwrap(),
+                    (None, None) => Vec::new(),
+                };
+                let headers: Vec<(String, String)> = given["headers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into()))
+                    .collect();
+                let header = |n: &str| {
+                    headers
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                        .map(|(_, v)| v.clone())
+                };
+                let parts = RequestParts {
+                    method: given["method"].as_str().unwrap().into(),
+                    url: given["url"].as_str().unwrap().into(),
+                    path_and_query: String::new(),
+                    query: query_pairs(given["query"].as_str().unwrap()),
+                    has_length: header("content-length")
+                        .and_then(|l| l.parse::<u64>().ok())
+                        .is_some_and(|l| l > 0),
+                    content_type: header("content-type"),
+                    headers,
+                    body: body.into(),
+                    identities: json!([]),
+                };
+                let params: BTreeMap<String, String> =
+                    serde_json::from_value(given["params"].clone()).unwrap();
+                let (data, binding_data) =
+                    http_invocation("f", &trigger.name, &parts, params).unwrap();
+                (data, Some(binding_data.metadata()))
+            }
+            Binding::TimerTrigger(timer) => {
+                let value = crate::timer::timer_value(
+                    given["last"].as_str().unwrap(),
+                    given["next"].as_str(),
+                    given["lastUpdated"].as_str().unwrap(),
+                    given["isPastDue"].as_bool().unwrap(),
+                );
+                let mut data = Map::new();
+                data.insert(timer.name.clone(), value);
+                (data, None)
+            }
+            other => panic!("{name}: no check for a {} binding", other.type_name()),
+        };
+        let mut expected = fixture["Data"].clone();
+        let mut built = Value::Object(data);
+        if let Binding::HttpTrigger(trigger) = &binding {
+            for value in [&mut expected, &mut built] {
+                let req = &mut value[&trigger.name];
+                lower_header_names(req);
+                req.as_object_mut().unwrap().remove("Identities");
+            }
+        }
+        assert_eq!(built, expected, "{name}: Data");
+        if let Some(metadata) = metadata {
+            let mut expected = fixture["Metadata"].as_object().unwrap().clone();
+            let mut built = metadata;
+            for map in [&mut expected, &mut built] {
+                if let Some(headers) = map.get_mut("Headers") {
+                    let mut wrapped = json!({"Headers": headers.take()});
+                    lower_header_names(&mut wrapped);
+                    *headers = wrapped["Headers"].take();
+                }
+            }
+            assert_eq!(stable(built), stable(expected), "{name}: Metadata");
+        }
+    }
+}
+
+#[test]
+fn every_answer_is_applied_as_the_host_applies_it() {
+    for (name, fixture) in corpus("answers") {
+        let does = &fixture["host_does"];
+        if let Some(reply) = fixture.get("reply") {
+            let status = reqwest::StatusCode::from_u16(
+                u16::try_from(reply["status"].as_u64().unwrap()).unwrap(),
+            )
+            .unwrap();
+            let body = reply["body"].as_str().unwrap().as_bytes();
+            let err = read_answer(status, reply["content_type"].as_str(), body).unwrap_err();
+            assert!(
+                err.contains(does["fails"].as_str().unwrap()),
+                "{name}: {err}"
+            );
+            continue;
+        }
+        let binding: Binding = serde_json::from_value(fixture["_binding"].clone()).unwrap();
+        let answer = &fixture["answer"];
+        match &binding {
+            Binding::Queue(queue) => {
+                let sent = queue_wire_messages(answer, queue.data_type, MessageEncoding::Base64);
+                match does.get("fails") {
+                    Some(fails) => {
+                        let err = sent.unwrap_err();
+                        assert!(err.contains(fails.as_str().unwrap()), "{name}: {err}");
+                    }
+                    None => {
+                        let texts: Vec<String> = sent
+                            .unwrap()
+                            .iter()
+                            .map(|w| String::from_utf8(STANDARD.decode(w).unwrap()).unwrap())
+                            .collect();
+                        let expected: Vec<String> =
+                            serde_json::from_value(does["queue_messages"].clone()).unwrap();
+                        assert_eq!(texts, expected, "{name}");
+                    }
+                }
+            }
+            Binding::Blob(blob) => {
+                let written =
+                    bindings::blob_content(Bound::from_output(answer, blob.data_type).unwrap());
+                match (does["blob_utf8"].as_str(), does["blob_hex"].as_str()) {
+                    (Some(text), _) => assert_eq!(written, text.as_bytes(), "{name}"),
+                    (None, Some(_)) => {
+                        let hex: String = written.iter().map(|b| format!("{b:02x}")).collect();
+                        assert_eq!(hex, does["blob_hex"].as_str().unwrap(), "{name}");
+                    }
+                    (None, None) => panic!("{name}: nothing to compare"),
+                }
+            }
+            Binding::Http(_) => {
+                let read = HttpResponse::from_output(answer).unwrap();
+                let expected = &does["http"];
+                assert_eq!(
+                    u64::from(read.status),
+                    expected["status"].as_u64().unwrap(),
+                    "{name}"
+                );
+                assert_eq!(read.body.as_deref(), expected["body"].as_str(), "{name}");
+                let headers: BTreeMap<String, String> =
+                    serde_json::from_value(expected["headers"].clone()).unwrap();
+                assert_eq!(read.headers, headers, "{name}");
+            }
+            other => panic!("{name}: no check for a {} output", other.type_name()),
+        }
+    }
+}
