@@ -163,3 +163,109 @@ async fn a_batch_too_large_for_one_message_travels_through_a_blob_and_is_scored_
 
     handle.stop(false).await;
 }
+
+/// Submits `rows` and returns the exact bytes `submit-job` hands the host for the queue.
+async fn submitted_message(client: &reqwest::Client, address: &str, rows: &[[f64; 6]]) -> String {
+    let body = records(rows);
+    let submit = json!({
+        "Data": {"req": {
+            "Url": "http://localhost:7071/api/jobs",
+            "Method": "POST",
+            "Query": {},
+            "Headers": {"Content-Type": ["application/json"], "Content-Length": [body.len().to_string()]},
+            "Params": {},
+            "Body": body
+        }},
+        "Metadata": {}
+    });
+    let (status, answer) = invoke(client, address, "submit-job", &submit).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["Outputs"]["res"]["statusCode"], "202", "{answer}");
+    let encoded = answer["Outputs"]["msg"].as_str().expect("one msg string");
+    String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap()
+}
+
+/// The boundary between an inline job and a claim check, from both sides, for rows of three
+/// widths. The message is the exact bytes the host enqueues: the runtime sends them as base64,
+/// which the host decodes and enqueues unchanged (GetBindingValue in
+/// HttpScriptInvocationResultExtensions.cs; BindAsyncCollectorAsync<byte[]> in FunctionBinding.cs),
+/// and Azure Storage counts the base64 of those bytes against its 64 KiB (Azure.Storage.Queues
+/// Constants.cs). Before, the string was re-indented by the host and grew past the limit.
+#[tokio::test]
+async fn the_inline_limit_is_decided_on_the_bytes_azure_storage_receives() {
+    let storage = storage();
+    storage
+        .ensure_container(jobs::INPUTS_CONTAINER)
+        .await
+        .unwrap();
+    let mut state = State::new(Model::embedded().unwrap());
+    state.storage = Some(storage);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = handler::app(state).workers(2).bind(listener).unwrap();
+    let address = format!("http://127.0.0.1:{}", server.port());
+    let handle = server.handle();
+    tokio::spawn(server.run());
+    let client = reqwest::Client::new();
+
+    let wide = [
+        1.0,
+        6.575_123_456_78,
+        296.123_456_789,
+        15.312_345_678_9,
+        396.912_345_678,
+        4.981_234_567_89,
+    ];
+    let typical = [0.0, 6.575, 296.0, 15.3, 396.9, 4.98];
+    let narrow = [0.0, 6.5, 296.0, 15.0, 396.0, 4.0];
+    let mut boundaries = Vec::new();
+    for row in [wide, typical, narrow] {
+        let inline = |text: &str| {
+            let message: JobMessage = serde_json::from_str(text).unwrap();
+            message.rows_blob.is_none()
+        };
+        // Binary search for the largest inline batch, keeping the messages seen on both sides.
+        let (mut low, mut high) = (1usize, 5_000usize);
+        let mut largest = submitted_message(&client, &address, &vec![row; low]).await;
+        let mut smallest_claim = submitted_message(&client, &address, &vec![row; high]).await;
+        while high - low > 1 {
+            let mid = (low + high) / 2;
+            let text = submitted_message(&client, &address, &vec![row; mid]).await;
+            if inline(&text) {
+                (low, largest) = (mid, text);
+            } else {
+                (high, smallest_claim) = (mid, text);
+            }
+        }
+        assert!(inline(&largest) && !inline(&smallest_claim), "{low}/{high}");
+        let encoded = jobs::queue_text_len(largest.len());
+        assert!(
+            encoded <= jobs::MAX_QUEUE_MESSAGE_TEXT - jobs::QUEUE_MESSAGE_MARGIN,
+            "{encoded}"
+        );
+        // The line is tight: one more row would have crossed it (within the few bytes by
+        // which `submittedAt` varies from one message to the next).
+        let with_one_more = largest.len() + serde_json::to_string(&row).unwrap().len() + 1;
+        assert!(
+            jobs::queue_text_len(with_one_more)
+                > jobs::MAX_QUEUE_MESSAGE_TEXT - jobs::QUEUE_MESSAGE_MARGIN - 16,
+            "{low} rows: {with_one_more}"
+        );
+        assert!(
+            smallest_claim.len() < 1_000,
+            "the claim check only points at the rows"
+        );
+        boundaries.push(low);
+    }
+    // Around 600 wide rows, around 1,500 typical ones, and more narrow ones.
+    assert!((450..=750).contains(&boundaries[0]), "{boundaries:?}");
+    assert!((1_200..=1_700).contains(&boundaries[1]), "{boundaries:?}");
+    assert!(boundaries[2] > boundaries[1], "{boundaries:?}");
+    // 5,000 rows never fit.
+    let text = submitted_message(&client, &address, &vec![typical; 5_000]).await;
+    let message: JobMessage = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        message.rows_blob,
+        Some(format!("job-inputs/{}.json", message.job_id))
+    );
+    handle.stop(false).await;
+}

@@ -36,7 +36,7 @@ async fn handle(inv: Invocation) -> Result<InvocationResponse, InvocationError> 
     // null stream on 404), which `blob_input` reads as absent.
     let document = inv
         .blob_input("result")
-        .map_err(|e| super::missing("result", e))?;
+        .map_err(|e| InvocationError::permanent(format!("the result blob is unusable: {e}")))?;
     Ok(match document {
         Some(document) => InvocationResponse::http(
             "res",

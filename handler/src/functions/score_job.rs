@@ -35,14 +35,14 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
     }
     let existing = inv
         .blob_input("existing")
-        .map_err(|e| super::missing("existing", e))?;
+        .map_err(|e| InvocationError::permanent(format!("the existing result is unusable: {e}")))?;
     if let Some(existing) = existing {
         inv.log(log::Level::Info, "result already written; keeping it");
         return Ok(InvocationResponse::new().output_bytes("result", existing));
     }
     let rows = inv
         .blob_input("rows")
-        .map_err(|e| super::missing("rows", e))?;
+        .map_err(|e| InvocationError::permanent(format!("the rows blob is unusable: {e}")))?;
     match jobs::score(&state.model, &text, rows.as_deref()) {
         Ok(result) => {
             inv.log(

@@ -92,6 +92,21 @@ impl Invoked {
         value
     }
 
+    /// `Outputs.<name>` as the bytes the host writes: the runtime sends exact outputs as
+    /// base64, which the host decodes (HttpScriptInvocationResultExtensions.cs, GetBindingValue).
+    pub fn output_bytes(&self, name: &str) -> Vec<u8> {
+        let Value::String(encoded) = self.output(name) else {
+            panic!("the output `{name}` must be a base64 string: {}", self.body);
+        };
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
+            .unwrap_or_else(|e| panic!("the output `{name}` is not base64 ({e}): {encoded}"))
+    }
+
+    /// `Outputs.<name>` as the UTF-8 text the host writes.
+    pub fn output_text(&self, name: &str) -> String {
+        String::from_utf8(self.output_bytes(name)).unwrap()
+    }
+
     /// Whether `Outputs.<name>` is present at all.
     pub fn has_output(&self, name: &str) -> bool {
         self.body["Outputs"]

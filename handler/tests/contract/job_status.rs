@@ -1,15 +1,15 @@
 //! `job-status`: the result document when the host bound one, 404 while there is none, and
 //! 400 for an id that is not a UUID.
 
-use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use crate::helpers::{Invoked, fixture, parse, spawn_app};
 
+/// The found fixture and its document: the host sends the text blob serialised once more.
 fn found_document() -> (Value, String) {
     let envelope = parse(fixture!("job_status_found.json"));
-    let document = envelope["Data"]["result"].as_str().unwrap().to_string();
+    let document = serde_json::from_str(envelope["Data"]["result"].as_str().unwrap()).unwrap();
     (envelope, document)
 }
 
@@ -33,18 +33,24 @@ async fn job_status_answers_200_with_the_result_document_sent_as_a_string() {
 }
 
 #[tokio::test]
-async fn job_status_answers_the_same_document_sent_as_base64_or_double_encoded() {
+async fn job_status_never_guesses_base64_and_refuses_a_shape_the_host_never_sends() {
+    // The old runtime read the string `null` as base64 and answered 200 with garbage.
     let app = spawn_app().await;
     let (envelope, document) = found_document();
-    for sent in [
-        STANDARD.encode(&document),
-        serde_json::to_string(&document).unwrap(),
-    ] {
-        let mut envelope = envelope.clone();
-        envelope["Data"]["result"] = sent.into();
-        let invoked = app.invoke_json("job-status", &envelope).await;
-        assert_document_answered(&invoked, &document);
-    }
+    let mut bare = envelope.clone();
+    bare["Data"]["result"] = base64::Engine::encode(&STANDARD, &document).into();
+    let invoked = app.invoke_json("job-status", &bare).await;
+    invoked.assert_completed();
+    let message = invoked.res().assert_error(500, "internal_error");
+    assert_eq!(message, "the function failed");
+    assert!(
+        invoked
+            .logs()
+            .iter()
+            .any(|l| l.contains("declared as text")),
+        "{:?}",
+        invoked.logs()
+    );
 }
 
 #[tokio::test]
@@ -61,7 +67,7 @@ async fn job_status_answers_404_pending_or_unknown_when_there_is_no_result() {
         res.json(),
         serde_json::json!({"status": "pending-or-unknown"})
     );
-    // A null binding is how some hosts say "no blob".
+    // JSON null is read as absent too.
     let mut envelope = parse(fixture!("job_status_missing.json"));
     envelope["Data"]["result"] = Value::Null;
     assert_eq!(
@@ -84,7 +90,7 @@ async fn job_status_returns_400_for_an_id_that_is_not_a_uuid() {
         let mut envelope = parse(fixture!("job_status_bad_id.json"));
         envelope["Data"]["req"]["Params"]["id"] = id.into();
         // Even with a document bound, nothing is answered for a bad id.
-        envelope["Data"]["result"] = document.clone().into();
+        envelope["Data"]["result"] = serde_json::to_string(&document).unwrap().into();
         let invoked = app.invoke_json("job-status", &envelope).await;
         invoked.assert_completed();
         let message = invoked.res().assert_error(400, "bad_request");

@@ -70,18 +70,6 @@ async fn assert_same_error_as_the_web_app(
 }
 
 #[tokio::test]
-async fn predict_prices_the_original_clients_payload_in_the_documented_shape() {
-    let app = spawn_app().await;
-    let invoked = app
-        .invoke(
-            "predict",
-            fixture!("predict_original_client_documented.json"),
-        )
-        .await;
-    assert_original_client_priced(&invoked);
-}
-
-#[tokio::test]
 async fn predict_prices_the_original_clients_payload_in_the_core_tools_shape() {
     let app = spawn_app().await;
     let invoked = app

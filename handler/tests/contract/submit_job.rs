@@ -10,14 +10,13 @@ use crate::helpers::{
     Invoked, expected_predict, fixture, records, score_envelope, spawn_app, submit_envelope,
 };
 
-/// The `msg` output: a JSON string holding one job message.
+/// The `msg` output: the exact bytes of one job message, sent as base64.
 fn queued_message(invoked: &Invoked) -> (String, JobMessage) {
-    let Value::String(text) = invoked.output("msg") else {
-        panic!("msg must be one string message: {}", invoked.body);
-    };
-    let message: JobMessage = serde_json::from_str(text)
+    let text = invoked.output_text("msg");
+    let message: JobMessage = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("msg is not a job message ({e}): {text}"));
-    (text.clone(), message)
+    assert_eq!(text, message.to_json(), "the message is compact JSON");
+    (text, message)
 }
 
 /// Asserts the invocation refused the batch with `status`/`code` and queued nothing.
@@ -91,8 +90,7 @@ async fn a_queued_job_scores_to_the_prices_predict_gives_for_the_same_rows() {
     let (text, message) = queued_message(&submitted);
     let scored = app.invoke_json("score-job", &score_envelope(&text)).await;
     scored.assert_completed();
-    let result: JobResult =
-        serde_json::from_str(scored.output("result").as_str().unwrap()).unwrap();
+    let result: JobResult = serde_json::from_str(&scored.output_text("result")).unwrap();
     assert_eq!(result.job_id, message.job_id);
     assert_eq!(result.status, JobStatus::Succeeded);
     let envelope: Value = serde_json::from_str(fixture!("submit_job_three_rows.json")).unwrap();
