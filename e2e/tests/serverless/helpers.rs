@@ -101,12 +101,21 @@ pub async fn drain(storage: &Storage, queue: &str) {
 }
 
 pub async fn start() -> Stack {
+    start_without(&[]).await
+}
+
+/// A stack whose app directory leaves out the function folders named in `left_out`, so the
+/// host does not run them (a test can then read what another function queued).
+pub async fn start_without(left_out: &[&str]) -> Stack {
     let storage = storage();
     drain(&storage, QUEUE).await;
     drain(&storage, POISON).await;
     storage.ensure_container("results").await.unwrap();
     storage.ensure_container("job-inputs").await.unwrap();
     let app = AppDir::new();
+    for name in left_out {
+        std::fs::remove_dir_all(app.0.join(name)).unwrap();
+    }
     let host = Host::start(
         HostOptions::new(app.0.clone())
             .setting("AzureWebJobsStorage", azurite())
@@ -136,6 +145,21 @@ impl Stack {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Calls `/api/predict` with a records body, as a client of the function app would.
+    pub async fn predict(&self, rows: &Value) -> Vec<f64> {
+        let res = self
+            .http
+            .post(self.url("/api/predict"))
+            .header("x-functions-key", KEY)
+            .json(rows)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        serde_json::from_value(body["prediction"].clone()).unwrap()
     }
 
     /// Polls `job-status` until the job has a result, or panics after `timeout`.

@@ -1,0 +1,64 @@
+//! A failed invocation's log lines reach stdout. The host discards `Logs` when the handler
+//! answers non-2xx (`EnsureSuccessStatusCode` in DefaultHttpWorkerService.cs, a known complaint:
+//! azure-functions-host #11086), but it collects the worker's stdout at Information
+//! (`OnOutputDataReceived` in Workers/ProcessManagement/WorkerProcess.cs).
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn a_transient_failure_and_its_invocation_id_are_written_to_stdout() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("RUST_LOG", "info")
+        .env_remove("AzureWebJobsStorage")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the handler did not start");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    // A message with no jobId: the handler answers 500 so the host retries it.
+    let invocation = r#"{"Data": {"job": "\"{}\"", "existing": "null", "rows": "null"}, "Metadata": {"DequeueCount": "1"}}"#;
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/score-job"))
+        .header("Content-Type", "application/json")
+        .header(
+            "X-Azure-Functions-InvocationId",
+            "7d4c2e1a-0000-4000-8000-000000000001",
+        )
+        .body(invocation)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 500);
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child.wait().unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("7d4c2e1a-0000-4000-8000-000000000001"))
+        .unwrap_or_else(|| panic!("no line with the invocation id on stdout:\n{stdout}"));
+    assert!(line.contains("score-job"), "{line}");
+    assert!(line.contains("no usable jobId"), "{line}");
+}
