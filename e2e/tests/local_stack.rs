@@ -98,7 +98,7 @@ fn the_local_stack_starts_everything_and_ctrl_c_stops_everything() {
 
 #[test]
 fn the_example_local_settings_validate_against_the_public_schema() {
-    let schema_path = repo().join("../shared/schemas/local.settings.schema.json");
+    let schema_path = repo().join("schemas/local.settings.schema.json");
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
     let validator = jsonschema::draft4::new(&schema).unwrap();

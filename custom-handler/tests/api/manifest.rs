@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 const FUNCTION_SCHEMA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/schemas/function.schema.json"
+    "/../schemas/function.schema.json"
 );
 
 fn temp_dir(label: &str) -> PathBuf {
