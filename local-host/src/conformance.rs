@@ -8,7 +8,6 @@ use crate::http::{RequestParts, http_invocation, query_pairs};
 use crate::invocation::{queue_wire_messages, read_answer};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use custom_handler::HttpResponse;
 use custom_handler::bindings::Binding;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -221,7 +220,8 @@ fn every_answer_is_applied_as_the_host_applies_it() {
                 }
             }
             Binding::Http(_) => {
-                let read = HttpResponse::from_output(answer).unwrap();
+                let read =
+                    crate::invocation::http_output(Some(answer).filter(|a| !a.is_null())).unwrap();
                 let expected = &does["http"];
                 assert_eq!(
                     u64::from(read.status),

@@ -136,6 +136,17 @@ pub fn queue_wire_messages(
         .collect()
 }
 
+/// The HTTP response for an `http` output as the host reads it. One the function did not set is
+/// still an object to the host (`GetHttpOutputBindingResponse` in
+/// `Workers/Http/HttpScriptInvocationResultExtensions.cs` returns an empty `ExpandoObject`),
+/// which `HttpBinding.CreateResult` sends as 200 with the body `{}`.
+pub fn http_output(value: Option<&Value>) -> Result<HttpResponse, custom_handler::DecodeError> {
+    match value {
+        Some(value) => HttpResponse::from_output(value),
+        None => Ok(HttpResponse::new(200).text("{}")),
+    }
+}
+
 /// Reads the handler's answer as `DefaultHttpWorkerService.ProcessDefaultInvocationRequest`
 /// does (`Workers/Http/DefaultHttpWorkerService.cs`): a non-2xx status fails the invocation and
 /// discards Outputs and Logs (`EnsureSuccessStatusCode`); the body is read as JSON by
@@ -342,12 +353,10 @@ impl Invoker {
         for binding in &function.json.bindings {
             match binding {
                 Binding::Http(http) => {
-                    // No http output: the host answers 200 with an empty body.
-                    completed.http = Some(match output(&http.name) {
-                        Some(value) => HttpResponse::from_output(value)
+                    completed.http = Some(
+                        http_output(output(&http.name))
                             .map_err(|e| format!("output `{}`: {e}", http.name))?,
-                        None => HttpResponse::new(200),
-                    });
+                    );
                 }
                 Binding::Queue(queue) => {
                     let Some(value) = output(&queue.name) else {

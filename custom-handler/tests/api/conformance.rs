@@ -173,6 +173,9 @@ fn http_answers_are_read_as_the_host_reads_them() {
             continue;
         };
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if fixture["answer"].is_null() {
+            continue; // an output the function did not set: the host's default, not a value
+        }
         let read = HttpResponse::from_output(&fixture["answer"]).unwrap();
         assert_eq!(
             u64::from(read.status),

@@ -20,6 +20,9 @@ async fn echo_returns_its_http_output_and_logs_over_the_json_protocol() {
         .invoke("echo", corpus_request("http_trigger_with_body.json"))
         .await;
     assert_eq!(response.status().as_u16(), 200);
+    // The host reads the answer with ReadAsAsync, which needs a JSON media type
+    // (DefaultHttpWorkerService.cs).
+    assert_eq!(response.headers()["content-type"], "application/json");
     let body: InvocationResponse = response.json().await.unwrap();
     // Lines the function logged through the invocation come first, then its own Logs.
     let sent = corpus_given("http_trigger_with_body.json")["body"]
