@@ -259,6 +259,21 @@ impl TimerListener {
     }
 }
 
+/// The timer trigger value: a `TimerInfo`, which the host sends as an object (`JObject.FromObject`
+/// in ScriptInvocationContextExtensions.cs; `TimerInfo.cs` in WebJobs.Extensions).
+pub(crate) fn timer_value(
+    last: &str,
+    next: Option<&str>,
+    last_updated: &str,
+    past_due: bool,
+) -> serde_json::Value {
+    serde_json::json!({
+        "Schedule": {"AdjustForDST": true},
+        "ScheduleStatus": {"Last": last, "Next": next, "LastUpdated": last_updated},
+        "IsPastDue": past_due,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,19 +366,4 @@ mod tests {
             assert!(err.contains(expected), "{text}: {err}");
         }
     }
-}
-
-/// The timer trigger value: a `TimerInfo`, which the host sends as an object (`JObject.FromObject`
-/// in ScriptInvocationContextExtensions.cs; `TimerInfo.cs` in WebJobs.Extensions).
-pub(crate) fn timer_value(
-    last: &str,
-    next: Option<&str>,
-    last_updated: &str,
-    past_due: bool,
-) -> serde_json::Value {
-    serde_json::json!({
-        "Schedule": {"AdjustForDST": true},
-        "ScheduleStatus": {"Last": last, "Next": next, "LastUpdated": last_updated},
-        "IsPastDue": past_due,
-    })
 }

@@ -1,18 +1,21 @@
 //! The JSON invocation protocol between the Functions host and a custom handler.
 //!
 //! The host POSTs `{"Data": {...}, "Metadata": {...}}` to `/{FunctionName}` and reads back
-//! `{"Outputs": {...}, "Logs": [...], "ReturnValue": ...}`. The shapes the host sends vary between
-//! host builds (Core Tools 4.x JSON-encodes string values a second time; the docs show plain
-//! values), so every accessor here decodes tolerantly: it accepts both shapes, unquotes once, then
-//! parses. A value of the wrong JSON type is still an error, with one sentence naming the binding.
+//! `{"Outputs": {...}, "Logs": [...], "ReturnValue": ...}`. The shapes follow the host's source
+//! (azure-functions-host v4.1037.0), and `conformance/` at the repo root pins them:
+//! - in (`GetHttpScriptInvocationContextValue`, `Workers/MessageExtensions/ScriptInvocationContextExtensions.cs`):
+//!   bytes as base64, objects as objects, everything else JSON-serialised once more: text
+//!   arrives double-encoded, numbers as strings, and null as the string `null`. So an input is
+//!   decoded by its binding's declared `dataType`, never by guessing from its content
+//!   ([`InvocationRequest::input_bytes`]);
+//! - out (`GetBindingValue`, `Workers/Http/HttpScriptInvocationResultExtensions.cs`): unless
+//!   the binding says `binary`, a string that parses as base64 is bound as the decoded bytes,
+//!   and a queue string that looks like JSON is re-serialised indented (`Binding/FunctionBinding.cs`).
+//!   So exact outputs travel as base64 ([`InvocationResponse::output_bytes`],
+//!   [`InvocationResponse::output_text`]).
 //!
-//! Host quirk on the way back: every output value that is a STRING and happens to parse as base64
-//! is bound as the decoded bytes. JSON objects and arrays never parse as base64 (`{` and `[` are not
-//! base64 characters), so a blob output holding JSON text is stored as written; plain text that could
-//! be base64 (`"abcd"`) would not be. The host source (`GetBindingValue` in
-//! `HttpScriptInvocationResultExtensions`) skips that decoding for an output declared
-//! `"dataType": "binary"`, which then stores the string as it is: the opposite of what the shared
-//! protocol notes suggest. The local host follows the source and tests both cases.
+//! The HTTP trigger value is read tolerantly (keys in any case, `Query` as an object or a
+//! string holding one); a value of the wrong JSON type is an error naming the binding.
 
 pub(crate) mod http;
 mod request;
