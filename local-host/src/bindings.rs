@@ -98,6 +98,11 @@ impl BindingData {
         }
     }
 
+    /// Whether `key` is there already (compared ignoring case).
+    pub fn contains(&self, key: &str) -> bool {
+        self.entries.iter().any(|e| e.key.eq_ignore_ascii_case(key))
+    }
+
     /// The `sys` object: `{MethodName, UtcNow, RandGuid}`.
     pub fn sys(&self) -> Value {
         json!({
@@ -216,13 +221,18 @@ pub fn input_value(bytes: Option<&[u8]>, data_type: Option<DataType>) -> Value {
     }
 }
 
-/// A JSON scalar as .NET's `(string)JValue` writes it (booleans are `True`/`False`).
+/// A JSON scalar as .NET's `(string)JValue` writes it: booleans are `True`/`False`, and a
+/// float with no fraction has none (`2.0` is `2`).
 pub fn dotnet_string(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
         Value::Null => String::new(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+            _ => n.to_string(),
+        },
         other => other.to_string(),
     }
 }
@@ -285,7 +295,8 @@ impl Bound {
 
 /// `JToken.ToString()` of one JSON value written as `text`: a string token is its text, a
 /// scalar its .NET text, and an object or array INDENTED JSON (`Formatting.Indented`: two
-/// spaces, `": "`), with members in the order written.
+/// spaces, `": "`), with members in the order of `text` (an output the host received as an
+/// object rather than a string has its keys sorted here; see the README).
 fn token_text(text: &str) -> Result<String, serde_json::Error> {
     let trimmed = text.trim();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
@@ -565,6 +576,8 @@ mod tests {
     #[test]
     fn blob_outputs_write_numbers_as_dotnet_bit_converter_does() {
         assert_eq!(blob_content(Bound::Json(json!(1))), vec![1, 0, 0, 0]);
+        assert_eq!(dotnet_string(&json!(2.0)), "2");
+        assert_eq!(dotnet_string(&json!(2.5)), "2.5");
         assert_eq!(blob_content(Bound::Json(json!(true))), vec![1]);
         assert_eq!(
             blob_content(Bound::Json(json!({"a": 1}))),

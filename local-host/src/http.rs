@@ -362,20 +362,19 @@ pub(crate) fn http_invocation(
     if let Some(text) = body.as_deref().filter(|_| !binary) {
         binding_data.add_json_properties(text);
     }
-    let query_object: Map<String, Value> = query
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    let header_object: Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.join(","))))
-        .collect();
     // `GetRequestBindingData` (WebJobs.Extensions.Http `HttpTriggerAttributeBindingProvider.cs`):
-    // body properties, then each query parameter but `code`, then route values; `Query` and
-    // `Headers` as objects of strings (the `Query` object keeps `code`).
-    binding_data.add_raw("Query", Value::Object(query_object), None);
-    binding_data.add_raw("Headers", Value::Object(header_object), None);
-    for (key, value) in query
+    // body properties, then each query parameter but `code` with the LAST value of a repeated
+    // key (`GetQueryParameterDictionary`, "last one wins"), then route values; then `Query`
+    // (last values, `code` kept) and `Headers` (comma-joined) as objects, unless a key of that
+    // name is already there.
+    let mut last_values: Vec<(String, String)> = Vec::new();
+    for (key, value) in &parts.query {
+        match last_values.iter_mut().find(|(k, _)| k == key) {
+            Some((_, existing)) => existing.clone_from(value),
+            None => last_values.push((key.clone(), value.clone())),
+        }
+    }
+    for (key, value) in last_values
         .iter()
         .filter(|(k, _)| !k.eq_ignore_ascii_case("code"))
     {
@@ -383,6 +382,19 @@ pub(crate) fn http_invocation(
     }
     for (key, value) in &params {
         binding_data.add(key, Value::String(value.clone()));
+    }
+    let query_object: Map<String, Value> = last_values
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let header_object: Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.join(","))))
+        .collect();
+    for (key, object) in [("Query", query_object), ("Headers", header_object)] {
+        if !binding_data.contains(key) {
+            binding_data.add_raw(key, Value::Object(object), None);
+        }
     }
 
     let trigger = TriggerRequest {
@@ -472,7 +484,9 @@ async fn forward_once(door: &FrontDoor, id: &str, parts: RequestParts) -> Result
     let mut request = door.invoker.client().request(method, target);
     for (name, value) in &parts.headers {
         let lower = name.to_ascii_lowercase();
-        if lower == "host" || HOP_BY_HOP.contains(&lower.as_str()) {
+        // Every header goes, Host included; Content-Type only with a body, since the host puts
+        // it on the content (`TryAddWithoutValidation` refuses content headers on a request).
+        if HOP_BY_HOP.contains(&lower.as_str()) || (lower == "content-type" && !parts.has_length) {
             continue;
         }
         request = request.header(name.as_str(), value.as_str());

@@ -136,13 +136,14 @@ pub fn queue_wire_messages(
         .collect()
 }
 
-/// The HTTP response for an `http` output as the host reads it. One the function did not set is
-/// still an object to the host (`GetHttpOutputBindingResponse` in
-/// `Workers/Http/HttpScriptInvocationResultExtensions.cs` returns an empty `ExpandoObject`),
-/// which `HttpBinding.CreateResult` sends as 200 with the body `{}`.
-pub fn http_output(value: Option<&Value>) -> Result<HttpResponse, custom_handler::DecodeError> {
-    match value {
-        Some(value) => HttpResponse::from_output(value),
+/// The HTTP response for the `http` output `name` as the host reads it
+/// ([`InvocationResponse::http_output`]). One the function did not set is still an object to
+/// the host (`GetHttpOutputBindingResponse` in `Workers/Http/HttpScriptInvocationResultExtensions.cs`
+/// returns an empty `ExpandoObject`), which `HttpBinding.CreateResult` sends as 200 with the
+/// body `{}`; one set to `null` fails there (`ToString()` on null).
+pub fn http_output(answer: &InvocationResponse, name: &str) -> Result<HttpResponse, String> {
+    match answer.http_output(name) {
+        Some(read) => read.map_err(|e| e.to_string()),
         None => Ok(HttpResponse::new(200).text("{}")),
     }
 }
@@ -181,12 +182,27 @@ pub fn read_answer(
             content_type.unwrap_or("(none)")
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let not_a_response = |e: serde_json::Error| {
         format!(
             "the custom handler's answer is not an invocation response ({e}){}",
             excerpt(body)
         )
-    })
+    };
+    // Json.NET binds `Outputs`, `Logs` and `ReturnValue` whatever their case.
+    let value = match serde_json::from_slice::<Value>(body).map_err(not_a_response)? {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, v)| {
+                    let canonical = ["Outputs", "Logs", "ReturnValue"]
+                        .into_iter()
+                        .find(|c| c.eq_ignore_ascii_case(&key));
+                    (canonical.map(str::to_string).unwrap_or(key), v)
+                })
+                .collect(),
+        ),
+        other => other,
+    };
+    serde_json::from_value(value).map_err(not_a_response)
 }
 
 /// A successful invocation.
@@ -342,19 +358,14 @@ impl Invoker {
             log::info!("[{} {id}] {line}", function.name);
         }
 
-        let output = |name: &str| -> Option<&Value> {
-            if name == "$return" {
-                Some(&answer.return_value).filter(|v| !v.is_null())
-            } else {
-                answer.outputs.get(name).filter(|v| !v.is_null())
-            }
-        };
+        // `GetBindingValue` of null is null: such an output binds nothing.
+        let output = |name: &str| answer.output_value(name).filter(|v| !v.is_null());
         let mut completed = Completed::default();
         for binding in &function.json.bindings {
             match binding {
                 Binding::Http(http) => {
                     completed.http = Some(
-                        http_output(output(&http.name))
+                        http_output(&answer, &http.name)
                             .map_err(|e| format!("output `{}`: {e}", http.name))?,
                     );
                 }

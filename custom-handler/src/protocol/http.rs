@@ -1,6 +1,6 @@
 //! The HTTP trigger value (`Data.<name>`) and the `http` output value (`Outputs.<name>`).
 
-use super::{DecodeError, as_object, get_ci, scalar_text, type_name};
+use super::{DecodeError, as_object, get_ci, plain_text, type_name};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
@@ -91,7 +91,7 @@ impl HttpRequest {
         };
         let text = |key: &str| -> Result<String, DecodeError> {
             match get_ci(&map, key) {
-                Some(v) => scalar_text(v).ok_or_else(|| {
+                Some(v) => plain_text(v).ok_or_else(|| {
                     DecodeError::new(format!(
                         "the HTTP trigger `{name}` has a {key} that is {} where a string was expected",
                         type_name(v)
@@ -168,11 +168,11 @@ fn string_map(
         let text = match v {
             Value::Array(items) => items
                 .iter()
-                .filter_map(scalar_text)
+                .filter_map(plain_text)
                 .collect::<Vec<_>>()
                 .join(","),
             Value::Null => String::new(),
-            other => scalar_text(other).ok_or_else(|| {
+            other => plain_text(other).ok_or_else(|| {
                 DecodeError::new(format!(
                     "the HTTP trigger `{name}` has a {field} value `{key}` that is {}",
                     type_name(other)
@@ -204,7 +204,7 @@ fn header_map(
             Value::Array(items) => items
                 .iter()
                 .map(|item| {
-                    scalar_text(item).ok_or_else(|| {
+                    plain_text(item).ok_or_else(|| {
                         DecodeError::new(format!(
                             "the HTTP trigger `{name}` has a header `{key}` holding {}",
                             type_name(item)
@@ -213,7 +213,7 @@ fn header_map(
                 })
                 .collect::<Result<Vec<_>, _>>()?,
             Value::Null => Vec::new(),
-            other => vec![scalar_text(other).ok_or_else(|| {
+            other => vec![plain_text(other).ok_or_else(|| {
                 DecodeError::new(format!(
                     "the HTTP trigger `{name}` has a header `{key}` that is {}",
                     type_name(other)
@@ -301,7 +301,8 @@ impl HttpResponse {
     ///   `status` field is never read: `statusCode` is always present, if null, in the object
     ///   the host builds, so `TryParseStatusCode` never falls back to `status`;
     /// - a string `body` is sent as it is; any other body as its INDENTED JSON text;
-    /// - without a Content-Type header, a body goes out as `text/plain; charset=utf-8`.
+    /// - the Content-Type always carries a charset (`; charset=utf-8` is added), and without
+    ///   one the response goes out as `text/plain; charset=utf-8`.
     pub fn from_output(value: &Value) -> Result<Self, DecodeError> {
         let Some(map) = as_object(value) else {
             return Err(DecodeError::new(format!(
@@ -313,7 +314,7 @@ impl HttpResponse {
             None | Some(Value::Null) => 200,
             Some(v) => parse_status(v)?,
         };
-        let mut headers = match get_ci(&map, "headers") {
+        let headers = match get_ci(&map, "headers") {
             None | Some(Value::Null) => BTreeMap::new(),
             Some(Value::Object(h)) => response_headers(h)?,
             Some(other) => {
@@ -329,19 +330,96 @@ impl HttpResponse {
             Some(Value::Bool(b)) => Some(if *b { "True" } else { "False" }.to_string()),
             Some(other) => Some(serde_json::to_string_pretty(other).unwrap_or_default()),
         };
-        if body.is_some()
-            && !headers
-                .keys()
-                .any(|k| k.eq_ignore_ascii_case("content-type"))
-        {
-            headers.insert("Content-Type".into(), DEFAULT_CONTENT_TYPE.into());
-        }
         Ok(Self {
             status,
-            headers,
+            headers: with_charset(headers),
             body,
         })
     }
+
+    /// Reads a `ReturnValue` bound to an `http` output named `$return` the way the host does:
+    /// not through `HttpOutputBindingResponse` but `HttpBinding.CreateResult`
+    /// (`src/WebJobs.Script/Binding/Http/HttpBinding.cs`). A string holding JSON is parsed
+    /// first. An object with a `body` is a response: `statusCode`, or else `status`, and the
+    /// body (an object body goes out compact, as an `ExpandoObject`). Anything else is itself
+    /// the body (an object as indented JSON), with 200.
+    pub fn from_return_value(value: &Value) -> Result<Self, DecodeError> {
+        let parsed;
+        let value = match value {
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(v @ (Value::Object(_) | Value::Array(_))) => {
+                    parsed = v;
+                    &parsed
+                }
+                _ => value,
+            },
+            other => other,
+        };
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Bool(true) => "True".into(),
+            Value::Bool(false) => "False".into(),
+            other => other.to_string(),
+        };
+        let Value::Object(map) = value else {
+            let body = match value {
+                Value::Array(_) => serde_json::to_string_pretty(value).unwrap_or_default(),
+                Value::Null => String::new(),
+                other => text(other),
+            };
+            return Ok(Self {
+                status: 200,
+                headers: with_charset(BTreeMap::new()),
+                body: Some(body),
+            });
+        };
+        let Some(body) = get_ci(map, "body") else {
+            return Ok(Self {
+                status: 200,
+                headers: with_charset(BTreeMap::new()),
+                body: Some(serde_json::to_string_pretty(value).unwrap_or_default()),
+            });
+        };
+        // `TryParseStatusCode`: `statusCode`, else `status`; an int or an int string.
+        let status = match get_ci(map, "statusCode").or_else(|| get_ci(map, "status")) {
+            None | Some(Value::Null) => 200,
+            Some(v) => parse_status(v)?,
+        };
+        let headers = match get_ci(map, "headers") {
+            Some(Value::Object(h)) => response_headers(h)?,
+            _ => BTreeMap::new(),
+        };
+        let body = match body {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other @ (Value::Object(_) | Value::Array(_)) => Some(other.to_string()),
+            other => Some(text(other)),
+        };
+        Ok(Self {
+            status,
+            headers: with_charset(headers),
+            body,
+        })
+    }
+}
+
+/// The string formatter (ASP.NET Core's `TextOutputFormatter.WriteAsync`, which
+/// `RawScriptResult` uses) always sends a charset: the function's type gets `; charset=utf-8`
+/// unless it names one, and a response with no type (even with no body) goes out as UTF-8 text.
+fn with_charset(mut headers: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    match headers
+        .iter_mut()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        Some((_, value)) if !value.to_ascii_lowercase().contains("charset=") => {
+            value.push_str("; charset=utf-8");
+        }
+        Some(_) => {}
+        None => {
+            headers.insert("Content-Type".into(), DEFAULT_CONTENT_TYPE.into());
+        }
+    }
+    headers
 }
 
 /// What the host's string formatter sends a body as when the function names no Content-Type.
@@ -351,8 +429,12 @@ const DEFAULT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 /// strings mean 200. A number outside 100-999 cannot be sent (ASP.NET refuses it), and a
 /// value that is neither a number nor a string fails the host's deserialisation.
 fn parse_status(value: &Value) -> Result<u16, DecodeError> {
+    // `StatusCode` is a string property: a number arrives as its text, and `201.0` is not an int.
     let parsed = match value {
-        Value::Number(n) => n.as_i64(),
+        Value::Number(n) => match n.as_i64() {
+            Some(n) => Some(n),
+            None => return Ok(200),
+        },
         Value::String(s) => match s.trim().parse::<i64>() {
             Ok(n) => Some(n),
             Err(_) => return Ok(200),
@@ -368,18 +450,17 @@ fn parse_status(value: &Value) -> Result<u16, DecodeError> {
     }
 }
 
+/// Response headers as `RawScriptResult` writes them: each value's .NET `ToString()`
+/// (strings as they are, `True`/`False`); an array or object is refused.
 fn response_headers(map: &Map<String, Value>) -> Result<BTreeMap<String, String>, DecodeError> {
     map.iter()
         .map(|(k, v)| {
             let text = match v {
-                Value::Array(items) => Some(
-                    items
-                        .iter()
-                        .filter_map(scalar_text)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ),
-                other => scalar_text(other),
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(true) => Some("True".to_string()),
+                Value::Bool(false) => Some("False".to_string()),
+                _ => None,
             };
             text.map(|t| (k.clone(), t)).ok_or_else(|| {
                 DecodeError::new(format!(
@@ -583,6 +664,8 @@ mod tests {
         assert_eq!(res.status, 200);
         let res = HttpResponse::from_output(&json!({"statusCode": "abc"})).unwrap();
         assert_eq!(res.status, 200);
+        let res = HttpResponse::from_output(&json!({"statusCode": 201.0})).unwrap();
+        assert_eq!(res.status, 200);
     }
 
     #[test]
@@ -591,8 +674,21 @@ mod tests {
             &json!({"body": [1], "headers": {"content-type": "application/json"}}),
         )
         .unwrap();
-        assert_eq!(res.header_value("Content-Type"), Some("application/json"));
+        assert_eq!(
+            res.header_value("Content-Type"),
+            Some("application/json; charset=utf-8")
+        );
         assert_eq!(res.body.as_deref(), Some("[\n  1\n]"));
+        let res = HttpResponse::from_output(
+            &json!({"headers": {"Content-Type": "text/csv; charset=latin1", "ETag": "\"v1\"", "X-On": true}}),
+        )
+        .unwrap();
+        assert_eq!(
+            res.header_value("content-type"),
+            Some("text/csv; charset=latin1")
+        );
+        assert_eq!(res.header_value("etag"), Some("\"v1\""));
+        assert_eq!(res.header_value("x-on"), Some("True"));
     }
 
     #[test]

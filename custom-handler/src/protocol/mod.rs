@@ -69,10 +69,22 @@ pub(crate) fn unquote_once(text: &str) -> Cow<'_, str> {
     Cow::Borrowed(text)
 }
 
-/// A scalar as text: strings unquoted once, numbers and booleans printed; anything else is `None`.
+/// A Metadata scalar as text: strings unquoted once (the host serialises Metadata values once
+/// more), numbers and booleans printed; anything else is `None`.
 pub(crate) fn scalar_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(unquote_once(s).into_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// A scalar as the HTTP trigger carries it: the host sends its strings plain
+/// (`GetRequestAsJObject`), so they are taken as they are, quotes included (`If-None-Match: "v1"`).
+pub(crate) fn plain_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Null | Value::Array(_) | Value::Object(_) => None,

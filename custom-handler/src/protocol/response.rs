@@ -93,14 +93,25 @@ impl InvocationResponse {
         self
     }
 
-    /// The `http` output bound to `name` (`$return` reads `ReturnValue`), if the function set it.
-    pub fn http_output(&self, name: &str) -> Option<Result<HttpResponse, DecodeError>> {
-        let value = if name == "$return" {
+    /// The value of output `name` as the host finds it: `$return` is `ReturnValue`; `None`
+    /// when the function did not set it (an output key missing, or `ReturnValue` null).
+    pub fn output_value(&self, name: &str) -> Option<&Value> {
+        if name == "$return" {
             Some(&self.return_value).filter(|v| !v.is_null())
         } else {
-            self.outputs.get(name).filter(|v| !v.is_null())
-        }?;
-        Some(HttpResponse::from_output(value))
+            self.outputs.get(name)
+        }
+    }
+
+    /// The `http` output bound to `name` as the host reads it, if the function set it
+    /// ([`HttpResponse::from_output`]; [`HttpResponse::from_return_value`] for `$return`).
+    pub fn http_output(&self, name: &str) -> Option<Result<HttpResponse, DecodeError>> {
+        let value = self.output_value(name)?;
+        Some(if name == "$return" {
+            HttpResponse::from_return_value(value)
+        } else {
+            HttpResponse::from_output(value)
+        })
     }
 }
 
@@ -155,7 +166,10 @@ mod tests {
         let res = InvocationResponse::http("res", HttpResponse::new(202).text("ok"));
         assert_eq!(res.http_output("res").unwrap().unwrap().status, 202);
         assert!(res.http_output("other").is_none());
-        let res = InvocationResponse::new().return_value(json!({"statusCode": "204"}));
+        // A ReturnValue is a response only with a body (HttpBinding.CreateResult).
+        let res = InvocationResponse::new().return_value(json!({"statusCode": "204", "body": ""}));
         assert_eq!(res.http_output("$return").unwrap().unwrap().status, 204);
+        let res = InvocationResponse::new().return_value(json!({"statusCode": "204"}));
+        assert_eq!(res.http_output("$return").unwrap().unwrap().status, 200);
     }
 }

@@ -14,9 +14,11 @@ async fn a_forwarded_get_reaches_the_function_with_route_params_and_query() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
+    // The same answer the host would send for the JSON protocol: the runtime reads the output
+    // with the host's rules, charset included (TextOutputFormatter via RawScriptResult.cs).
     assert_eq!(
         response.headers()["content-type"].to_str().unwrap(),
-        "application/json"
+        "application/json; charset=utf-8"
     );
     let body: Value = response.json().await.unwrap();
     assert_eq!(

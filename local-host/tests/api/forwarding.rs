@@ -26,6 +26,11 @@ async fn a_forwardable_function_gets_the_original_request_and_its_answer_goes_ba
     assert_eq!(body["body"], json!("hi there"));
     assert_eq!(body["headers"]["x-custom"], json!("v"));
     assert!(body["headers"]["x-azure-functions-invocationid"].is_string());
+    // Host is copied like every other header (ToHttpRequestMessage).
+    assert_eq!(
+        body["headers"]["host"],
+        json!(format!("127.0.0.1:{}", app.host.port()))
+    );
     app.stop().await;
 }
 
