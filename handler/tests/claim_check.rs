@@ -99,24 +99,7 @@ async fn a_batch_too_large_for_one_message_travels_through_a_blob_and_is_scored_
 
     // submit-job: 202, a small message pointing at the blob, and the blob holding every row.
     let sent = rows(ROWS);
-    let body = records(&sent);
-    let submit = json!({
-        "Data": {"req": {
-            "Url": "http://localhost:7071/api/jobs",
-            "Method": "POST",
-            "Query": {},
-            "Headers": {"Content-Type": ["application/json"], "Content-Length": [body.len().to_string()]},
-            "Params": {},
-            "Body": body
-        }},
-        "Metadata": {"sys": {"MethodName": "submit-job", "UtcNow": "2024-05-13T09:21:44Z", "RandGuid": "0f3c52a4-2e0b-4a5e-9bd0-7f2f6d3c1a55"}}
-    });
-    let (status, answer) = invoke(&client, &address, "submit-job", &submit).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["Outputs"]["res"]["statusCode"], "202", "{answer}");
-    // The message travels as base64, which the host decodes and enqueues unchanged.
-    let encoded = answer["Outputs"]["msg"].as_str().expect("one msg string");
-    let text = String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap();
+    let (text, answer) = submit(&client, &address, &sent).await;
     assert!(
         jobs::fits_inline(text.len()),
         "the message must fit a queue message: {} bytes",
@@ -164,8 +147,9 @@ async fn a_batch_too_large_for_one_message_travels_through_a_blob_and_is_scored_
     handle.stop(false).await;
 }
 
-/// Submits `rows` and returns the exact bytes `submit-job` hands the host for the queue.
-async fn submitted_message(client: &reqwest::Client, address: &str, rows: &[[f64; 6]]) -> String {
+/// Submits `rows` as the host would, and returns the exact bytes `submit-job` hands the host
+/// for the queue (as base64, which the host decodes and enqueues unchanged) and its answer.
+async fn submit(client: &reqwest::Client, address: &str, rows: &[[f64; 6]]) -> (String, Value) {
     let body = records(rows);
     let submit = json!({
         "Data": {"req": {
@@ -176,13 +160,18 @@ async fn submitted_message(client: &reqwest::Client, address: &str, rows: &[[f64
             "Params": {},
             "Body": body
         }},
-        "Metadata": {}
+        "Metadata": {"sys": {"MethodName": "submit-job", "UtcNow": "2024-05-13T09:21:44Z", "RandGuid": "0f3c52a4-2e0b-4a5e-9bd0-7f2f6d3c1a55"}}
     });
     let (status, answer) = invoke(client, address, "submit-job", &submit).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["Outputs"]["res"]["statusCode"], "202", "{answer}");
     let encoded = answer["Outputs"]["msg"].as_str().expect("one msg string");
-    String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap()
+    let text = String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap();
+    (text, answer)
+}
+
+async fn submitted_message(client: &reqwest::Client, address: &str, rows: &[[f64; 6]]) -> String {
+    submit(client, address, rows).await.0
 }
 
 /// The boundary between an inline job and a claim check, from both sides, for rows of three

@@ -11,34 +11,12 @@ use base64::engine::general_purpose::STANDARD;
 use custom_handler::bindings::Binding;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
 use storage::{MessageEncoding, ReceivedMessage};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-fn corpus(dir: &str) -> Vec<(String, Value)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../conformance")
-        .join(dir);
-    let mut files: Vec<_> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 5,
-        "the corpus in {} is missing",
-        root.display()
-    );
-    files
-        .into_iter()
-        .map(|p| {
-            let value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), value)
-        })
-        .collect()
-}
+#[path = "../../conformance/corpus.rs"]
+mod corpus;
 
 /// Metadata without `sys`, which is per invocation.
 fn stable(metadata: Map<String, Value>) -> Map<String, Value> {
@@ -61,7 +39,7 @@ fn time(text: &str) -> OffsetDateTime {
 
 #[test]
 fn every_request_is_built_as_the_host_builds_it() {
-    for (name, fixture) in corpus("requests") {
+    for (name, fixture) in corpus::load("requests") {
         let binding: Binding = serde_json::from_value(fixture["_binding"].clone()).unwrap();
         let given = &fixture["_given"];
         let (data, metadata) = match &binding {
@@ -170,7 +148,7 @@ fn every_request_is_built_as_the_host_builds_it() {
 
 #[test]
 fn every_answer_is_applied_as_the_host_applies_it() {
-    for (name, fixture) in corpus("answers") {
+    for (name, fixture) in corpus::load("answers") {
         let does = &fixture["host_does"];
         if let Some(reply) = fixture.get("reply") {
             let status = reqwest::StatusCode::from_u16(

@@ -9,37 +9,9 @@ use custom_handler::bindings::Binding;
 use custom_handler::{HttpResponse, InvocationRequest, InvocationResponse};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-fn corpus(dir: &str) -> Vec<(PathBuf, Value)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../conformance")
-        .join(dir);
-    let mut files: Vec<_> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 5,
-        "the corpus in {} is missing",
-        root.display()
-    );
-    files
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap();
-            let value: Value = serde_json::from_str(&text).unwrap();
-            assert!(
-                value["_source"].as_str().is_some_and(|s| s.contains(".cs")),
-                "{} names no host source file",
-                p.display()
-            );
-            (p, value)
-        })
-        .collect()
-}
+#[path = "../../../conformance/corpus.rs"]
+mod corpus;
 
 fn binding(fixture: &Value) -> Binding {
     serde_json::from_value(fixture["_binding"].clone()).unwrap()
@@ -62,8 +34,7 @@ fn given_bytes(given: &Value) -> Option<Vec<u8>> {
 
 #[test]
 fn every_request_decodes_to_what_the_host_was_given() {
-    for (path, fixture) in corpus("requests") {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    for (name, fixture) in corpus::load("requests") {
         let request = InvocationRequest::from_slice(fixture.to_string().as_bytes()).unwrap();
         let binding = binding(&fixture);
         let given = &fixture["_given"];
@@ -139,8 +110,7 @@ fn every_request_decodes_to_what_the_host_was_given() {
 #[test]
 fn the_runtime_s_builders_produce_the_answers_of_the_corpus() {
     let mut checked = 0;
-    for (path, fixture) in corpus("answers") {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    for (name, fixture) in corpus::load("answers") {
         let given = &fixture["_given"];
         if given.is_null() {
             continue;
@@ -168,11 +138,10 @@ fn the_runtime_s_builders_produce_the_answers_of_the_corpus() {
 
 #[test]
 fn http_answers_are_read_as_the_host_reads_them() {
-    for (path, fixture) in corpus("answers") {
+    for (name, fixture) in corpus::load("answers") {
         let Some(expected) = fixture["host_does"].get("http") else {
             continue;
         };
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if fixture["answer"].is_null() {
             continue; // not set, or null: the host's default or failure, the local host's to apply
         }
