@@ -174,14 +174,41 @@ pub enum JobMessageError {
     },
 }
 
+/// Just the job id of a message, every other value skipped unread (so numbers out of `f64`'s
+/// range do not stop it).
+#[derive(Deserialize)]
+struct JobIdOnly {
+    #[serde(rename = "jobId")]
+    job_id: String,
+}
+
 /// Parses a queue message's text into a job whose rows are all valid. `rows_blob` is the
 /// content of the message's `rowsBlob`, when it names one and it exists.
 pub fn parse_message(
     text: &str,
     rows_blob: Option<&[u8]>,
 ) -> Result<(JobMessage, Vec<Row>), JobMessageError> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| JobMessageError::NoJobId(format!("the message is not JSON ({e})")))?;
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        // A message that names its job but cannot be read whole (a value such as `1e400` is
+        // out of range) still ends in a `failed` result: only a message with no usable jobId
+        // may go to the poison queue, since nothing else tells the caller the job is over.
+        Err(e) => {
+            return Err(match serde_json::from_str::<JobIdOnly>(text) {
+                Ok(JobIdOnly { job_id }) => match Uuid::parse_str(&job_id) {
+                    Ok(job_id) => JobMessageError::Invalid {
+                        job_id,
+                        reason: ErrorDetail {
+                            code: "invalid_message".to_owned(),
+                            message: format!("the message is not valid JSON: {e}"),
+                        },
+                    },
+                    Err(_) => JobMessageError::NoJobId(format!("the message is not JSON ({e})")),
+                },
+                Err(_) => JobMessageError::NoJobId(format!("the message is not JSON ({e})")),
+            });
+        }
+    };
     let job_id = value
         .get("jobId")
         .and_then(|v| v.as_str())
@@ -426,6 +453,31 @@ mod tests {
         let missing = score(&model, &text, None).unwrap();
         assert_eq!(missing.status, JobStatus::Failed);
         assert_eq!(missing.error.unwrap().code, "rows_missing");
+    }
+
+    #[test]
+    fn a_message_that_names_its_job_but_holds_1e400_fails_the_job_instead_of_going_to_poison() {
+        let model = Model::embedded().unwrap();
+        let id = Uuid::new_v4();
+        let text = format!(
+            r#"{{"jobId":"{id}","submittedAt":"2024-05-13T09:21:40Z","features":["CHAS","RM","TAX","PTRATIO","B","LSTAT"],"rows":[[0,6.5,296,15.3,1e400,4.98]],"rowCount":1}}"#
+        );
+        let result = score(&model, &text, None).unwrap();
+        assert_eq!(result.job_id, id);
+        assert_eq!(result.status, JobStatus::Failed);
+        let error = result.error.unwrap();
+        assert_eq!(error.code, "invalid_message");
+        assert!(
+            error.message.contains("not valid JSON"),
+            "{}",
+            error.message
+        );
+        // Without a usable jobId it is still poison.
+        let text = r#"{"jobId":"nope","rows":[[1e400]]}"#;
+        assert!(matches!(
+            score(&model, text, None),
+            Err(JobMessageError::NoJobId(_))
+        ));
     }
 
     #[test]
