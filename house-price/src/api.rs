@@ -86,6 +86,10 @@ pub enum ApiError {
     /// A content type other than JSON or CSV.
     #[error("content type \"{0}\" is not supported: send application/json or text/csv")]
     UnsupportedMediaType(String),
+    /// A `Content-Encoding` other than `identity`: compressed bodies are refused on every
+    /// route, since decoding one could hold far more than the body limit in memory.
+    #[error("Content-Encoding \"{0}\" is not accepted: send the body uncompressed")]
+    UnsupportedEncoding(String),
     /// A path parameter or other request part that is not valid.
     #[error("{0}")]
     BadRequest(String),
@@ -106,7 +110,7 @@ impl ApiError {
         match self {
             ApiError::Input(InputError::TooManyRows { .. }) | ApiError::BodyTooLarge { .. } => 413,
             ApiError::Input(_) | ApiError::BadRequest(_) => 400,
-            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => 415,
             ApiError::NotFound(_) => 404,
             ApiError::Unavailable(_) => 503,
             ApiError::Internal => 500,
@@ -119,6 +123,7 @@ impl ApiError {
             ApiError::Input(e) => e.code(),
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::NotFound(_) => "not_found",
             ApiError::Unavailable(_) => "unavailable",
@@ -139,6 +144,26 @@ impl ApiError {
     /// The error body as JSON bytes.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(&self.body()).unwrap_or_default()
+    }
+}
+
+/// The one rule for `Content-Encoding`, on every route of both apps: none, or only `identity`.
+/// Anything else, a known compression or not, is refused before the body is read; the
+/// refusal names at most 64 characters of the header.
+pub fn check_content_encoding(header: Option<&str>) -> Result<(), ApiError> {
+    let Some(value) = header else {
+        return Ok(());
+    };
+    let identity = value
+        .split(',')
+        .map(str::trim)
+        .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"));
+    if identity {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedEncoding(
+            value.chars().take(64).collect(),
+        ))
     }
 }
 
@@ -219,6 +244,28 @@ pub fn predict(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_identity_content_encoding_is_accepted() {
+        assert!(check_content_encoding(None).is_ok());
+        assert!(check_content_encoding(Some("identity")).is_ok());
+        assert!(check_content_encoding(Some(" Identity ")).is_ok());
+        for coding in ["gzip", "br", "deflate", "zstd", "x-bomb", "identity, gzip"] {
+            let e = check_content_encoding(Some(coding)).unwrap_err();
+            assert_eq!(
+                (e.status(), e.code()),
+                (415, "unsupported_encoding"),
+                "{coding}"
+            );
+            assert!(e.to_string().contains(coding), "{e}");
+        }
+        let long = "x".repeat(10_000);
+        let e = check_content_encoding(Some(&long)).unwrap_err();
+        assert!(
+            e.to_string().len() < 200,
+            "the refusal echoes a bounded excerpt"
+        );
+    }
+
     use super::*;
 
     #[test]

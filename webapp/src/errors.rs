@@ -3,8 +3,11 @@
 
 use std::fmt;
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use house_price::api::{ApiError, ErrorBody, ErrorDetail};
 use storage::StorageError;
@@ -41,6 +44,24 @@ impl ResponseError for HttpError {
         HttpResponse::build(status)
             .content_type("application/json")
             .body(self.0.to_json())
+    }
+}
+
+/// Middleware: refuses a request whose `Content-Encoding` is anything but `identity`, before
+/// its body is read; one rule for every route (`house_price::api::check_content_encoding`).
+pub async fn refuse_encoded(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let header = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    match house_price::api::check_content_encoding(header.as_deref()) {
+        Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
+        Err(e) => Ok(req
+            .into_response(HttpError(e).error_response())
+            .map_into_right_body()),
     }
 }
 

@@ -4,7 +4,7 @@ use std::net::{SocketAddr, TcpListener};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
-use actix_web::middleware::{DefaultHeaders, Logger};
+use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 use house_price::model::ModelError;
 use storage::{Storage, StorageError};
@@ -106,6 +106,8 @@ impl Application {
 
         let mut server = HttpServer::new(move || {
             App::new()
+                // Innermost: compressed bodies are refused before any route reads them.
+                .wrap(from_fn(errors::refuse_encoded))
                 .wrap(security_headers())
                 // `%{r}a`: the client address App Service's front end forwards, not the front end's own.
                 .wrap(Logger::new(r#"%{r}a "%r" %s %b "%{User-Agent}i" %T"#))

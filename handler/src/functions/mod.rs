@@ -10,7 +10,11 @@ use custom_handler::{HttpRequest, InvocationError};
 use house_price::api::ApiError;
 
 /// The request body, or the API error for a body the host could not have sent us intact.
+///
+/// The host hands bodies over as they came (ASP.NET Core decodes no request body), so a
+/// compressed one is refused here, by the same rule as the web app's.
 pub(crate) fn body(req: &HttpRequest) -> Result<Vec<u8>, ApiError> {
+    house_price::api::check_content_encoding(req.header("content-encoding"))?;
     req.body_bytes()
         .map_err(|e| ApiError::BadRequest(format!("the request body cannot be decoded: {e}")))
 }

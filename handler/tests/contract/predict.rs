@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::helpers::{
     CSV_FIRST_ROW, CSV_HEADER, FIRST_ROW, Invoked, ORIGINAL_CLIENT_PAYLOAD, TestApp,
-    expected_predict, fixture, predict_envelope, spawn_app,
+    expected_predict, fixture, predict_envelope, spawn_app, submit_envelope,
 };
 
 /// The one price in a `{"prediction": [...]}` body.
@@ -262,4 +262,27 @@ async fn predict_returns_400_for_an_octet_stream_body_that_is_not_base64() {
     let message = invoked.res().assert_error(400, "bad_request");
     assert!(message.contains("not valid base64"), "{message}");
     assert!(!invoked.logs().is_empty());
+}
+
+#[tokio::test]
+async fn predict_and_submit_job_refuse_a_compressed_body_with_415_by_the_web_app_s_rule() {
+    // The host hands bodies over as they came (ASP.NET Core decodes no request body).
+    let app = spawn_app().await;
+    for (function, mut envelope) in [
+        (
+            "predict",
+            predict_envelope(Some("application/json"), Some("\u{1f}\u{8b}garbage")),
+        ),
+        (
+            "submit-job",
+            submit_envelope(Some("application/json"), Some("\u{1f}\u{8b}garbage")),
+        ),
+    ] {
+        envelope["Data"]["req"]["Headers"]["Content-Encoding"] = serde_json::json!(["gzip"]);
+        let invoked = app.invoke_json(function, &envelope).await;
+        invoked.assert_completed();
+        let message = invoked.res().assert_error(415, "unsupported_encoding");
+        assert!(message.contains("gzip"), "{message}");
+        assert!(!invoked.has_output("msg"), "nothing is queued");
+    }
 }

@@ -1,6 +1,7 @@
 //! HTTP-level tests of the web app, built as one test binary.
 
 mod browser;
+mod encodings;
 mod errors;
 mod health;
 mod helpers;
