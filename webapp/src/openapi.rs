@@ -81,23 +81,47 @@ pub enum PredictRequest {
 pub struct Columns {
     /// Charles River dummy variable: 1 if the tract bounds the river, else 0.
     #[serde(rename = "CHAS")]
+    #[schema(schema_with = row_keyed_column)]
     pub chas: BTreeMap<String, f64>,
     /// Average number of rooms per dwelling.
     #[serde(rename = "RM")]
+    #[schema(schema_with = row_keyed_column)]
     pub rm: BTreeMap<String, f64>,
     /// Full-value property-tax rate per $10,000.
     #[serde(rename = "TAX")]
+    #[schema(schema_with = row_keyed_column)]
     pub tax: BTreeMap<String, f64>,
     /// Pupil-teacher ratio by town.
     #[serde(rename = "PTRATIO")]
+    #[schema(schema_with = row_keyed_column)]
     pub ptratio: BTreeMap<String, f64>,
     /// 1000(Bk - 0.63)^2 where Bk is the proportion of Black residents by town.
     #[serde(rename = "B")]
+    #[schema(schema_with = row_keyed_column)]
     pub b: BTreeMap<String, f64>,
     /// Percentage of lower-status population.
     #[serde(rename = "LSTAT")]
+    #[schema(schema_with = row_keyed_column)]
     pub lstat: BTreeMap<String, f64>,
 }
+
+/// One column of the pandas form: numbers keyed by row, each key a non-negative integer written
+/// in decimal, as the server enforces (`house_price::input`).
+fn row_keyed_column() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::Number)))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(ROW_KEY_PATTERN)),
+        ))
+        .build()
+}
+
+/// The row keys the server accepts in the pandas form.
+pub const ROW_KEY_PATTERN: &str = "^[0-9]+$";
 
 /// One house: all six features, finite numbers, `CHAS` 0 or 1. Other keys are refused.
 #[derive(Serialize, ToSchema)]

@@ -104,7 +104,7 @@ pub async fn submit_job(
     get,
     path = "/jobs/{id}",
     tag = "jobs",
-    params(("id" = String, Path, description = "The `jobId` of an accepted job (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The `jobId` of an accepted job; anything but a UUID is answered 400")),
     responses(
         (status = 200, description = "The job is done: its result document, as stored", body = JobResultDocument,
             example = json!({"jobId": "3f1c1a4e-8b7d-4f7e-9a51-2d1f0c6b9e10", "status": "succeeded", "modelVersion": "gbt-2024-01-01", "rows": 1, "predictions": [24.0], "submittedAt": "2026-01-01T12:00:00Z", "completedAt": "2026-01-01T12:00:01Z"})),

@@ -184,3 +184,28 @@ async fn the_openapi_examples_get_200_from_the_server() {
         format!("{},prediction", csv.lines().next().unwrap())
     );
 }
+
+#[tokio::test]
+async fn the_document_states_the_job_id_and_row_key_rules_the_server_enforces() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let param = &doc["paths"]["/jobs/{id}"]["get"]["parameters"][0];
+    assert_eq!(param["name"], "id");
+    // (A non-UUID id is answered 400: tests/api/jobs.rs, with storage.)
+    assert_eq!(param["schema"]["format"], "uuid", "{param}");
+
+    let columns = &doc["components"]["schemas"]["Columns"]["properties"];
+    for feature in ["CHAS", "RM", "TAX", "PTRATIO", "B", "LSTAT"] {
+        let names = &columns[feature]["propertyNames"];
+        assert_eq!(
+            names["pattern"], "^[0-9]+$",
+            "{feature}: {}",
+            columns[feature]
+        );
+    }
+    let response = app
+        .post_json(r#"{"CHAS":{"x":0},"RM":{"x":6.5},"TAX":{"x":296},"PTRATIO":{"x":15.3},"B":{"x":396.9},"LSTAT":{"x":4.98}}"#)
+        .await;
+    let message = crate::helpers::assert_error(response, 400, "invalid_row_key").await;
+    assert!(message.contains("\"x\""), "{message}");
+}
