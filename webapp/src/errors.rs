@@ -14,6 +14,9 @@ use storage::StorageError;
 
 use crate::configuration::STORAGE_PREFIX;
 
+/// What a 503 tells clients to wait before trying again, in seconds.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
 /// An [`ApiError`] on its way to the client.
 #[derive(Debug)]
 pub struct HttpError(pub ApiError);
@@ -41,7 +44,11 @@ impl ResponseError for HttpError {
             // The body stays opaque; the log keeps what happened.
             log::error!("answering {status}: {:?}", self.0);
         }
-        HttpResponse::build(status)
+        let mut response = HttpResponse::build(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+        }
+        response
             .content_type("application/json")
             .body(self.0.to_json())
     }
@@ -87,20 +94,21 @@ pub fn jobs_unavailable() -> HttpError {
 }
 
 /// Maps a storage failure; `what` says what it prevented ("the job could not be
-/// queued"). A transient one (unreachable,
-/// throttled, 5xx) is a 503 the client may retry, anything else an opaque 500. Either way
-/// the cause goes to the log only, since it names the account and its endpoints.
+/// queued"). Every one is a 503 with `Retry-After`, never a 500: the request was fine, storage
+/// was not. The cause goes to the log only, since it names the account and its endpoints.
 pub fn storage_failure(what: &str, e: &StorageError) -> HttpError {
     if e.is_transient() {
         log::warn!("answering 503: {what}: {e}");
         ApiError::Unavailable(format!(
             "storage is not reachable right now, so {what}: try again shortly"
         ))
-        .into()
     } else {
-        log::error!("{what}: {e}");
-        ApiError::Internal.into()
+        log::error!("answering 503: {what}: {e}");
+        ApiError::Unavailable(format!(
+            "storage refused the request, so {what}: try again later"
+        ))
     }
+    .into()
 }
 
 /// The answer for a path that no route serves.
@@ -151,7 +159,7 @@ mod tests {
     }
 
     #[test]
-    fn storage_failures_are_503_when_transient_and_opaque_500_otherwise() {
+    fn every_storage_failure_is_a_503_with_retry_after_that_names_no_endpoint() {
         let unreachable = StorageError::Unreachable {
             operation: "send a message".into(),
             detail: "connection refused by 10.0.0.1".into(),
@@ -165,10 +173,11 @@ mod tests {
             code: Some("AuthorizationFailure".into()),
             message: "denied".into(),
         };
-        assert_eq!(
-            storage_failure("the job could not be queued", &forbidden).0,
-            ApiError::Internal
-        );
+        let e = storage_failure("the job could not be queued", &forbidden);
+        assert_eq!(e.0.status(), 503);
+        assert!(!e.0.to_string().contains("denied"), "{e}");
+        let response = e.error_response();
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "5");
         assert_eq!(jobs_unavailable().0.status(), 503);
     }
 

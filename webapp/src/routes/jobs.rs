@@ -41,9 +41,7 @@ pub const JOBS_PATH: &str = "/jobs";
             example = json!({"error": {"code": "body_too_large", "message": "the request body is larger than the limit of 16777216 bytes"}})),
         (status = 415, description = "A content type other than JSON or CSV", body = ErrorBody,
             example = json!({"error": {"code": "unsupported_media_type", "message": "content type \"text/plain\" is not supported: send application/json or text/csv"}})),
-        (status = 500, description = "Storage refused the job; the cause is in the server's log", body = ErrorBody,
-            example = json!({"error": {"code": "internal", "message": "internal error"}})),
-        (status = 503, description = "No storage is configured for jobs, or it is not reachable right now", body = ErrorBody,
+        (status = 503, description = "No storage is configured for jobs, or it is not reachable or refused the request (the cause is in the server's log); `Retry-After` says when to try again", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait before trying again")),
             example = json!({"error": {"code": "unavailable", "message": "background jobs need storage: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName"}}))
     )
 )]
@@ -76,14 +74,14 @@ pub async fn submit_job(
             rows_json,
         } => {
             // Written before the message is sent, so `score-job` always finds it.
-            storage
-                .put_blob_path(&path, rows_json, "application/json")
+            let put = || storage.put_blob_path(&path, rows_json.clone(), "application/json");
+            healing(put, || storage.ensure_container(INPUTS_CONTAINER))
                 .await
                 .map_err(|e| errors::storage_failure("the job's rows could not be stored", &e))?;
             (message, json)
         }
     };
-    send(storage, &json)
+    healing(|| send(storage, &json), || storage.ensure_queue(QUEUE))
         .await
         .map_err(|e| errors::storage_failure("the job could not be queued", &e))?;
     log::info!(
@@ -112,9 +110,7 @@ pub async fn submit_job(
             example = json!({"error": {"code": "bad_request", "message": "job id \"not-a-uuid\" is not a UUID"}})),
         (status = 404, description = "No result yet: the job is still queued or running, or there is no such job", body = JobPending,
             example = json!({"status": "pending-or-unknown"})),
-        (status = 500, description = "Storage refused the read; the cause is in the server's log", body = ErrorBody,
-            example = json!({"error": {"code": "internal", "message": "internal error"}})),
-        (status = 503, description = "No storage is configured for jobs, or it is not reachable right now", body = ErrorBody,
+        (status = 503, description = "No storage is configured for jobs, or it is not reachable or refused the request (the cause is in the server's log); `Retry-After` says when to try again", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait before trying again")),
             example = json!({"error": {"code": "unavailable", "message": "background jobs need storage: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName"}}))
     )
 )]
@@ -179,6 +175,26 @@ fn plan_job(limits: &Limits, content_type: Option<&str>, body: &[u8]) -> Result<
 /// client's 503 and is tried again on the next submission; any other failure (say, an
 /// identity allowed to send but not to create) is logged and the submission goes on, since
 /// the queue and containers usually exist already (the Bicep templates create them).
+/// Runs `operation`; when storage says its queue or container is gone (Azurite restarted, or
+/// someone deleted it), creates it with `recreate` and tries once more. The web app heals by
+/// itself, as `submit-job` does, instead of failing until it is restarted.
+async fn healing<T, Op, OpFut, Fix, FixFut>(operation: Op, recreate: Fix) -> Result<T, StorageError>
+where
+    Op: Fn() -> OpFut,
+    OpFut: std::future::Future<Output = Result<T, StorageError>>,
+    Fix: FnOnce() -> FixFut,
+    FixFut: std::future::Future<Output = Result<(), StorageError>>,
+{
+    match operation().await {
+        Err(e) if e.is_not_found() => {
+            log::warn!("storage lost what the jobs need ({e}); creating it again");
+            recreate().await?;
+            operation().await
+        }
+        other => other,
+    }
+}
+
 async fn ensure_job_storage(state: &AppState, storage: &Storage) -> Result<(), HttpError> {
     let result = state
         .jobs_ready
@@ -201,9 +217,8 @@ async fn ensure_job_storage(state: &AppState, storage: &Storage) -> Result<(), H
     }
 }
 
-/// Sends the message base64-encoded: the Functions queue trigger's default
+/// Sends the plan's exact bytes, base64-encoded: the Functions queue trigger's default
 /// `messageEncoding`, which rejects plain text.
-/// Sends the plan's exact bytes, base64-encoded as the Functions host expects by default.
 async fn send(storage: &Storage, json: &str) -> Result<(), StorageError> {
     let wire = encode_message(json, MessageEncoding::Base64);
     storage.send_message(QUEUE, &wire).await.map(drop)

@@ -278,7 +278,7 @@ async fn unreachable_storage_answers_503_and_the_app_still_starts_and_predicts()
 }
 
 #[tokio::test]
-async fn storage_that_refuses_the_key_gets_an_opaque_500() {
+async fn storage_that_refuses_the_key_gets_a_503_with_retry_after_and_no_detail() {
     let wrong_key = "d3Jvbmcga2V5IGZvciB0aGUgdGVzdCwgbm90IEF6dXJpdGUncyBrZXk=";
     let connection = azurite()
         .split(';')
@@ -293,19 +293,42 @@ async fn storage_that_refuses_the_key_gets_an_opaque_500() {
         .join(";");
     let settings = StorageSettings::parse_connection_string(STORAGE_PREFIX, &connection).unwrap();
     let app = spawn_app_with(|s| s.storage = Some(settings)).await;
-    let message = assert_error(
-        app.post_job("text/csv", THREE_HOUSES_CSV).await,
-        500,
-        "internal",
-    )
-    .await;
-    assert_eq!(message, "internal error");
-    assert_error(
-        app.get(&format!("/jobs/{}", Uuid::new_v4())).await,
-        500,
-        "internal",
-    )
-    .await;
+    let response = app.post_job("text/csv", THREE_HOUSES_CSV).await;
+    assert_eq!(response.headers()["retry-after"], "5");
+    let message = assert_error(response, 503, "unavailable").await;
+    assert_eq!(
+        message,
+        "storage refused the request, so the job could not be queued: try again later"
+    );
+    let response = app.get(&format!("/jobs/{}", Uuid::new_v4())).await;
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_error(response, 503, "unavailable").await;
+}
+
+#[tokio::test]
+async fn post_jobs_heals_by_itself_when_the_queue_and_containers_are_deleted() {
+    let app = spawn_app_with_azurite().await;
+    let storage = azurite_storage();
+    // A first job creates what jobs need, as on any fresh start.
+    let first = app.submit_job("text/csv", THREE_HOUSES_CSV).await;
+    take_message(&storage, &first).await;
+    // Storage is reset under the running app (Azurite restarted, or someone deleted them).
+    storage.delete_queue(jobs::QUEUE).await.unwrap();
+    storage
+        .delete_container(jobs::INPUTS_CONTAINER)
+        .await
+        .unwrap();
+    // A 5,000-row job needs both the container (its rows) and the queue.
+    let id = app
+        .submit_job("application/json", records(5_000).to_string())
+        .await;
+    let (_, message) = queued_message(&storage, &id).await;
+    let blob = message["rowsBlob"].as_str().unwrap().to_owned();
+    assert!(
+        storage.get_blob_path(&blob).await.unwrap().is_some(),
+        "{blob}"
+    );
+    take_message(&storage, &id).await;
 }
 
 #[tokio::test]

@@ -115,17 +115,20 @@ async fn the_documented_statuses_are_the_ones_the_server_answers() {
     let submit = &doc["paths"]["/jobs"]["post"]["responses"];
     assert_eq!(
         keys(submit),
-        ["202", "400", "413", "415", "500", "503"]
-            .map(String::from)
-            .into()
+        ["202", "400", "413", "415", "503"].map(String::from).into()
     );
     let status = &doc["paths"]["/jobs/{id}"]["get"]["responses"];
     assert_eq!(
         keys(status),
-        ["200", "400", "404", "500", "503"].map(String::from).into()
+        ["200", "400", "404", "503"].map(String::from).into()
     );
     for responses in [submit, status] {
-        for code in ["400", "500", "503"] {
+        // Storage failures are 503 with Retry-After, never 500.
+        assert!(
+            responses["503"]["headers"]["Retry-After"].is_object(),
+            "{responses}"
+        );
+        for code in ["400", "503"] {
             assert_eq!(
                 responses[code]["content"]["application/json"]["schema"]["$ref"],
                 "#/components/schemas/ErrorBody",
