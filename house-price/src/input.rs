@@ -110,6 +110,18 @@ pub enum InputError {
     },
 }
 
+/// At most [`EXCERPT_CHARS`] characters of client input, for an error message: a 900 KB column
+/// name is named by its start, not echoed whole.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// How much of a client's string an error message repeats.
+pub const EXCERPT_CHARS: usize = 64;
+
 fn did_you_mean(column: &str) -> String {
     let cleaned = column.trim().to_ascii_uppercase();
     match FEATURES.iter().find(|f| **f == cleaned) {
@@ -202,7 +214,10 @@ impl<'de> Deserialize<'de> for Json {
                 let mut seen: HashSet<String> = HashSet::new();
                 while let Some(key) = map.next_key::<String>()? {
                     if !seen.insert(key.clone()) {
-                        return Err(de::Error::custom(format!("key \"{key}\" is given twice")));
+                        return Err(de::Error::custom(format!(
+                            "key \"{}\" is given twice",
+                            excerpt(&key)
+                        )));
                     }
                     let value = map.next_value()?;
                     entries.push((key, value));
@@ -223,7 +238,10 @@ fn number(row: &RowRef, column: usize, value: &Json) -> Result<f64, InputError> 
     match value {
         Json::Number(n) => check_value(column, *n).map_err(|p| invalid(format!("{n} {p}"))),
         Json::Null => Err(invalid(format!("null {}", ValueProblem::NotANumber))),
-        Json::String(s) => Err(invalid(format!("\"{s}\" is a string, not a number"))),
+        Json::String(s) => Err(invalid(format!(
+            "\"{}\" is a string, not a number",
+            excerpt(s)
+        ))),
         Json::Bool(b) => Err(invalid(format!("{b} is a boolean, not a number"))),
         other => Err(invalid(format!("{} is not a number", other.kind()))),
     }
@@ -237,7 +255,7 @@ fn columns_of<'a, T>(
     let mut slots: [Option<&T>; N_FEATURES] = [None; N_FEATURES];
     for (key, value) in entries {
         let i = feature_index(key).ok_or_else(|| InputError::UnknownColumn {
-            column: key.clone(),
+            column: excerpt(key),
         })?;
         slots[i] = Some(value);
     }
@@ -359,7 +377,7 @@ fn parse_columns(entries: &[(String, Json)], max_rows: usize) -> Result<Vec<Row>
         for (key, value) in cells {
             let n = parse_row_key(key).ok_or_else(|| InputError::InvalidRowKey {
                 column: FEATURES[i],
-                key: key.clone(),
+                key: excerpt(key),
             })?;
             sorted.push((n, key.as_str(), value));
         }
@@ -490,7 +508,7 @@ pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable, InputError> {
     for (col, name) in header.iter().enumerate() {
         let name = name.trim_start_matches('\u{feff}');
         let i = feature_index(name).ok_or_else(|| InputError::UnknownColumn {
-            column: name.to_owned(),
+            column: excerpt(name),
         })?;
         if position[i] != usize::MAX {
             return Err(InputError::Duplicate {
@@ -522,7 +540,7 @@ pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable, InputError> {
             let v: f64 = text.parse().map_err(|_| InputError::InvalidValue {
                 row: row.clone(),
                 column: FEATURES[i],
-                problem: format!("\"{text}\" is not a number"),
+                problem: format!("\"{}\" is not a number", excerpt(text)),
             })?;
             values[i] = check_value(i, v).map_err(|p| InputError::InvalidValue {
                 row: row.clone(),
@@ -598,6 +616,31 @@ mod tests {
             e.to_string(),
             "row \"0\", column \"RM\": null is not a number (NaN or null)"
         );
+    }
+
+    #[test]
+    fn errors_repeat_only_a_bounded_excerpt_of_what_the_client_sent() {
+        let huge = "Q".repeat(900_000);
+        for body in [
+            format!(r#"{{"CHAS":0,"RM":6,"TAX":1,"PTRATIO":1,"B":1,"{huge}":1}}"#),
+            format!(r#"{{"CHAS":0,"RM":"{huge}","TAX":1,"PTRATIO":1,"B":1,"LSTAT":1}}"#),
+            format!(
+                r#"{{"CHAS":{{"{huge}":0}},"RM":{{"0":6}},"TAX":{{"0":1}},"PTRATIO":{{"0":1}},"B":{{"0":1}},"LSTAT":{{"0":1}}}}"#
+            ),
+        ] {
+            let e = err(&body);
+            let text = e.to_string();
+            assert!(text.len() < 300, "{} bytes: {}", text.len(), &text[..200]);
+            assert!(text.contains("QQQQ…"), "{text}");
+        }
+        let csv = format!("CHAS,RM,TAX,PTRATIO,B,{huge}\n0,6,1,1,1,1\n");
+        let e = parse_csv(csv.as_bytes(), 10).unwrap_err();
+        assert!(e.to_string().len() < 300);
+        let csv = format!("CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,{huge},1,1,1,1\n");
+        let e = parse_csv(csv.as_bytes(), 10).unwrap_err();
+        assert!(e.to_string().len() < 300);
+        assert_eq!(excerpt("short"), "short");
+        assert_eq!(excerpt(&"é".repeat(100)).chars().count(), EXCERPT_CHARS + 1);
     }
 
     #[test]

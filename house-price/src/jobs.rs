@@ -368,8 +368,12 @@ impl JobAccepted {
 /// Parses a job id from a URL path segment. Only a UUID is accepted, so no path tricks
 /// can reach the result container.
 pub fn parse_job_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(text)
-        .map_err(|_| ApiError::BadRequest(format!("job id \"{text}\" is not a UUID")))
+    Uuid::try_parse(text).map_err(|_| {
+        ApiError::BadRequest(format!(
+            "job id \"{}\" is not a UUID",
+            crate::input::excerpt(text)
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -483,6 +487,13 @@ mod tests {
     #[test]
     fn job_ids_must_be_uuids() {
         assert!(parse_job_id("../../secret").is_err());
+        let long = "x".repeat(60_000);
+        let message = parse_job_id(&long).unwrap_err().to_string();
+        assert!(
+            message.len() < 200,
+            "a bounded excerpt: {} bytes",
+            message.len()
+        );
         let id = Uuid::new_v4();
         assert_eq!(parse_job_id(&id.to_string()).unwrap(), id);
     }
