@@ -75,14 +75,21 @@ pub async fn refuse_encoded(
 /// Maps a failure to read the request body (from the `Bytes` extractor, which applies
 /// `web::PayloadConfig`) to the API's errors, instead of actix's plain-text answers.
 pub fn payload_error(err: &actix_web::Error, max_body_bytes: usize) -> HttpError {
-    match err.as_error::<PayloadError>() {
-        Some(PayloadError::Overflow) => ApiError::BodyTooLarge {
-            limit: max_body_bytes,
-        },
-        Some(e) => ApiError::BadRequest(format!("the request body could not be read: {e}")),
-        None => ApiError::BadRequest(format!("the request body could not be read: {err}")),
-    }
-    .into()
+    // Our own sentences: actix's texts carry debug output (`Some(Custom { kind: … })`).
+    let why = match err.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => {
+            return ApiError::BodyTooLarge {
+                limit: max_body_bytes,
+            }
+            .into();
+        }
+        Some(PayloadError::Incomplete(_)) => "it ended before it was complete",
+        Some(PayloadError::EncodingCorrupted) => "its encoding is corrupt",
+        Some(PayloadError::UnknownLength) => "its length is unknown",
+        _ => "the connection failed",
+    };
+    log::debug!("unreadable request body: {err}");
+    ApiError::BadRequest(format!("the request body could not be read: {why}")).into()
 }
 
 /// The answer of every `/jobs` route when no storage is configured.
@@ -156,6 +163,17 @@ mod tests {
         assert_eq!(e.0, ApiError::BodyTooLarge { limit: 42 });
         let err: actix_web::Error = PayloadError::Incomplete(None).into();
         assert_eq!(payload_error(&err, 42).0.status(), 400);
+        // No debug text reaches the client.
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        );
+        let err: actix_web::Error = PayloadError::Incomplete(Some(io)).into();
+        let message = payload_error(&err, 42).0.to_string();
+        assert_eq!(
+            message,
+            "the request body could not be read: it ended before it was complete"
+        );
     }
 
     #[test]

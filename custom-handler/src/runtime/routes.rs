@@ -83,11 +83,15 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> ActixRes
 async fn read_body(payload: web::Payload, limit: usize) -> Result<web::Bytes, ActixResponse> {
     match payload.to_bytes_limited(limit).await {
         Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(error(
-            StatusCode::BAD_REQUEST,
-            "unreadable_body",
-            format!("the request body could not be read ({e})"),
-        )),
+        Ok(Err(e)) => {
+            // Not actix's text, which carries debug output (`Some(Custom { kind: … })`).
+            log::debug!("unreadable request body: {e}");
+            Err(error(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "the request body could not be read: the connection failed or it ended early",
+            ))
+        }
         Err(_) => Err(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
