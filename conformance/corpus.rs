@@ -38,3 +38,16 @@ pub fn load(dir: &str) -> Vec<(String, Value)> {
         })
         .collect()
 }
+
+/// Asserts that `read` is the HTTP response `expected` (`host_does.http`) records.
+pub fn assert_http(name: &str, read: &custom_handler::HttpResponse, expected: &Value) {
+    assert_eq!(
+        u64::from(read.status),
+        expected["status"].as_u64().unwrap(),
+        "{name}"
+    );
+    assert_eq!(read.body.as_deref(), expected["body"].as_str(), "{name}");
+    let headers: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(expected["headers"].clone()).unwrap();
+    assert_eq!(read.headers, headers, "{name}");
+}

@@ -58,6 +58,23 @@ fn records(rows: &[[f64; 6]]) -> String {
     Value::Array(items).to_string()
 }
 
+/// Serves the real app with Azurite as its storage, the `job-inputs` container ready.
+async fn start_handler() -> (Storage, String, actix_web::dev::ServerHandle) {
+    let storage = storage();
+    storage
+        .ensure_container(jobs::INPUTS_CONTAINER)
+        .await
+        .unwrap();
+    let mut state = State::new(Model::embedded().unwrap());
+    state.storage = Some(storage.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = handler::app(state).workers(2).bind(listener).unwrap();
+    let address = format!("http://127.0.0.1:{}", server.port());
+    let handle = server.handle();
+    tokio::spawn(server.run());
+    (storage, address, handle)
+}
+
 /// POSTs an invocation as the host does and parses the answer.
 async fn invoke(
     client: &reqwest::Client,
@@ -81,20 +98,8 @@ async fn invoke(
 
 #[tokio::test]
 async fn a_batch_too_large_for_one_message_travels_through_a_blob_and_is_scored_from_it() {
-    let storage = storage();
-    storage
-        .ensure_container(jobs::INPUTS_CONTAINER)
-        .await
-        .unwrap();
     let model = Model::embedded().unwrap();
-    let mut state = State::new(model.clone());
-    state.storage = Some(storage.clone());
-
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = handler::app(state).workers(2).bind(listener).unwrap();
-    let address = format!("http://127.0.0.1:{}", server.port());
-    let handle = server.handle();
-    tokio::spawn(server.run());
+    let (storage, address, handle) = start_handler().await;
     let client = reqwest::Client::new();
 
     // submit-job: 202, a small message pointing at the blob, and the blob holding every row.
@@ -182,18 +187,7 @@ async fn submitted_message(client: &reqwest::Client, address: &str, rows: &[[f64
 /// Constants.cs). Before, the string was re-indented by the host and grew past the limit.
 #[tokio::test]
 async fn the_inline_limit_is_decided_on_the_bytes_azure_storage_receives() {
-    let storage = storage();
-    storage
-        .ensure_container(jobs::INPUTS_CONTAINER)
-        .await
-        .unwrap();
-    let mut state = State::new(Model::embedded().unwrap());
-    state.storage = Some(storage);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = handler::app(state).workers(2).bind(listener).unwrap();
-    let address = format!("http://127.0.0.1:{}", server.port());
-    let handle = server.handle();
-    tokio::spawn(server.run());
+    let (_storage, address, handle) = start_handler().await;
     let client = reqwest::Client::new();
 
     let wide = [

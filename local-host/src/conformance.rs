@@ -219,15 +219,7 @@ fn every_answer_is_applied_as_the_host_applies_it() {
                     }
                 };
                 let expected = &does["http"];
-                assert_eq!(
-                    u64::from(read.status),
-                    expected["status"].as_u64().unwrap(),
-                    "{name}"
-                );
-                assert_eq!(read.body.as_deref(), expected["body"].as_str(), "{name}");
-                let headers: BTreeMap<String, String> =
-                    serde_json::from_value(expected["headers"].clone()).unwrap();
-                assert_eq!(read.headers, headers, "{name}");
+                corpus::assert_http(name, &read, expected);
             }
             other => panic!("{name}: no check for a {} output", other.type_name()),
         }

@@ -4,10 +4,9 @@
 //! be read. (Before, actix decoded each chunk whole: 809 bytes of `br` took it to 1 GB.)
 
 use std::io::Write;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
-use crate::helpers::{free_port, wait_for_port};
+use crate::helpers::{free_port, spawn_webapp_process};
 
 const GIB: usize = 1 << 30;
 const MIB: usize = 1 << 20;
@@ -60,18 +59,7 @@ fn peak_rss_kb(pid: u32) -> u64 {
 #[test]
 fn every_compression_bomb_is_refused_with_415_and_the_server_stays_small() {
     let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_webapp"))
-        .env("PORT", port.to_string())
-        .env("BIND_ADDRESS", "127.0.0.1")
-        .env("WORKERS", "1")
-        .env_remove("MODEL_PATH")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(port, Duration::from_secs(10));
+    let mut server = spawn_webapp_process(port, Stdio::null());
     let client = reqwest::blocking::Client::new();
     for coding in ["gzip", "deflate", "br", "zstd", "x-unknown"] {
         let body = bomb(coding);

@@ -275,6 +275,24 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The web app binary as its own process on `port` (one worker, the embedded model), its
+/// stdout piped or dropped; it listens once this returns.
+pub fn spawn_webapp_process(port: u16, stdout: std::process::Stdio) -> std::process::Child {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_webapp"))
+        .env("PORT", port.to_string())
+        .env("BIND_ADDRESS", "127.0.0.1")
+        .env("WORKERS", "1")
+        .env_remove("MODEL_PATH")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, Duration::from_secs(10));
+    child
+}
+
 /// Waits until something accepts connections on the loopback port.
 pub fn wait_for_port(port: u16, within: Duration) {
     let deadline = Instant::now() + within;

@@ -3,13 +3,13 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::helpers::{ORIGINAL_CLIENT_PAYLOAD, free_port, wait_for_port};
+use crate::helpers::{ORIGINAL_CLIENT_PAYLOAD, free_port, spawn_webapp_process};
 
 /// Kills the server if the test fails before it exits by itself.
 struct Server(Child);
@@ -26,20 +26,7 @@ impl Drop for Server {
 #[test]
 fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     let port = free_port();
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_webapp"))
-            .env("PORT", port.to_string())
-            .env("BIND_ADDRESS", "127.0.0.1")
-            .env("WORKERS", "1")
-            .env_remove("MODEL_PATH")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(port, Duration::from_secs(10));
+    let mut server = Server(spawn_webapp_process(port, Stdio::piped()));
 
     // A request whose body is only half sent when the signal arrives.
     let body = ORIGINAL_CLIENT_PAYLOAD.as_bytes();
