@@ -84,13 +84,7 @@ async fn forwarded_functions_still_need_their_key() {
 #[tokio::test]
 async fn a_function_with_other_bindings_keeps_the_json_protocol_under_forwarding() {
     let app = spawn_app("forwarding-app").await;
-    let response = app
-        .client
-        .post(app.url("/api/enqueue"))
-        .json(&json!({"messages": "via json protocol"}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.enqueue(json!("via json protocol")).await;
     assert_eq!(response.status(), 202);
     let peeked = app.storage.peek_messages(&app.names.out, 32).await.unwrap();
     assert_eq!(peeked.len(), 1);

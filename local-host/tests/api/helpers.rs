@@ -87,6 +87,17 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// POSTs `{"messages": messages}` to the fixtures' `enqueue` function, whose handler puts
+    /// `messages` in its queue output as it is.
+    pub async fn enqueue(&self, messages: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/enqueue"))
+            .json(&serde_json::json!({ "messages": messages }))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(self) {
         self.host.stop().await;
     }

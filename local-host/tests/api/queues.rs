@@ -8,13 +8,7 @@ async fn an_http_queue_output_array_is_one_base64_message_per_item_objects_inden
     // ReadAsEnumerable + BindAsyncCollectorAsync<byte[]> (FunctionBinding.cs): a JArray item's
     // ToString() is its text, or indented JSON for an object.
     let app = spawn_app("app").await;
-    let response = app
-        .client
-        .post(app.url("/api/enqueue"))
-        .json(&json!({"messages": ["first", {"n": 2}]}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.enqueue(json!(["first", {"n": 2}])).await;
     assert_eq!(response.status(), 202);
     let peeked = app.storage.peek_messages(&app.names.out, 32).await.unwrap();
     let wire: Vec<&str> = peeked.iter().map(|m| m.text.as_str()).collect();
@@ -155,13 +149,7 @@ async fn a_json_string_output_is_reindented_and_base64_bytes_are_enqueued_exactl
             compact
         )),
     ] {
-        let response = app
-            .client
-            .post(app.url("/api/enqueue"))
-            .json(&json!({ "messages": messages }))
-            .send()
-            .await
-            .unwrap();
+        let response = app.enqueue(messages).await;
         assert_eq!(response.status(), 202);
     }
     let peeked = app.storage.peek_messages(&app.names.out, 32).await.unwrap();
@@ -188,21 +176,9 @@ async fn a_queue_output_over_64_kib_once_encoded_fails_the_invocation() {
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "x".repeat(n))
     };
     // 49,152 bytes are exactly 65,536 once base64-encoded; one more byte is too many.
-    let response = app
-        .client
-        .post(app.url("/api/enqueue"))
-        .json(&json!({ "messages": encode(49_153) }))
-        .send()
-        .await
-        .unwrap();
+    let response = app.enqueue(json!(encode(49_153))).await;
     assert_eq!(response.status(), 500);
-    let response = app
-        .client
-        .post(app.url("/api/enqueue"))
-        .json(&json!({ "messages": encode(49_152) }))
-        .send()
-        .await
-        .unwrap();
+    let response = app.enqueue(json!(encode(49_152))).await;
     assert_eq!(response.status(), 202);
     let peeked = app.storage.peek_messages(&app.names.out, 32).await.unwrap();
     assert_eq!(peeked.len(), 1);
