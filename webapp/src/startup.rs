@@ -1,11 +1,14 @@
 //! Builds the server: the same code path for the binary and for the tests.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
+use drain::Drain;
 use house_price::model::ModelError;
 use storage::{Storage, StorageError};
 use tokio::signal::unix::{SignalKind, signal};
@@ -16,9 +19,14 @@ use crate::openapi::OpenApiJson;
 use crate::routes::{self, page::Page};
 use crate::state::AppState;
 
-/// How long in-flight requests get to finish after SIGTERM. App Service waits
-/// `WEBSITES_CONTAINER_STOP_TIME_LIMIT` (5 s by default) before killing the process.
-pub const SHUTDOWN_TIMEOUT_SECS: u64 = 4;
+/// How long connections stay open after SIGTERM for a last request, answered with
+/// `Connection: close` (see the `drain` crate).
+pub const DRAIN_WINDOW: Duration = Duration::from_secs(1);
+
+/// How long in-flight requests get to finish once the drain window is over. App Service waits
+/// `WEBSITES_CONTAINER_STOP_TIME_LIMIT` (5 s by default) before killing the process, and
+/// `DRAIN_WINDOW` plus this stays under it.
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 3;
 
 /// The Content-Security-Policy of every response: the page loads only its own script and
 /// stylesheet and talks only to this server.
@@ -62,6 +70,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    drain: Arc<Drain>,
 }
 
 impl Application {
@@ -103,9 +112,13 @@ impl Application {
         let listener =
             TcpListener::bind(address).map_err(|source| StartupError::Bind { address, source })?;
         let port = listener.local_addr()?.port();
+        let drain = Arc::new(
+            Drain::new(&listener).map_err(|source| StartupError::Bind { address, source })?,
+        );
 
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(drain::close_when_draining))
                 // Innermost: compressed bodies are refused before any route reads them.
                 .wrap(from_fn(errors::refuse_encoded))
                 .wrap(security_headers())
@@ -118,6 +131,7 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
         })
+        .on_connect(drain.on_connect())
         // Signals are handled by `stop_on_signals`, on purpose and in one place.
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
@@ -125,7 +139,11 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server.listen(listener)?.run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            drain,
+        })
     }
 
     /// The port actually bound (useful when the settings asked for port 0).
@@ -138,20 +156,22 @@ impl Application {
         self.server.handle()
     }
 
-    /// On SIGTERM (App Service stopping the app) or SIGINT (Ctrl-C): stop accepting
-    /// connections, let in-flight requests finish within [`SHUTDOWN_TIMEOUT_SECS`], then
-    /// let [`Application::run_until_stopped`] return. Must be called inside the runtime.
+    /// On SIGTERM (App Service stopping the app) or SIGINT (Ctrl-C): refuse new connections,
+    /// answer what arrives on open ones within [`DRAIN_WINDOW`], let in-flight requests finish
+    /// within [`SHUTDOWN_TIMEOUT_SECS`], then let [`Application::run_until_stopped`] return.
+    /// Must be called inside the runtime.
     pub fn stop_on_signals(&self) -> std::io::Result<()> {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let handle = self.handle();
+        let drain = Arc::clone(&self.drain);
         actix_web::rt::spawn(async move {
             let name = tokio::select! {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
             };
             log::info!("{name} received: finishing in-flight requests, then stopping");
-            handle.stop(true).await;
+            drain.stop(&handle, DRAIN_WINDOW).await;
         });
         Ok(())
     }
