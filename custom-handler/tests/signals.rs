@@ -6,8 +6,47 @@ use custom_handler::{
     Function, FunctionApp, HttpResponse, HttpTrigger, Invocation, InvocationError,
     InvocationResponse, service_fn,
 };
+use std::collections::HashSet;
 use std::net::TcpListener;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The signals go to the whole process: one test at a time (nextest runs each test in a
+/// process of its own anyway).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The tags of the requests the `tagged` function has run.
+static SERVED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+/// Records its request body, a loader's tag, and answers 200.
+async fn tagged(inv: Invocation) -> Result<InvocationResponse, InvocationError> {
+    let body = inv.request().http_trigger("req")?.body_bytes()?;
+    let tag = String::from_utf8_lossy(&body).into_owned();
+    SERVED
+        .lock()
+        .unwrap()
+        .get_or_insert_default()
+        .insert(tag.clone());
+    Ok(InvocationResponse::http(
+        "res",
+        HttpResponse::new(200).text(tag),
+    ))
+}
+
+/// The invocation the host posts for an HTTP request whose body is `tag`.
+fn tagged_invocation(tag: &str) -> Vec<u8> {
+    let body = serde_json::json!({
+        "Data": {"req": {"Url": "http://localhost:7071/api/tagged", "Method": "POST", "Query": {},
+                         "Headers": {}, "Params": {}, "Body": tag}},
+        "Metadata": {}
+    })
+    .to_string();
+    format!(
+        "POST /tagged HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
 
 async fn slow(_: Invocation) -> Result<InvocationResponse, InvocationError> {
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -26,6 +65,7 @@ fn send_signal(name: &str) {
 }
 
 async fn stops_gracefully_on(signal: &str) {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let app = FunctionApp::new()
         .function(
             Function::new("slow")
@@ -65,4 +105,51 @@ async fn stops_gracefully_on(signal: &str) {
 async fn sigterm_and_sigint_finish_in_flight_invocations_then_stop() {
     stops_gracefully_on("TERM").await;
     stops_gracefully_on("INT").await;
+}
+
+/// The Functions host keeps its connections to the handler alive; stopping must not reset one
+/// the host has just sent an invocation on (before the drain, 40 of them under this load).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_keep_alive_load_answers_every_invocation_sent() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let app = FunctionApp::new()
+        .function(
+            Function::new("tagged")
+                .http_trigger("req", HttpTrigger::post("tagged"))
+                .http_output("res")
+                .handler(service_fn(tagged)),
+        )
+        .workers(1);
+    let server = app.bind(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    let port = server.port();
+    let running = tokio::spawn(server.run());
+    let loaders = drain::loader::start(port, 64, tagged_invocation);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let signalled = Instant::now();
+    send_signal("TERM");
+    let load = tokio::task::spawn_blocking(move || loaders.finish())
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the server did not stop after the signal")
+        .unwrap()
+        .unwrap();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "stopping took {:?}",
+        signalled.elapsed()
+    );
+    let served = SERVED.lock().unwrap().take().unwrap_or_default();
+    assert!(
+        load.unanswered.is_empty(),
+        "reset without an answer: {:?} (of which run: {:?})",
+        load.unanswered,
+        load.unanswered
+            .iter()
+            .filter(|t| served.contains(*t))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(served.len(), load.answered.len());
+    assert!(load.answered.len() > 64, "the load did not run");
 }

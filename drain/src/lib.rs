@@ -12,6 +12,9 @@
 //! 3. once every connection has closed, or after the drain window, stop the server
 //!    gracefully: idle connections left over are closed, in-flight requests finish.
 
+#[cfg(feature = "loader")]
+pub mod loader;
+
 use std::any::Any;
 use std::io;
 use std::net::{Shutdown, TcpListener};

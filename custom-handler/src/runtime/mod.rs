@@ -6,6 +6,7 @@ use crate::bindings::Binding;
 use crate::function::Function;
 use crate::host_json::HostJson;
 use crate::route::RouteTemplate;
+use drain::Drain;
 use routes::{ForwardRoute, Registered, State};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -73,6 +74,10 @@ pub enum StartError {
     #[error("the server stopped with an error ({0})")]
     Serve(std::io::Error),
 }
+
+/// How long open connections get after SIGTERM for a last request: the host's HTTP client
+/// keeps connections alive, and one it sends on must be answered, not reset.
+pub const DRAIN_WINDOW: Duration = Duration::from_secs(1);
 
 /// The largest invocation body accepted unless configured: a batch of many rows travels inside
 /// the JSON envelope, so this is generous.
@@ -233,12 +238,15 @@ impl FunctionApp {
             source,
         };
         let port = listener.local_addr().map_err(bind_error)?.port();
+        let drain = Arc::new(Drain::new(&listener).map_err(bind_error)?);
         let state = actix_web::web::Data::new(self.state());
         let mut server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
+                .wrap(actix_web::middleware::from_fn(drain::close_when_draining))
                 .app_data(state.clone())
                 .configure(routes::configure)
         })
+        .on_connect(drain.on_connect())
         // Signals are handled in `Server::run` so that SIGINT is graceful too.
         .disable_signals()
         .shutdown_timeout(self.shutdown_timeout.as_secs());
@@ -246,7 +254,11 @@ impl FunctionApp {
             server = server.workers(workers);
         }
         let server = server.listen(listener).map_err(bind_error)?.run();
-        Ok(Server { port, server })
+        Ok(Server {
+            port,
+            server,
+            drain,
+        })
     }
 
     /// Binds `127.0.0.1` at the port the host passes in the environment.
@@ -414,6 +426,7 @@ fn port_from_env(var: impl Fn(&str) -> Option<String>) -> Result<u16, StartError
 pub struct Server {
     port: u16,
     server: actix_web::dev::Server,
+    drain: Arc<Drain>,
 }
 
 impl Server {
@@ -427,14 +440,16 @@ impl Server {
         self.server.handle()
     }
 
-    /// Serves until stopped. SIGTERM or SIGINT stops accepting connections, lets in-flight
+    /// Serves until stopped. SIGTERM or SIGINT refuses new connections, answers what arrives
+    /// on open ones within [`DRAIN_WINDOW`] (with `Connection: close`), lets in-flight
     /// invocations finish within the shutdown timeout, then returns.
     pub async fn run(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let drain = self.drain;
         let watcher = tokio::spawn(async move {
             shutdown_signal().await;
             log::info!("shutting down: finishing in-flight invocations");
-            handle.stop(true).await;
+            drain.stop(&handle, DRAIN_WINDOW).await;
         });
         let result = self.server.await;
         watcher.abort();

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use drain::loader::{self, read_response};
+
 use crate::helpers::{ORIGINAL_CLIENT_PAYLOAD, free_port, spawn_webapp_process};
 
 /// Kills the server if the test fails before it exits by itself.
@@ -93,84 +95,14 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     );
 }
 
-/// What one keep-alive loader saw: requests answered, and requests that got no answer.
-#[derive(Default)]
-struct Loader {
-    answered: Vec<String>,
-    unanswered: Vec<String>,
-}
-
-/// Sends `POST /predict?tag=...` requests one after another on one connection, reconnecting
-/// when the server says `Connection: close`, until a connection is refused.
-fn keep_alive_loader(port: u16, id: usize) -> Loader {
-    let body = ORIGINAL_CLIENT_PAYLOAD.as_bytes();
-    let mut seen = Loader::default();
-    let mut n = 0;
-    'connections: loop {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-            return seen;
-        };
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        loop {
-            n += 1;
-            let tag = format!("{id}-{n}");
-            let head = format!(
-                "POST /predict?tag={tag} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                body.len()
-            );
-            if stream
-                .write_all(head.as_bytes())
-                .and_then(|()| stream.write_all(body))
-                .is_err()
-            {
-                seen.unanswered.push(tag);
-                continue 'connections;
-            }
-            match read_response(&mut stream) {
-                Some((status, close)) => {
-                    assert_eq!(status, 200, "{tag}");
-                    seen.answered.push(tag);
-                    if close {
-                        continue 'connections;
-                    }
-                }
-                None => {
-                    seen.unanswered.push(tag);
-                    continue 'connections;
-                }
-            }
-        }
-    }
-}
-
-/// Reads one response: its status and whether the server closes the connection after it.
-fn read_response(stream: &mut TcpStream) -> Option<(u16, bool)> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut byte) {
-            Ok(0) | Err(_) => return None,
-            Ok(k) => buf.extend_from_slice(&byte[..k]),
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let status: u16 = head.get(9..12)?.parse().ok()?;
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())?;
-    while buf.len() < head_end + length {
-        match stream.read(&mut byte) {
-            Ok(0) | Err(_) => return None,
-            Ok(k) => buf.extend_from_slice(&byte[..k]),
-        }
-    }
-    Some((status, head.contains("connection: close")))
+/// `POST /predict?tag=...` with the original client's payload.
+fn tagged_predict(tag: &str) -> Vec<u8> {
+    let body = ORIGINAL_CLIENT_PAYLOAD;
+    format!(
+        "POST /predict?tag={tag} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 #[test]
@@ -183,13 +115,11 @@ fn sigterm_under_keep_alive_load_answers_every_request_the_server_read() {
         let mut text = String::new();
         log.read_to_string(&mut text).map(|_| text)
     });
-    let loaders: Vec<_> = (0..64)
-        .map(|id| std::thread::spawn(move || keep_alive_loader(port, id)))
-        .collect();
+    let loaders = loader::start(port, 64, tagged_predict);
     std::thread::sleep(Duration::from_millis(1500));
     let signalled = Instant::now();
     kill(Pid::from_raw(server.0.id() as i32), Signal::SIGTERM).unwrap();
-    let seen: Vec<Loader> = loaders.into_iter().map(|l| l.join().unwrap()).collect();
+    let load = loaders.finish();
     let status = loop {
         if let Some(status) = server.0.try_wait().unwrap() {
             break status;
@@ -207,9 +137,9 @@ fn sigterm_under_keep_alive_load_answers_every_request_the_server_read() {
         .filter_map(|l| l.split("/predict?tag=").nth(1))
         .filter_map(|rest| rest.split(' ').next())
         .collect();
-    let answered: usize = seen.iter().map(|l| l.answered.len()).sum();
-    let unanswered: Vec<&String> = seen.iter().flat_map(|l| &l.unanswered).collect();
-    let lost: Vec<&&String> = unanswered
+    let answered = load.answered.len();
+    let unanswered = &load.unanswered;
+    let lost: Vec<&String> = unanswered
         .iter()
         .filter(|t| served.contains(t.as_str()))
         .collect();
