@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// The signals go to the whole process: one test at a time (nextest runs each test in a
 /// process of its own anyway).
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The tags of the requests the `tagged` function has run.
 static SERVED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
@@ -65,7 +65,7 @@ fn send_signal(name: &str) {
 }
 
 async fn stops_gracefully_on(signal: &str) {
-    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = ONE_AT_A_TIME.lock().await;
     let app = FunctionApp::new()
         .function(
             Function::new("slow")
@@ -111,7 +111,7 @@ async fn sigterm_and_sigint_finish_in_flight_invocations_then_stop() {
 /// the host has just sent an invocation on (before the drain, 40 of them under this load).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_keep_alive_load_answers_every_invocation_sent() {
-    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = ONE_AT_A_TIME.lock().await;
     let app = FunctionApp::new()
         .function(
             Function::new("tagged")
