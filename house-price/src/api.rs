@@ -83,6 +83,14 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The body did not arrive in time; the connection is closed after the answer.
+    #[error(
+        "the request body did not arrive within {seconds} s: send it at once, or a smaller one"
+    )]
+    BodyTimeout {
+        /// The time allowed, in seconds.
+        seconds: u64,
+    },
     /// A content type other than JSON or CSV.
     #[error("content type \"{0}\" is not supported: send application/json or text/csv")]
     UnsupportedMediaType(String),
@@ -110,6 +118,7 @@ impl ApiError {
         match self {
             ApiError::Input(InputError::TooManyRows { .. }) | ApiError::BodyTooLarge { .. } => 413,
             ApiError::Input(_) | ApiError::BadRequest(_) => 400,
+            ApiError::BodyTimeout { .. } => 408,
             ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => 415,
             ApiError::NotFound(_) => 404,
             ApiError::Unavailable(_) => 503,
@@ -122,6 +131,7 @@ impl ApiError {
         match self {
             ApiError::Input(e) => e.code(),
             ApiError::BodyTooLarge { .. } => "body_too_large",
+            ApiError::BodyTimeout { .. } => "body_timeout",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
             ApiError::BadRequest(_) => "bad_request",

@@ -6,6 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use house_price::api::Limits;
 use house_price::jobs::MAX_JOB_ROWS;
@@ -27,6 +28,11 @@ pub const DEFAULT_JOB_LIMITS: Limits = Limits {
     max_rows: MAX_JOB_ROWS,
 };
 
+/// How long a request body may take to arrive unless `BODY_TIMEOUT_SECS` says otherwise:
+/// a 16 MiB job at 10 Mbit/s takes 14 s. A slower body gets a 408 and its connection closed,
+/// so slow clients cannot hold connections open for ever.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Everything the server needs to start.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -41,6 +47,9 @@ pub struct Settings {
     /// The storage account background jobs go through ([`STORAGE_PREFIX`]); `None` turns
     /// the `/jobs` routes off (they answer 503) and leaves the rest of the app as it is.
     pub storage: Option<StorageSettings>,
+    /// How long a request body may take to arrive, from the end of its headers
+    /// (`BODY_TIMEOUT_SECS`).
+    pub body_timeout: Duration,
     /// Model artifact to load instead of the embedded one (`MODEL_PATH`).
     pub model_path: Option<PathBuf>,
     /// Worker threads (`WORKERS`); `None` lets actix use one per core.
@@ -55,6 +64,7 @@ impl Default for Settings {
             limits: Limits::default(),
             job_limits: DEFAULT_JOB_LIMITS,
             storage: None,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             model_path: None,
             workers: None,
         }
@@ -139,6 +149,13 @@ impl Settings {
                 Err(SettingsError::NoConnection { .. }) => None,
                 Err(e) => return Err(ConfigError::Storage(e)),
             },
+            body_timeout: parse(
+                "BODY_TIMEOUT_SECS",
+                set("BODY_TIMEOUT_SECS"),
+                "a positive number of seconds",
+                positive,
+            )?
+            .map_or(defaults.body_timeout, |s| Duration::from_secs(s as u64)),
             model_path: var(MODEL_PATH_VAR)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
@@ -205,6 +222,7 @@ mod tests {
         assert!(s.storage.is_none(), "no storage means jobs are off");
         assert_eq!(s.model_path, None);
         assert_eq!(s.workers, None);
+        assert_eq!(s.body_timeout, Duration::from_secs(20));
     }
 
     #[test]
@@ -218,9 +236,11 @@ mod tests {
             ("WORKERS", "2"),
             ("MAX_JOB_BODY_BYTES", "4096"),
             ("MAX_JOB_ROWS", "7"),
+            ("BODY_TIMEOUT_SECS", "3"),
             ("AzureWebJobsStorage", "UseDevelopmentStorage=true"),
         ])
         .unwrap();
+        assert_eq!(s.body_timeout, Duration::from_secs(3));
         assert_eq!(s.port, 3000);
         assert_eq!(s.bind_address.to_string(), "127.0.0.1");
         assert_eq!(
@@ -285,6 +305,12 @@ mod tests {
         assert!(settings(&[("MAX_ROWS", "0")]).is_err());
         assert!(settings(&[("MAX_BODY_BYTES", "-1")]).is_err());
         assert!(settings(&[("BIND_ADDRESS", "localhost")]).is_err());
+        assert_eq!(
+            settings(&[("BODY_TIMEOUT_SECS", "0")])
+                .unwrap_err()
+                .to_string(),
+            "BODY_TIMEOUT_SECS must be a positive number of seconds, but it is \"0\""
+        );
     }
 
     #[test]

@@ -104,6 +104,7 @@ impl Application {
             model,
             limits,
             job_limits: settings.job_limits,
+            body_timeout: settings.body_timeout,
             storage,
             jobs_ready: Default::default(),
         });
@@ -127,11 +128,13 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(page.clone())
                 .app_data(openapi.clone())
-                .app_data(web::PayloadConfig::new(limits.max_body_bytes))
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
         })
         .on_connect(drain.on_connect())
+        // After an early answer (408, 413) to a body still arriving, keep reading and
+        // dropping it for a moment before closing, so the client sees the answer, not a reset.
+        .client_disconnect_timeout(Duration::from_secs(1))
         // Signals are handled by `stop_on_signals`, on purpose and in one place.
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);

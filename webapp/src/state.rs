@@ -1,5 +1,7 @@
 //! What every request handler shares, built once before the workers start.
 
+use std::time::Duration;
+
 use house_price::Model;
 use house_price::api::Limits;
 use storage::Storage;
@@ -14,6 +16,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Body and row limits of `POST /jobs`.
     pub job_limits: Limits,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
     /// The account background jobs are queued on and read back from; `None` when no
     /// storage is configured, which turns the `/jobs` routes off.
     pub storage: Option<Storage>,

@@ -9,7 +9,7 @@ use house_price::api::{self, ApiError, ErrorBody, Limits};
 use house_price::jobs::{self, INPUTS_CONTAINER, JobAccepted, JobPlan, QUEUE, RESULTS_CONTAINER};
 use storage::{MessageEncoding, Storage, StorageError, encode_message};
 
-use super::{INLINE_BODY_BYTES, content_type};
+use super::{INLINE_BODY_BYTES, content_type, read_body};
 use crate::errors::{self, HttpError};
 use crate::openapi::{CSV_EXAMPLE, JobPending, JobResultDocument, PredictRequest};
 use crate::state::AppState;
@@ -39,6 +39,8 @@ pub const JOBS_PATH: &str = "/jobs";
             example = json!({"error": {"code": "bad_request", "message": "the batch has no rows"}})),
         (status = 413, description = "The body or the number of rows is over the job limits", body = ErrorBody,
             example = json!({"error": {"code": "body_too_large", "message": "the request body is larger than the limit of 16777216 bytes"}})),
+        (status = 408, description = "The body did not arrive within `BODY_TIMEOUT_SECS` (20 s by default); the connection is closed after this answer", body = ErrorBody,
+            example = json!({"error": {"code": "body_timeout", "message": "the request body did not arrive within 20 s: send it at once, or a smaller one"}})),
         (status = 415, description = "A content type other than JSON or CSV", body = ErrorBody,
             example = json!({"error": {"code": "unsupported_media_type", "message": "content type \"text/plain\" is not supported: send application/json or text/csv"}})),
         (status = 503, description = "No storage is configured for jobs, or it is not reachable or refused the request (the cause is in the server's log); `Retry-After` says when to try again", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait before trying again")),
@@ -55,7 +57,7 @@ pub async fn submit_job(
         .as_ref()
         .ok_or_else(errors::jobs_unavailable)?;
     let limits = state.job_limits;
-    let body = read_body(&req, payload, limits.max_body_bytes).await?;
+    let body = read_body(&req, payload, limits.max_body_bytes, state.body_timeout).await?;
     let content_type = content_type(&req)?.map(str::to_owned);
     let plan = if body.len() <= INLINE_BODY_BYTES {
         plan_job(&limits, content_type.as_deref(), &body)?
@@ -137,29 +139,6 @@ pub async fn job_status(
             .insert_header((CACHE_CONTROL, "no-store"))
             .json(JobPending::default()),
     })
-}
-
-/// Reads the whole body, refusing more than `limit` bytes: up front when `Content-Length`
-/// says so, otherwise as soon as the stream passes it.
-async fn read_body(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<web::Bytes, HttpError> {
-    let too_large = || HttpError(ApiError::BodyTooLarge { limit });
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(e)) => Err(errors::payload_error(&e, limit)),
-        Err(_) => Err(too_large()),
-    }
 }
 
 /// Parses and validates the batch exactly as `submit-job` does, and plans how it travels.

@@ -6,13 +6,15 @@ pub mod openapi;
 pub mod page;
 pub mod predict;
 
-use actix_web::http::header::CONTENT_TYPE;
+use std::time::Duration;
+
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, Route, web};
 use house_price::api::ApiError;
 
 pub use health::HealthResponse;
 
-use crate::errors;
+use crate::errors::{self, HttpError};
 
 /// Bodies up to this size are parsed and scored on the worker thread: it takes
 /// microseconds. Larger ones go to the blocking pool so one big batch does not stall the
@@ -77,5 +79,34 @@ fn content_type(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
         Some(v) => v.to_str().map(Some).map_err(|_| {
             ApiError::UnsupportedMediaType(String::from_utf8_lossy(v.as_bytes()).into_owned())
         }),
+    }
+}
+
+/// Reads the whole body of a route that takes one: more than `limit` bytes is a 413, up
+/// front when `Content-Length` says so, otherwise as soon as the stream passes it; a body
+/// still incomplete after `timeout` is a 408, after which actix closes the connection, since
+/// the rest of the body was never read.
+async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    timeout: Duration,
+) -> Result<web::Bytes, HttpError> {
+    let too_large = || HttpError(ApiError::BodyTooLarge { limit });
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(timeout, payload.to_bytes_limited(limit)).await {
+        Ok(Ok(Ok(body))) => Ok(body),
+        Ok(Ok(Err(e))) => Err(errors::payload_error(&e, limit)),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(HttpError(ApiError::BodyTimeout {
+            seconds: timeout.as_secs(),
+        })),
     }
 }

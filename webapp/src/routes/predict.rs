@@ -3,13 +3,13 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use house_price::api::{self, ApiError, ErrorBody, PredictResponse};
 
-use super::{INLINE_BODY_BYTES, content_type};
-use crate::errors::{self, HttpError};
+use super::{INLINE_BODY_BYTES, content_type, read_body};
+use crate::errors::HttpError;
 use crate::openapi::{CSV_EXAMPLE, PredictRequest};
 use crate::state::AppState;
 
-/// `POST /predict`: the body is read as bytes here, not by a JSON extractor, so every
-/// failure answers in the API's own error format.
+/// `POST /predict`: the body is read here, not by an extractor, so every failure (size,
+/// time, format) answers in the API's own error format.
 #[utoipa::path(
     post,
     path = "/predict",
@@ -39,6 +39,8 @@ use crate::state::AppState;
             example = json!({"error": {"code": "missing_feature", "message": "row 0 has no \"LSTAT\": every row needs all of CHAS, RM, TAX, PTRATIO, B, LSTAT"}})),
         (status = 413, description = "The body or the number of rows is over the limit", body = ErrorBody,
             example = json!({"error": {"code": "body_too_large", "message": "the request body is larger than the limit of 1048576 bytes"}})),
+        (status = 408, description = "The body did not arrive within `BODY_TIMEOUT_SECS` (20 s by default); the connection is closed after this answer", body = ErrorBody,
+            example = json!({"error": {"code": "body_timeout", "message": "the request body did not arrive within 20 s: send it at once, or a smaller one"}})),
         (status = 415, description = "A content type other than JSON or CSV", body = ErrorBody,
             example = json!({"error": {"code": "unsupported_media_type", "message": "content type \"text/plain\" is not supported: send application/json or text/csv"}}))
     )
@@ -46,9 +48,15 @@ use crate::state::AppState;
 pub async fn predict(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Result<web::Bytes, actix_web::Error>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
-    let body = body.map_err(|e| errors::payload_error(&e, state.limits.max_body_bytes))?;
+    let body = read_body(
+        &req,
+        payload,
+        state.limits.max_body_bytes,
+        state.body_timeout,
+    )
+    .await?;
     let content_type = content_type(&req)?;
     let reply = if body.len() <= INLINE_BODY_BYTES {
         api::predict(&state.model, &state.limits, content_type, &body)?

@@ -278,7 +278,20 @@ pub fn free_port() -> u16 {
 /// The web app binary as its own process on `port` (one worker, the embedded model), its
 /// stdout piped or dropped; it listens once this returns.
 pub fn spawn_webapp_process(port: u16, stdout: std::process::Stdio) -> std::process::Child {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_webapp"))
+    spawn_webapp_process_with(
+        port,
+        stdout,
+        std::process::Command::new(env!("CARGO_BIN_EXE_webapp")),
+    )
+}
+
+/// [`spawn_webapp_process`] with a command the caller has set more on (variables, limits).
+pub fn spawn_webapp_process_with(
+    port: u16,
+    stdout: std::process::Stdio,
+    mut command: std::process::Command,
+) -> std::process::Child {
+    let child = command
         .env("PORT", port.to_string())
         .env("BIND_ADDRESS", "127.0.0.1")
         .env("WORKERS", "1")

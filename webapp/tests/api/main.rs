@@ -10,4 +10,5 @@ mod openapi;
 mod page;
 mod predict;
 mod shutdown;
+mod slow_clients;
 mod startup;

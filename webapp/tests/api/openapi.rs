@@ -77,7 +77,7 @@ async fn the_documented_statuses_are_the_ones_the_server_answers() {
     let responses = &doc["paths"]["/predict"]["post"]["responses"];
     assert_eq!(
         keys(responses),
-        ["200", "400", "413", "415"].map(String::from).into()
+        ["200", "400", "408", "413", "415"].map(String::from).into()
     );
     assert_eq!(
         keys(&responses["200"]["content"]),
@@ -115,8 +115,17 @@ async fn the_documented_statuses_are_the_ones_the_server_answers() {
     let submit = &doc["paths"]["/jobs"]["post"]["responses"];
     assert_eq!(
         keys(submit),
-        ["202", "400", "413", "415", "503"].map(String::from).into()
+        ["202", "400", "408", "413", "415", "503"]
+            .map(String::from)
+            .into()
     );
+    // A slow body's answer, which `slow_clients.rs` gets from the server.
+    for responses in [responses, submit] {
+        assert_eq!(
+            responses["408"]["content"]["application/json"]["example"]["error"]["code"],
+            "body_timeout"
+        );
+    }
     let status = &doc["paths"]["/jobs/{id}"]["get"]["responses"];
     assert_eq!(
         keys(status),
