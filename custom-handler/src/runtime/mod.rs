@@ -79,6 +79,10 @@ pub enum StartError {
 /// keeps connections alive, and one it sends on must be answered, not reset.
 pub const DRAIN_WINDOW: Duration = Duration::from_secs(1);
 
+/// How long a body may take to arrive unless configured: the host sends on loopback at once,
+/// so only a stuck or hostile client is this slow.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The largest invocation body accepted unless configured: a batch of many rows travels inside
 /// the JSON envelope, so this is generous.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -90,6 +94,7 @@ pub struct FunctionApp {
     forwarding: Option<bool>,
     route_prefix: Option<String>,
     body_limit: usize,
+    body_timeout: Duration,
     shutdown_timeout: Duration,
     workers: Option<usize>,
 }
@@ -108,6 +113,7 @@ impl FunctionApp {
             forwarding: None,
             route_prefix: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             // Long enough for an in-flight batch to finish, short of the host's kill.
             shutdown_timeout: Duration::from_secs(25),
             workers: None,
@@ -154,6 +160,13 @@ impl FunctionApp {
     /// The largest invocation or forwarded body accepted; larger ones get a 413.
     pub fn invocation_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// How long an invocation or forwarded body may take to arrive once its headers have;
+    /// a slower one gets a JSON 408 and its connection is closed.
+    pub fn invocation_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 
@@ -247,6 +260,9 @@ impl FunctionApp {
                 .configure(routes::configure)
         })
         .on_connect(drain.on_connect())
+        // After an early answer (408, 413) to a body still arriving, read and drop the rest
+        // for a moment before closing, so the client sees the answer rather than a reset.
+        .client_disconnect_timeout(Duration::from_secs(1))
         // Signals are handled in `Server::run` so that SIGINT is graceful too.
         .disable_signals()
         .shutdown_timeout(self.shutdown_timeout.as_secs());
@@ -316,6 +332,7 @@ impl FunctionApp {
                     .unwrap_or_else(|| "api".to_string())
             }),
             body_limit: self.body_limit,
+            body_timeout: self.body_timeout,
         }
     }
 

@@ -51,6 +51,7 @@ pub(crate) struct State {
     /// `None` when forwarding is off; otherwise the route prefix (never empty).
     pub(crate) forward_prefix: Option<String>,
     pub(crate) body_limit: usize,
+    pub(crate) body_timeout: std::time::Duration,
 }
 
 impl State {
@@ -80,8 +81,23 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> ActixRes
     ActixResponse::build(status).json(json!({"error": {"code": code, "message": message.into()}}))
 }
 
-async fn read_body(payload: web::Payload, limit: usize) -> Result<web::Bytes, ActixResponse> {
-    match payload.to_bytes_limited(limit).await {
+async fn read_body(
+    payload: web::Payload,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<web::Bytes, ActixResponse> {
+    let Ok(read) = tokio::time::timeout(timeout, payload.to_bytes_limited(limit)).await else {
+        // actix closes the connection after this answer, since the body was not all read.
+        return Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
+        ));
+    };
+    match read {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) => {
             // Not actix's text, which carries debug output (`Some(Custom { kind: … })`).
@@ -123,7 +139,7 @@ async fn invoke(
             format!("no function named `{name}` is declared in this app"),
         );
     };
-    let body = match read_body(payload, state.body_limit).await {
+    let body = match read_body(payload, state.body_limit, state.body_timeout).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -262,7 +278,7 @@ async fn forward(
         }
         return not_found();
     };
-    let body = match read_body(payload, state.body_limit).await {
+    let body = match read_body(payload, state.body_limit, state.body_timeout).await {
         Ok(body) => body,
         Err(response) => return response,
     };

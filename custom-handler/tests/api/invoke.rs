@@ -272,3 +272,37 @@ async fn other_methods_and_paths_get_404_json_when_forwarding_is_off() {
         .unwrap();
     assert_json_error(response, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_a_json_408_and_the_connection_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn(toy_app().invocation_body_timeout(std::time::Duration::from_millis(500))).await;
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"Data\"")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .expect("the connection stayed open")
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 408 "), "{response}");
+    let lower = response.to_ascii_lowercase();
+    assert!(lower.contains("connection: close"), "{response}");
+    assert!(
+        lower.contains("content-type: application/json"),
+        "{response}"
+    );
+    let body: Value = serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(body["error"]["code"], "body_timeout");
+    assert_eq!(
+        body["error"]["message"],
+        "the request body did not arrive within 0.5 s"
+    );
+}
