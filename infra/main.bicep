@@ -50,6 +50,9 @@ param functionInstanceMemoryMB int = 2048
 @maxValue(1000)
 param functionMaximumInstanceCount int = 100
 
+@description('Client ID of an Entra ID app registration: when set, App Service authentication lets only signed-in users and token holders reach the web app (see README). Empty leaves it public.')
+param webAppAuthClientId string = ''
+
 @description('Tags applied to every resource.')
 param tags object = {
   app: 'house-price'
@@ -116,6 +119,7 @@ module webApp 'modules/webapp.bicep' = {
     planName: 'plan-${webAppName}'
     sku: webAppSku
     linuxFxVersion: webAppLinuxFxVersion
+    authClientId: webAppAuthClientId
     storageAccountName: storage.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
     tags: tags

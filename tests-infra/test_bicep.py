@@ -207,6 +207,30 @@ class TestWebApp:
         assert web["AzureWebJobsStorage__blobServiceUri"] == "https://${storageAccountName}.blob.${storageSuffix}"
         assert dotted(web["APPLICATIONINSIGHTS_CONNECTION_STRING"]) == "appInsights.properties.ConnectionString"
 
+    def test_entra_authentication_is_off_by_default_and_guards_the_whole_app_when_set(
+        self, webapp_bicep, main_bicep
+    ):
+        assert webapp_bicep["parameters"]["authClientId"]["default"] == ""
+        assert main_bicep["parameters"]["webAppAuthClientId"]["default"] == ""
+        assert main_bicep["modules"]["webApp"]["config"]["params"]["authClientId"] == "webAppAuthClientId"
+        auth = only_resource(webapp_bicep, "Microsoft.Web/sites/config")["config"]
+        assert auth["condition"]["operator"]["type"] == "not"
+        assert "authClientId" in repr(auth["condition"])
+        config = auth["config"]
+        assert config["name"] == "authsettingsV2"
+        assert config["parent"] == "webApp"
+        props = config["properties"]
+        assert props["platform"]["enabled"] is True
+        validation = props["globalValidation"]
+        assert validation["requireAuthentication"] is True
+        assert validation["unauthenticatedClientAction"] == "RedirectToLoginPage"
+        # The platform's health check has no token.
+        assert validation["excludedPaths"] == ["/health"]
+        entra = props["identityProviders"]["azureActiveDirectory"]
+        assert entra["registration"]["clientId"] == "authClientId"
+        assert entra["registration"]["openIdIssuer"].endswith("${authTenantId}/v2.0")
+        assert entra["validation"]["allowedAudiences"] == ["api://${authClientId}"]
+
 
 class TestStorage:
     def test_account_is_tls12_https_only_keyless_and_private(self, storage_bicep):

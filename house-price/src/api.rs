@@ -91,6 +91,13 @@ pub enum ApiError {
         /// The time allowed, in seconds.
         seconds: u64,
     },
+    /// The client has sent more requests than its limit allows; `Retry-After` says when it
+    /// may send the next.
+    #[error("this address has sent too many requests: try again in {retry_after} s")]
+    TooManyRequests {
+        /// Seconds until the next request is allowed.
+        retry_after: u64,
+    },
     /// A content type other than JSON or CSV.
     #[error("content type \"{0}\" is not supported: send application/json or text/csv")]
     UnsupportedMediaType(String),
@@ -119,6 +126,7 @@ impl ApiError {
             ApiError::Input(InputError::TooManyRows { .. }) | ApiError::BodyTooLarge { .. } => 413,
             ApiError::Input(_) | ApiError::BadRequest(_) => 400,
             ApiError::BodyTimeout { .. } => 408,
+            ApiError::TooManyRequests { .. } => 429,
             ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => 415,
             ApiError::NotFound(_) => 404,
             ApiError::Unavailable(_) => 503,
@@ -132,6 +140,7 @@ impl ApiError {
             ApiError::Input(e) => e.code(),
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::BodyTimeout { .. } => "body_timeout",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
             ApiError::BadRequest(_) => "bad_request",

@@ -28,6 +28,16 @@ param appInsightsName string
 @description('Tags applied to every resource.')
 param tags object = {}
 
+// App Service authentication (Easy Auth) in front of the whole app: set the client ID of an
+// Entra ID app registration and only signed-in users (the page) or callers with a token for
+// api://<client ID> (programs) reach it. Empty leaves the app public, with only its per-client
+// rate limits on the job routes.
+@description('Client ID of the Entra ID app registration that signs users in; empty leaves the app public.')
+param authClientId string = ''
+
+@description('Tenant of that app registration.')
+param authTenantId string = tenant().tenantId
+
 var storageSuffix = environment().suffixes.storage
 // Free and Shared tiers cannot keep the app loaded.
 var alwaysOn = !contains([
@@ -107,6 +117,46 @@ resource webApp 'Microsoft.Web/sites@2024-11-01' = {
           value: appInsights.properties.ConnectionString
         }
       ]
+    }
+  }
+}
+
+resource authSettings 'Microsoft.Web/sites/config@2024-11-01' = if (!empty(authClientId)) {
+  parent: webApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      // People on the page are sent to sign in; programs send a bearer token for
+      // api://<client ID> (`az account get-access-token --resource api://<client ID>`).
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      // The platform's health check carries no token.
+      excludedPaths: [
+        '/health'
+      ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: authClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${authClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: true
+      }
     }
   }
 }

@@ -33,6 +33,12 @@ pub const DEFAULT_JOB_LIMITS: Limits = Limits {
 /// so slow clients cannot hold connections open for ever.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// `POST /jobs` per client and minute unless `JOB_SUBMISSIONS_PER_MINUTE` says otherwise.
+pub const DEFAULT_JOB_SUBMISSIONS_PER_MINUTE: u32 = 30;
+/// `GET /jobs/{id}` per client and minute unless `JOB_STATUS_CHECKS_PER_MINUTE` says
+/// otherwise: the page asks every 500 ms, 120 a minute per job it waits for.
+pub const DEFAULT_JOB_STATUS_CHECKS_PER_MINUTE: u32 = 600;
+
 /// Everything the server needs to start.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -50,6 +56,16 @@ pub struct Settings {
     /// How long a request body may take to arrive, from the end of its headers
     /// (`BODY_TIMEOUT_SECS`).
     pub body_timeout: Duration,
+    /// Job submissions per client and minute (`JOB_SUBMISSIONS_PER_MINUTE`); 0 turns the
+    /// limit off.
+    pub job_submissions_per_minute: u32,
+    /// Job status checks per client and minute (`JOB_STATUS_CHECKS_PER_MINUTE`); 0 turns the
+    /// limit off.
+    pub job_status_checks_per_minute: u32,
+    /// How many proxies in front of the app append to `X-Forwarded-For`
+    /// (`FORWARDED_FOR_HOPS`): 1 on App Service, 2 behind Front Door too, 0 to ignore the
+    /// header and limit by the connection's address.
+    pub forwarded_for_hops: usize,
     /// Model artifact to load instead of the embedded one (`MODEL_PATH`).
     pub model_path: Option<PathBuf>,
     /// Worker threads (`WORKERS`); `None` lets actix use one per core.
@@ -65,6 +81,9 @@ impl Default for Settings {
             job_limits: DEFAULT_JOB_LIMITS,
             storage: None,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            job_submissions_per_minute: DEFAULT_JOB_SUBMISSIONS_PER_MINUTE,
+            job_status_checks_per_minute: DEFAULT_JOB_STATUS_CHECKS_PER_MINUTE,
+            forwarded_for_hops: 1,
             model_path: None,
             workers: None,
         }
@@ -156,6 +175,27 @@ impl Settings {
                 positive,
             )?
             .map_or(defaults.body_timeout, |s| Duration::from_secs(s as u64)),
+            job_submissions_per_minute: parse(
+                "JOB_SUBMISSIONS_PER_MINUTE",
+                set("JOB_SUBMISSIONS_PER_MINUTE"),
+                "a number of requests (0 for no limit)",
+                |v| v.parse().ok(),
+            )?
+            .unwrap_or(defaults.job_submissions_per_minute),
+            job_status_checks_per_minute: parse(
+                "JOB_STATUS_CHECKS_PER_MINUTE",
+                set("JOB_STATUS_CHECKS_PER_MINUTE"),
+                "a number of requests (0 for no limit)",
+                |v| v.parse().ok(),
+            )?
+            .unwrap_or(defaults.job_status_checks_per_minute),
+            forwarded_for_hops: parse(
+                "FORWARDED_FOR_HOPS",
+                set("FORWARDED_FOR_HOPS"),
+                "a number of proxies (0 to ignore X-Forwarded-For)",
+                |v| v.parse().ok(),
+            )?
+            .unwrap_or(defaults.forwarded_for_hops),
             model_path: var(MODEL_PATH_VAR)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
@@ -223,6 +263,9 @@ mod tests {
         assert_eq!(s.model_path, None);
         assert_eq!(s.workers, None);
         assert_eq!(s.body_timeout, Duration::from_secs(20));
+        assert_eq!(s.job_submissions_per_minute, 30);
+        assert_eq!(s.job_status_checks_per_minute, 600);
+        assert_eq!(s.forwarded_for_hops, 1);
     }
 
     #[test]
@@ -237,10 +280,16 @@ mod tests {
             ("MAX_JOB_BODY_BYTES", "4096"),
             ("MAX_JOB_ROWS", "7"),
             ("BODY_TIMEOUT_SECS", "3"),
+            ("JOB_SUBMISSIONS_PER_MINUTE", "0"),
+            ("JOB_STATUS_CHECKS_PER_MINUTE", "9"),
+            ("FORWARDED_FOR_HOPS", "2"),
             ("AzureWebJobsStorage", "UseDevelopmentStorage=true"),
         ])
         .unwrap();
         assert_eq!(s.body_timeout, Duration::from_secs(3));
+        assert_eq!(s.job_submissions_per_minute, 0);
+        assert_eq!(s.job_status_checks_per_minute, 9);
+        assert_eq!(s.forwarded_for_hops, 2);
         assert_eq!(s.port, 3000);
         assert_eq!(s.bind_address.to_string(), "127.0.0.1");
         assert_eq!(

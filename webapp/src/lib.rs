@@ -6,6 +6,7 @@
 pub mod configuration;
 pub mod errors;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod state;

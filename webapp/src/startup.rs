@@ -16,6 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::configuration::{ConfigError, STORAGE_PREFIX, Settings};
 use crate::errors;
 use crate::openapi::OpenApiJson;
+use crate::rate_limit::RateLimiter;
 use crate::routes::{self, page::Page};
 use crate::state::AppState;
 
@@ -105,6 +106,9 @@ impl Application {
             limits,
             job_limits: settings.job_limits,
             body_timeout: settings.body_timeout,
+            submit_limit: limiter(settings.job_submissions_per_minute),
+            status_limit: limiter(settings.job_status_checks_per_minute),
+            forwarded_for_hops: settings.forwarded_for_hops,
             storage,
             jobs_ready: Default::default(),
         });
@@ -183,6 +187,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// A per-client limit of `per_minute` requests, or none for 0.
+fn limiter(per_minute: u32) -> Option<RateLimiter> {
+    (per_minute > 0).then(|| RateLimiter::per_minute(per_minute))
 }
 
 /// Headers every response carries, whatever route or error produced it.

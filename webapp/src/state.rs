@@ -5,6 +5,8 @@ use std::time::Duration;
 use house_price::Model;
 use house_price::api::Limits;
 use storage::Storage;
+
+use crate::rate_limit::RateLimiter;
 use tokio::sync::OnceCell;
 
 /// The loaded model, the limits requests are held to, and the storage jobs go through.
@@ -18,6 +20,12 @@ pub struct AppState {
     pub job_limits: Limits,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// Per-client limits of `POST /jobs` and `GET /jobs/{id}`; `None` is no limit.
+    pub submit_limit: Option<RateLimiter>,
+    /// See `submit_limit`.
+    pub status_limit: Option<RateLimiter>,
+    /// Proxies in front of the app that append to `X-Forwarded-For`.
+    pub forwarded_for_hops: usize,
     /// The account background jobs are queued on and read back from; `None` when no
     /// storage is configured, which turns the `/jobs` routes off.
     pub storage: Option<Storage>,

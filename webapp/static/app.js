@@ -221,7 +221,11 @@ async function runJob(csv, submission) {
       }
       throw new Error(`Job ${job.jobId} has an unknown status "${result.status}".`);
     }
-    if (poll.response.status !== 404 && poll.response.status !== 503) {
+    // 429: this address asked too often; wait as long as the server says, then go on.
+    if (poll.response.status === 429) {
+      const seconds = Number(poll.response.headers.get("Retry-After")) || 1;
+      await sleep(seconds * 1000);
+    } else if (poll.response.status !== 404 && poll.response.status !== 503) {
       throw new Error(errorMessage(poll.response, poll.text));
     }
     if (Date.now() > deadline) {

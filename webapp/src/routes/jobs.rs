@@ -3,6 +3,8 @@
 //! routes answer exactly what the Functions app's `submit-job` and `job-status` answer,
 //! apart from where the status lives (`/jobs/<id>` here, `/api/jobs/<id>` there).
 
+use std::time::Instant;
+
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use house_price::api::{self, ApiError, ErrorBody, Limits};
@@ -12,6 +14,7 @@ use storage::{MessageEncoding, Storage, StorageError, encode_message};
 use super::{INLINE_BODY_BYTES, content_type, read_body};
 use crate::errors::{self, HttpError};
 use crate::openapi::{CSV_EXAMPLE, JobPending, JobResultDocument, PredictRequest};
+use crate::rate_limit::{RateLimiter, client_address};
 use crate::state::AppState;
 
 /// Where job statuses are served: the `statusUrl` and `Location` of an accepted job.
@@ -43,6 +46,8 @@ pub const JOBS_PATH: &str = "/jobs";
             example = json!({"error": {"code": "body_timeout", "message": "the request body did not arrive within 20 s: send it at once, or a smaller one"}})),
         (status = 415, description = "A content type other than JSON or CSV", body = ErrorBody,
             example = json!({"error": {"code": "unsupported_media_type", "message": "content type \"text/plain\" is not supported: send application/json or text/csv"}})),
+        (status = 429, description = "This client (its address, as App Service's front end appends it to `X-Forwarded-For`) has used its allowance: `JOB_SUBMISSIONS_PER_MINUTE` or `JOB_STATUS_CHECKS_PER_MINUTE`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds until this client may send the next request")),
+            example = json!({"error": {"code": "too_many_requests", "message": "this address has sent too many requests: try again in 2 s"}})),
         (status = 503, description = "No storage is configured for jobs, or it is not reachable or refused the request (the cause is in the server's log); `Retry-After` says when to try again", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait before trying again")),
             example = json!({"error": {"code": "unavailable", "message": "background jobs need storage: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName"}}))
     )
@@ -52,6 +57,7 @@ pub async fn submit_job(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
+    throttle(&state, state.submit_limit.as_ref(), &req)?;
     let storage = state
         .storage
         .as_ref()
@@ -112,14 +118,18 @@ pub async fn submit_job(
             example = json!({"error": {"code": "bad_request", "message": "job id \"not-a-uuid\" is not a UUID"}})),
         (status = 404, description = "No result yet: the job is still queued or running, or there is no such job", body = JobPending,
             example = json!({"status": "pending-or-unknown"})),
+        (status = 429, description = "This client (its address, as App Service's front end appends it to `X-Forwarded-For`) has used its allowance: `JOB_SUBMISSIONS_PER_MINUTE` or `JOB_STATUS_CHECKS_PER_MINUTE`", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds until this client may send the next request")),
+            example = json!({"error": {"code": "too_many_requests", "message": "this address has sent too many requests: try again in 2 s"}})),
         (status = 503, description = "No storage is configured for jobs, or it is not reachable or refused the request (the cause is in the server's log); `Retry-After` says when to try again", body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait before trying again")),
             example = json!({"error": {"code": "unavailable", "message": "background jobs need storage: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName"}}))
     )
 )]
 pub async fn job_status(
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
+    throttle(&state, state.status_limit.as_ref(), &req)?;
     let storage = state
         .storage
         .as_ref()
@@ -138,6 +148,22 @@ pub async fn job_status(
         None => HttpResponse::NotFound()
             .insert_header((CACHE_CONTROL, "no-store"))
             .json(JobPending::default()),
+    })
+}
+
+/// Takes one request from the client's allowance under `limit`, before anything else is
+/// done for it; over the limit is a 429 with `Retry-After`.
+fn throttle(
+    state: &AppState,
+    limit: Option<&RateLimiter>,
+    req: &HttpRequest,
+) -> Result<(), HttpError> {
+    let (Some(limit), Some(client)) = (limit, client_address(req, state.forwarded_for_hops)) else {
+        return Ok(());
+    };
+    limit.check(client, Instant::now()).map_err(|retry_after| {
+        log::debug!("answering 429 to {client} on {}", req.path());
+        HttpError(ApiError::TooManyRequests { retry_after })
     })
 }
 

@@ -9,6 +9,7 @@ mod jobs;
 mod openapi;
 mod page;
 mod predict;
+mod rate_limit;
 mod shutdown;
 mod slow_clients;
 mod startup;

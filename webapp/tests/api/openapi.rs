@@ -115,7 +115,7 @@ async fn the_documented_statuses_are_the_ones_the_server_answers() {
     let submit = &doc["paths"]["/jobs"]["post"]["responses"];
     assert_eq!(
         keys(submit),
-        ["202", "400", "408", "413", "415", "503"]
+        ["202", "400", "408", "413", "415", "429", "503"]
             .map(String::from)
             .into()
     );
@@ -129,13 +129,20 @@ async fn the_documented_statuses_are_the_ones_the_server_answers() {
     let status = &doc["paths"]["/jobs/{id}"]["get"]["responses"];
     assert_eq!(
         keys(status),
-        ["200", "400", "404", "503"].map(String::from).into()
+        ["200", "400", "404", "429", "503"].map(String::from).into()
     );
     for responses in [submit, status] {
-        // Storage failures are 503 with Retry-After, never 500.
-        assert!(
-            responses["503"]["headers"]["Retry-After"].is_object(),
-            "{responses}"
+        // Storage failures are 503 with Retry-After, never 500; a throttled client is told
+        // when to come back too (the server's 429s are in `rate_limit.rs`).
+        for code in ["429", "503"] {
+            assert!(
+                responses[code]["headers"]["Retry-After"].is_object(),
+                "{responses}"
+            );
+        }
+        assert_eq!(
+            responses["429"]["content"]["application/json"]["example"]["error"]["code"],
+            "too_many_requests"
         );
         for code in ["400", "503"] {
             assert_eq!(
