@@ -124,10 +124,22 @@ pub const EXCERPT_CHARS: usize = 64;
 
 fn did_you_mean(column: &str) -> String {
     let cleaned = column.trim().to_ascii_uppercase();
-    match FEATURES.iter().find(|f| **f == cleaned) {
-        Some(f) => format!(" (did you mean \"{f}\"?)"),
-        None => String::new(),
+    if let Some(f) = FEATURES.iter().find(|f| **f == cleaned) {
+        return format!(" (did you mean \"{f}\"?)");
     }
+    // A header such as `CHAS;RM;...`: Excel writes `;` where the decimal separator is a comma.
+    for separator in [';', '\t', '|'] {
+        let mut parts = cleaned.split(separator);
+        if cleaned.contains(separator) && parts.all(|p| FEATURES.contains(&p.trim())) {
+            let shown = if separator == '\t' {
+                "tabs".to_owned()
+            } else {
+                format!("\"{separator}\"")
+            };
+            return format!(" (the columns are separated by {shown}: separate them with commas)");
+        }
+    }
+    String::new()
 }
 
 impl InputError {
@@ -288,8 +300,29 @@ fn record(row: RowRef, entries: &[(String, Json)]) -> Result<Row, InputError> {
     })
 }
 
+/// The UTF-8 byte order mark, which Windows tools (Excel's "CSV UTF-8", PowerShell) write
+/// first. RFC 8259 lets a JSON reader ignore it, and so do we, for JSON and CSV alike.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Why `body` is not UTF-8 text, when its first bytes say so: a UTF-16 or UTF-32 byte order
+/// mark, or a NUL byte, which UTF-8 JSON and CSV never start with but UTF-16 text of ASCII
+/// characters always does. Otherwise the parsers' own messages would be "expected value".
+fn not_utf8(body: &[u8]) -> Option<String> {
+    let wide = match body {
+        [0xFF, 0xFE, 0, 0, ..] | [0, 0, 0xFE, 0xFF, ..] => "UTF-32",
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => "UTF-16",
+        _ if body.iter().take(4).any(|b| *b == 0) => "UTF-16 or UTF-32",
+        _ => return None,
+    };
+    Some(format!("it looks like {wide} text; send it as UTF-8"))
+}
+
 /// Parses a JSON body in any accepted shape into rows, refusing more than `max_rows`.
 pub fn parse_json(body: &[u8], max_rows: usize) -> Result<Vec<Row>, InputError> {
+    if let Some(why) = not_utf8(body) {
+        return Err(InputError::MalformedJson(why));
+    }
+    let body = body.strip_prefix(UTF8_BOM).unwrap_or(body);
     let doc: Json =
         serde_json::from_slice(body).map_err(|e| InputError::MalformedJson(e.to_string()))?;
     match doc {
@@ -490,6 +523,10 @@ impl CsvTable {
 
 /// Parses CSV with a header row naming each feature once, in any order.
 pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable, InputError> {
+    if let Some(why) = not_utf8(body) {
+        return Err(InputError::MalformedCsv(why));
+    }
+    let body = body.strip_prefix(UTF8_BOM).unwrap_or(body);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -506,7 +543,6 @@ pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable, InputError> {
     }
     let mut position = [usize::MAX; N_FEATURES];
     for (col, name) in header.iter().enumerate() {
-        let name = name.trim_start_matches('\u{feff}');
         let i = feature_index(name).ok_or_else(|| InputError::UnknownColumn {
             column: excerpt(name),
         })?;
@@ -742,5 +778,63 @@ mod tests {
             "unknown_column"
         );
         assert_eq!(parse_csv(b"", 10).unwrap_err().code(), "malformed_csv");
+    }
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    use super::*;
+
+    const ROW: &str = r#"{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}"#;
+    const CSV: &str = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6.575,296,15.3,396.9,4.98\n";
+
+    fn with_bom(text: &str) -> Vec<u8> {
+        [UTF8_BOM, text.as_bytes()].concat()
+    }
+
+    fn utf16le(text: &str) -> Vec<u8> {
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_is_ignored_in_json_and_csv() {
+        assert_eq!(parse_json(&with_bom(ROW), 10).unwrap().len(), 1);
+        assert_eq!(parse_csv(&with_bom(CSV), 10).unwrap().rows.len(), 1);
+    }
+
+    #[test]
+    fn utf16_and_utf32_bodies_are_refused_in_one_sentence() {
+        for body in [
+            utf16le(&format!("\u{feff}{ROW}")),
+            utf16le(ROW),
+            [&[0xFE, 0xFF][..], &utf16le(ROW)].concat(),
+        ] {
+            let e = parse_json(&body, 10).unwrap_err();
+            assert_eq!(e.code(), "malformed_json");
+            assert!(e.to_string().contains("send it as UTF-8"), "{e}");
+        }
+        let e = parse_json(&[0xFF, 0xFE, 0, 0, b'{', 0, 0, 0], 10).unwrap_err();
+        assert!(e.to_string().contains("UTF-32"), "{e}");
+        let e = parse_csv(&utf16le(&format!("\u{feff}{CSV}")), 10).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the CSV body cannot be read: it looks like UTF-16 text; send it as UTF-8"
+        );
+    }
+
+    #[test]
+    fn a_header_split_by_semicolons_or_tabs_says_so() {
+        let e = parse_csv(
+            b"CHAS;RM;TAX;PTRATIO;B;LSTAT\n0;6,5;296;15,3;396,9;4,98\n",
+            10,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("(the columns are separated by \";\": separate them with commas)"),
+            "{e}"
+        );
+        let e = parse_csv(b"CHAS\tRM\tTAX\tPTRATIO\tB\tLSTAT\n", 10).unwrap_err();
+        assert!(e.to_string().contains("separated by tabs"), "{e}");
     }
 }

@@ -365,10 +365,12 @@ impl JobAccepted {
     }
 }
 
-/// Parses a job id from a URL path segment. Only a UUID is accepted, so no path tricks
-/// can reach the result container.
+/// Parses a job id from a URL path segment. Only a UUID in the hyphenated form the API
+/// hands out is accepted (any case), so no path tricks can reach the result container and
+/// each job has one address, not also `{...}`, `urn:uuid:...` or 32 bare digits.
 pub fn parse_job_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(text).map_err(|_| {
+    let hyphenated = text.len() == 36;
+    Uuid::try_parse(text).ok().filter(|_| hyphenated).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "job id \"{}\" is not a UUID",
             crate::input::excerpt(text)
@@ -379,6 +381,23 @@ pub fn parse_job_id(text: &str) -> Result<Uuid, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_id_is_a_hyphenated_uuid_and_nothing_else() {
+        let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        assert_eq!(parse_job_id(id).unwrap().to_string(), id);
+        assert_eq!(parse_job_id(&id.to_uppercase()).unwrap().to_string(), id);
+        for other in [
+            "{0f8fad5b-d9cb-469f-a165-70867728950e}",
+            "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e",
+            "0f8fad5bd9cb469fa16570867728950e",
+            "../results/x",
+            "",
+        ] {
+            let e = parse_job_id(other).unwrap_err();
+            assert_eq!(e.status(), 400, "{other}");
+        }
+    }
 
     fn rows() -> Vec<Row> {
         vec![

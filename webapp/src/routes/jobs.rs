@@ -58,10 +58,6 @@ pub async fn submit_job(
     payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
     throttle(&state, state.submit_limit.as_ref(), &req)?;
-    let storage = state
-        .storage
-        .as_ref()
-        .ok_or_else(errors::jobs_unavailable)?;
     let limits = state.job_limits;
     let body = read_body(&req, payload, limits.max_body_bytes, state.body_timeout).await?;
     let content_type = content_type(&req)?.map(str::to_owned);
@@ -72,6 +68,11 @@ pub async fn submit_job(
             .await
             .map_err(|_| ApiError::Internal)??
     };
+    // A bad batch is the client's 400 whether or not storage is there.
+    let storage = state
+        .storage
+        .as_ref()
+        .ok_or_else(errors::jobs_unavailable)?;
     ensure_job_storage(&state, storage).await?;
     let (message, json) = match plan {
         JobPlan::Inline { message, json } => (message, json),
@@ -130,11 +131,12 @@ pub async fn job_status(
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
     throttle(&state, state.status_limit.as_ref(), &req)?;
+    // A malformed id is the client's 400 whether or not storage is there.
+    let id = jobs::parse_job_id(&id)?;
     let storage = state
         .storage
         .as_ref()
         .ok_or_else(errors::jobs_unavailable)?;
-    let id = jobs::parse_job_id(&id)?;
     let document = storage
         .get_blob_path(&jobs::result_path(&id))
         .await

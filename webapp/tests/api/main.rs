@@ -1,5 +1,6 @@
 //! HTTP-level tests of the web app, built as one test binary.
 
+mod bad_input;
 mod browser;
 mod encodings;
 mod errors;

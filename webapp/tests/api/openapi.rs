@@ -153,7 +153,7 @@ async fn the_documented_statuses_are_the_ones_the_server_answers() {
         }
     }
     let real: Value = app
-        .post_job("text/csv", "CHAS,RM,TAX,PTRATIO,B,LSTAT\n")
+        .post_job("application/json", FIRST_ROW)
         .await
         .json()
         .await

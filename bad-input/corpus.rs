@@ -1,0 +1,232 @@
+//! Loads the bad-input corpus. Included with `#[path]` by the web app's suite
+//! (`webapp/tests/api/bad_input.rs`) and the Functions app's (`e2e/tests/serverless/bad_input.rs`,
+//! `handler/tests/protocol_garbage.rs`), so both apps are held to the same files.
+
+#![allow(dead_code)] // each suite uses the part that applies to it
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A request body and what both apps must answer it.
+#[derive(Debug, Clone)]
+pub struct BodyCase {
+    /// The case, named for what the body holds.
+    pub name: String,
+    /// The exact bytes sent.
+    pub body: Vec<u8>,
+    /// The `Content-Type` sent.
+    pub content_type: String,
+    /// The status expected.
+    pub status: u16,
+    /// The error code expected when `status` is not 2xx.
+    pub code: Option<String>,
+    /// A part the error message must contain.
+    pub message_contains: Option<String>,
+}
+
+impl BodyCase {
+    /// Whether the body holds at least one row; a valid batch with none is a prediction of
+    /// nothing but no job at all.
+    pub fn body_has_rows(&self) -> bool {
+        !matches!(self.name.as_str(), "csv_header_only")
+    }
+}
+
+/// A job-status path and what it must answer.
+#[derive(Debug, Clone)]
+pub struct IdCase {
+    /// The path as sent, from `/jobs/`, percent-escapes and all.
+    pub path: String,
+    /// The status expected.
+    pub status: u16,
+    /// The error code expected.
+    pub code: String,
+}
+
+/// Raw bytes sent on a fresh connection.
+#[derive(Debug, Clone)]
+pub struct ProtocolCase {
+    /// The file name without `.http`.
+    pub name: String,
+    /// The bytes sent.
+    pub bytes: Vec<u8>,
+    /// The status expected.
+    pub status: u16,
+    /// Whether the answer comes from our code, and so has the JSON error shape; `false` for
+    /// the answers actix-http writes before any of our code runs (see README.md).
+    pub answered_by_app: bool,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../bad-input")
+}
+
+fn read_json(name: &str) -> Vec<Value> {
+    let path = root().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cases: Vec<Value> = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not a JSON array: {e}", path.display()));
+    assert!(cases.len() >= 5, "{} is nearly empty", path.display());
+    cases
+}
+
+fn text(case: &Value, key: &str) -> String {
+    case[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{case}: no string `{key}`"))
+        .to_owned()
+}
+
+fn status(case: &Value) -> u16 {
+    case["status"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{case}: no status")) as u16
+}
+
+/// Every case of `bodies.json`, its body read from `bodies/`.
+pub fn body_cases() -> Vec<BodyCase> {
+    read_json("bodies.json")
+        .iter()
+        .map(|case| {
+            let file = root().join("bodies").join(text(case, "body"));
+            BodyCase {
+                name: text(case, "name"),
+                body: std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+                content_type: text(case, "content_type"),
+                status: status(case),
+                code: case["code"].as_str().map(str::to_owned),
+                message_contains: case["message_contains"].as_str().map(str::to_owned),
+            }
+        })
+        .collect()
+}
+
+/// The limits, exactly and one past them: too big to keep as files, so made here.
+pub fn limit_cases(max_body_bytes: usize, max_rows: usize) -> Vec<BodyCase> {
+    const ROW: &str = r#"{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}"#;
+    let records = |n: usize| format!("[{}]", vec![ROW; n].join(","));
+    let padded = |n: usize| format!("{ROW}{}", " ".repeat(n - ROW.len()));
+    let csv = |n: usize| {
+        format!(
+            "CHAS,RM,TAX,PTRATIO,B,LSTAT\n{}",
+            "0,6.575,296,15.3,396.9,4.98\n".repeat(n)
+        )
+    };
+    let case =
+        |name: &str, body: String, content_type: &str, status: u16, code: Option<&str>| BodyCase {
+            name: name.to_owned(),
+            body: body.into_bytes(),
+            content_type: content_type.to_owned(),
+            status,
+            code: code.map(str::to_owned),
+            message_contains: None,
+        };
+    let json = "application/json";
+    vec![
+        case("rows_at_the_limit", records(max_rows), json, 200, None),
+        case(
+            "rows_one_past_the_limit",
+            records(max_rows + 1),
+            json,
+            413,
+            Some("too_many_rows"),
+        ),
+        case(
+            "csv_rows_at_the_limit",
+            csv(max_rows),
+            "text/csv",
+            200,
+            None,
+        ),
+        case(
+            "csv_rows_one_past_the_limit",
+            csv(max_rows + 1),
+            "text/csv",
+            413,
+            Some("too_many_rows"),
+        ),
+        case("body_at_the_limit", padded(max_body_bytes), json, 200, None),
+        case(
+            "body_one_past_the_limit",
+            padded(max_body_bytes + 1),
+            json,
+            413,
+            Some("body_too_large"),
+        ),
+    ]
+}
+
+/// Every case of `job_ids.json`.
+pub fn job_id_cases() -> Vec<IdCase> {
+    read_json("job_ids.json")
+        .iter()
+        .map(|case| IdCase {
+            path: text(case, "path"),
+            status: status(case),
+            code: text(case, "code"),
+        })
+        .collect()
+}
+
+/// Every case of `protocol.json`, its bytes read from `protocol/`.
+pub fn protocol_cases() -> Vec<ProtocolCase> {
+    read_json("protocol.json")
+        .iter()
+        .map(|case| {
+            let name = text(case, "name");
+            let file = root().join("protocol").join(format!("{name}.http"));
+            ProtocolCase {
+                bytes: std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+                name,
+                status: status(case),
+                answered_by_app: case["answered_by"] == "app",
+            }
+        })
+        .collect()
+}
+
+/// Checks an answer against what a case expects: the status, and for an error the JSON
+/// shape with the code, a message that contains what the case names, and no more than a
+/// bounded excerpt of the request.
+pub fn assert_answer(
+    name: &str,
+    expected_status: u16,
+    expected_code: Option<&str>,
+    message_contains: Option<&str>,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) {
+    assert_eq!(
+        status,
+        expected_status,
+        "{name}: {}",
+        String::from_utf8_lossy(body)
+    );
+    if status < 400 {
+        return;
+    }
+    assert!(
+        content_type.starts_with("application/json"),
+        "{name}: an error answered as {content_type:?}"
+    );
+    let error: Value = serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("{name}: the error is not JSON ({e})"));
+    let message = error["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name}: {error}"));
+    if let Some(code) = expected_code {
+        assert_eq!(error["error"]["code"], code, "{name}: {message}");
+    }
+    if let Some(part) = message_contains {
+        assert!(message.contains(part), "{name}: {message:?} lacks {part:?}");
+    }
+    assert!(
+        !message.is_empty() && message.len() < 400,
+        "{name}: {message:?}"
+    );
+    assert!(
+        !message.contains("Some(") && !message.contains("Custom {"),
+        "{name}: {message}"
+    );
+}
