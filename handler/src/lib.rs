@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use custom_handler::{FunctionApp, InvocationError};
+use custom_handler::FunctionApp;
 
 pub mod functions;
 mod respond;
@@ -15,21 +15,24 @@ pub use state::{FAULTS_VAR, State};
 
 /// Every function of the app, with its bindings and handler.
 pub fn app(state: State) -> FunctionApp {
+    let limit = invocation_limit(&state);
     let state = Arc::new(state);
     FunctionApp::new()
+        .invocation_body_limit(limit)
         .function(functions::predict::function(state.clone()))
         .function(functions::submit_job::function(state.clone()))
         .function(functions::score_job::function(state.clone()))
         .function(functions::job_status::function(state))
 }
 
-/// Turns a storage failure into the invocation error the host should see: transient ones
-/// are retried by the host, the rest are not.
-pub(crate) fn storage_failure(what: &str, e: storage::StorageError) -> InvocationError {
-    let message = format!("{what}: {e}");
-    if e.is_transient() {
-        InvocationError::transient(message)
-    } else {
-        InvocationError::permanent(message)
-    }
+/// The largest invocation to accept: one carrying the largest body a function accepts. The
+/// host sends that body as a JSON string inside the invocation, where one byte can take six
+/// (`\u0000`), plus the request's headers; a smaller limit turned a batch at the job limit
+/// into the runtime's 413, which the host answers as a 500.
+pub fn invocation_limit(state: &State) -> usize {
+    let largest = state
+        .job_limits
+        .max_body_bytes
+        .max(state.predict_limits.max_body_bytes);
+    largest.saturating_mul(6).saturating_add(1 << 20)
 }

@@ -4,9 +4,21 @@
 use custom_handler::{HttpResponse, InvocationResponse};
 use house_price::api::ApiError;
 
-/// The `http` output for an API error: the caller's status, the JSON error body.
+/// The `http` output for an API error: the caller's status, the JSON error body, and
+/// `Retry-After` for a 503 or 429, as the web app answers.
 pub fn error(output: &str, e: &ApiError) -> InvocationResponse {
-    InvocationResponse::http(output, json_bytes(e.status(), e.to_json()))
+    let mut response = json_bytes(e.status(), e.to_json());
+    if let Some(seconds) = e.retry_after() {
+        response = response.header("Retry-After", seconds.to_string());
+    }
+    InvocationResponse::http(output, response)
+}
+
+/// The `http` output for a storage failure that stopped `what`: a 503 with `Retry-After`,
+/// never a failed invocation (the host would answer 500). The cause goes to the log only.
+pub fn storage_failure(output: &str, what: &str, e: &storage::StorageError) -> InvocationResponse {
+    log::warn!("answering 503: {what}: {e}");
+    error(output, &ApiError::storage(what, e.is_transient()))
 }
 
 /// A JSON response from already-serialized bytes.

@@ -71,6 +71,9 @@ pub struct PredictResponse {
     pub prediction: Vec<f64>,
 }
 
+/// What a 503 tells clients to wait before trying again, in seconds (`Retry-After`).
+pub const RETRY_AFTER_SECS: u32 = 5;
+
 /// Every API error, so both apps map errors to statuses in this one place.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ApiError {
@@ -120,6 +123,26 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A storage failure that stopped `what` ("the job could not be queued"): always a 503,
+    /// since the request was fine and storage was not. `transient` says whether trying again
+    /// shortly may help. The cause stays out of the message: it names the account.
+    pub fn storage(what: &str, transient: bool) -> ApiError {
+        ApiError::Unavailable(if transient {
+            format!("storage is not reachable right now, so {what}: try again shortly")
+        } else {
+            format!("storage refused the request, so {what}: try again later")
+        })
+    }
+
+    /// The `Retry-After` seconds this error's answer carries, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Unavailable(_) => Some(u64::from(RETRY_AFTER_SECS)),
+            ApiError::TooManyRequests { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> u16 {
         match self {

@@ -370,12 +370,15 @@ impl JobAccepted {
 /// each job has one address, not also `{...}`, `urn:uuid:...` or 32 bare digits.
 pub fn parse_job_id(text: &str) -> Result<Uuid, ApiError> {
     let hyphenated = text.len() == 36;
-    Uuid::try_parse(text).ok().filter(|_| hyphenated).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "job id \"{}\" is not a UUID",
-            crate::input::excerpt(text)
-        ))
-    })
+    Uuid::try_parse(text)
+        .ok()
+        .filter(|_| hyphenated)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "job id \"{}\" is not a UUID",
+                crate::input::excerpt(text)
+            ))
+        })
 }
 
 #[cfg(test)]

@@ -14,9 +14,6 @@ use storage::StorageError;
 
 use crate::configuration::STORAGE_PREFIX;
 
-/// What a 503 tells clients to wait before trying again, in seconds.
-pub const RETRY_AFTER_SECS: u32 = 5;
-
 /// An [`ApiError`] on its way to the client.
 #[derive(Debug)]
 pub struct HttpError(pub ApiError);
@@ -45,14 +42,8 @@ impl ResponseError for HttpError {
             log::error!("answering {status}: {:?}", self.0);
         }
         let mut response = HttpResponse::build(status);
-        match self.0 {
-            ApiError::Unavailable(_) => {
-                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
-            }
-            ApiError::TooManyRequests { retry_after } => {
-                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
-            }
-            _ => {}
+        if let Some(seconds) = self.0.retry_after() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response
             .content_type("application/json")
@@ -112,16 +103,10 @@ pub fn jobs_unavailable() -> HttpError {
 pub fn storage_failure(what: &str, e: &StorageError) -> HttpError {
     if e.is_transient() {
         log::warn!("answering 503: {what}: {e}");
-        ApiError::Unavailable(format!(
-            "storage is not reachable right now, so {what}: try again shortly"
-        ))
     } else {
         log::error!("answering 503: {what}: {e}");
-        ApiError::Unavailable(format!(
-            "storage refused the request, so {what}: try again later"
-        ))
     }
-    .into()
+    ApiError::storage(what, e.is_transient()).into()
 }
 
 /// The answer for a path that no route serves.

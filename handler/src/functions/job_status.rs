@@ -1,5 +1,10 @@
 //! `job-status`: `GET /api/jobs/{id}` answers a job's result document, or 404 while there
-//! is none. The id must be a UUID, so nothing but `results/<uuid>.json` is ever answered.
+//! is none. The id must be a UUID, so nothing but `results/<uuid>.json` is ever read.
+//!
+//! The result is read here, after the id is checked, not through a blob input binding: the
+//! host builds a binding's blob path from the raw route value before any of our code runs,
+//! so a 60,000-character id failed the invocation (a 500) and an id such as `..%2Fx` reached
+//! storage as a path (bad-input corpus, `bad-input/job_ids.json`).
 
 use std::sync::Arc;
 
@@ -7,46 +12,51 @@ use custom_handler::{
     AuthLevel, Function, HttpResponse, HttpTrigger, Invocation, InvocationError,
     InvocationResponse, service_fn,
 };
+use house_price::api::ApiError;
 use house_price::jobs;
 
 use crate::{State, respond};
 
 /// The function's declaration.
-pub fn function(_state: Arc<State>) -> Function {
+pub fn function(state: Arc<State>) -> Function {
     Function::new("job-status")
         .http_trigger(
             "req",
             HttpTrigger::get("jobs/{id}").auth(AuthLevel::Function),
         )
-        .blob_input("result", "results/{id}.json")
         .http_output("res")
-        .handler(service_fn(handle))
+        .handler(service_fn(move |inv| handle(Arc::clone(&state), inv)))
 }
 
-async fn handle(inv: Invocation) -> Result<InvocationResponse, InvocationError> {
+async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
     let request = inv.request();
     let req = request
         .http_trigger("req")
         .map_err(|e| super::missing("req", e))?;
     let id = req.params.get("id").map(String::as_str).unwrap_or("");
-    if let Err(e) = jobs::parse_job_id(id) {
+    let id = match jobs::parse_job_id(id) {
+        Ok(id) => id,
+        Err(e) => return Ok(respond::error("res", &e)),
+    };
+    let Some(storage) = &state.storage else {
+        let e = ApiError::Unavailable(
+            "job results need storage: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName".into(),
+        );
         return Ok(respond::error("res", &e));
-    }
-    // A result not written yet arrives as the string `null` (the storage extension binds a
-    // null stream on 404), which `blob_input` reads as absent.
-    let document = inv
-        .blob_input("result")
-        .map_err(|e| InvocationError::permanent(format!("the result blob is unusable: {e}")))?;
-    Ok(match document {
-        Some(document) => InvocationResponse::http(
+    };
+    Ok(match storage.get_blob_path(&jobs::result_path(&id)).await {
+        Ok(Some(document)) => InvocationResponse::http(
             "res",
             HttpResponse::new(200)
                 .text(String::from_utf8_lossy(&document).into_owned())
-                .header("Content-Type", "application/json"),
+                .header("Content-Type", "application/json")
+                .header("Cache-Control", "no-store"),
         ),
-        None => InvocationResponse::http(
+        Ok(None) => InvocationResponse::http(
             "res",
-            respond::json(404, &serde_json::json!({"status": "pending-or-unknown"})),
+            respond::json(404, &serde_json::json!({"status": "pending-or-unknown"}))
+                .header("Cache-Control", "no-store"),
         ),
+        Err(e) => respond::storage_failure("res", "the job's status could not be read", &e),
     })
 }

@@ -8,7 +8,7 @@ use custom_handler::{
 use house_price::api::{self, ApiError};
 use house_price::jobs::{self, JobAccepted, JobPlan};
 
-use crate::{State, respond, storage_failure};
+use crate::{State, respond};
 
 /// The function's declaration.
 pub fn function(state: Arc<State>) -> Function {
@@ -52,18 +52,23 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
         };
         // Written before the message is sent, so `score-job` always finds it.
         let put = || storage.put_blob_path(path, rows_json.clone(), "application/json");
-        if let Err(e) = put().await {
+        let stored = match put().await {
             // Bicep creates the container in Azure; a fresh Azurite has none yet.
-            if !e.is_not_found() {
-                return Err(storage_failure("cannot store the job's rows", e));
+            Err(e) if e.is_not_found() => {
+                match storage.ensure_container(jobs::INPUTS_CONTAINER).await {
+                    Ok(()) => put().await,
+                    Err(e) => Err(e),
+                }
             }
-            storage
-                .ensure_container(jobs::INPUTS_CONTAINER)
-                .await
-                .map_err(|e| storage_failure("cannot create the job-inputs container", e))?;
-            put()
-                .await
-                .map_err(|e| storage_failure("cannot store the job's rows", e))?;
+            other => other,
+        };
+        // A 503 with Retry-After, as the web app answers: a failed invocation would be a 500.
+        if let Err(e) = stored {
+            return Ok(respond::storage_failure(
+                "res",
+                "the job could not be queued",
+                &e,
+            ));
         }
     }
     let message = plan.message();

@@ -68,15 +68,21 @@ async fn forwarded_predict_answers_415_for_an_unsupported_content_type() {
 }
 
 #[tokio::test]
-async fn job_status_is_not_forwarded_because_it_has_a_blob_input() {
+async fn job_status_is_forwarded_since_it_has_only_http_bindings_and_submit_job_is_not() {
     let app = spawn_forwarding_app().await;
+    // job-status reads its result itself, so it is HTTP in, HTTP out: forwarded, with the
+    // real status (no storage here, so a 503).
     let url = format!(
         "{}/api/jobs/7c9e6679-7425-40de-944b-e07fc1f90ae7",
         app.address
     );
     let response = app.client.get(url).send().await.unwrap();
-    assert_forwarded_error(response, 404, "not_found").await;
-    // submit-job has a queue output, so it is not forwarded either.
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_forwarded_error(response, 503, "unavailable").await;
+    let bad = format!("{}/api/jobs/..%2Fx", app.address);
+    let response = app.client.get(bad).send().await.unwrap();
+    assert_forwarded_error(response, 400, "bad_request").await;
+    // submit-job has a queue output, so it is not forwarded.
     let response = app
         .client
         .post(format!("{}/api/jobs", app.address))
@@ -86,12 +92,12 @@ async fn job_status_is_not_forwarded_because_it_has_a_blob_input() {
         .await
         .unwrap();
     assert_forwarded_error(response, 404, "not_found").await;
-    // Both still answer the JSON protocol, as the host will use it for them.
+    // Both answer the JSON protocol too.
     let invoked = app
         .invoke("job-status", fixture!("job_status_found.json"))
         .await;
     invoked.assert_completed();
-    assert_eq!(invoked.res().status, 200);
+    assert_eq!(invoked.res().status, 503);
     let invoked = app
         .invoke("submit-job", fixture!("submit_job_three_rows.json"))
         .await;

@@ -49,6 +49,18 @@ pub fn state() -> State {
     State::new(Model::embedded().unwrap())
 }
 
+/// Storage on Azurite (`AZURITE_CONNECTION_STRING`, set by `scripts/azurite.sh`); the tests
+/// that need it fail, never skip, without it.
+pub fn azurite_storage() -> storage::Storage {
+    let connection = std::env::var("AZURITE_CONNECTION_STRING").unwrap_or_else(|_| {
+        panic!("AZURITE_CONNECTION_STRING is not set: run the tests with scripts/azurite.sh run -- cargo nextest run -p handler")
+    });
+    let settings =
+        storage::StorageSettings::parse_connection_string("AZURITE_CONNECTION_STRING", &connection)
+            .unwrap();
+    storage::Storage::new(&settings).unwrap()
+}
+
 /// The embedded model, for computing the answers the handler must give.
 pub fn model() -> Model {
     Model::embedded().unwrap()
@@ -129,6 +141,7 @@ impl Invoked {
                 .unwrap_or_default()
                 .to_string(),
             body: res["body"].as_str().unwrap_or_default().to_string(),
+            retry_after: res["headers"]["Retry-After"].as_str().map(str::to_owned),
         }
     }
 
@@ -162,6 +175,7 @@ pub struct HttpOut {
     pub status: u16,
     pub content_type: String,
     pub body: String,
+    pub retry_after: Option<String>,
 }
 
 impl HttpOut {

@@ -90,16 +90,26 @@ async fn an_http_trigger_of_the_wrong_type_answers_the_caller_400() {
 #[tokio::test]
 async fn an_invocation_above_the_runtime_limit_is_refused_with_413() {
     let app = spawn_app().await;
+    let limit = handler::invocation_limit(&crate::helpers::state());
     let huge = format!(
         "{{\"Data\": {{\"req\": {{\"Url\": \"u\", \"Method\": \"POST\", \"Body\": \"{}\"}}}}}}",
-        " ".repeat(custom_handler::DEFAULT_BODY_LIMIT + 1)
+        " ".repeat(limit + 1)
     );
     let response = app.post("predict", huge).await;
     let message = host_error(response, 413, "payload_too_large").await;
-    assert!(
-        message.contains(&custom_handler::DEFAULT_BODY_LIMIT.to_string()),
-        "{message}"
-    );
+    assert!(message.contains(&limit.to_string()), "{message}");
+}
+
+#[tokio::test]
+async fn a_job_body_at_its_limit_fits_in_an_invocation_however_the_host_escapes_it() {
+    // 16 MiB of quotes: the host sends each as `\"`, so the invocation is 32 MiB. With the
+    // runtime's 16 MiB default the handler answered 413, which the host turns into a 500.
+    let app = spawn_app().await;
+    let body = "\"".repeat(16 << 20);
+    let envelope = crate::helpers::submit_envelope(Some("application/json"), Some(&body));
+    let invoked = app.invoke_json("submit-job", &envelope).await;
+    invoked.assert_completed();
+    invoked.res().assert_error(400, "malformed_json");
 }
 
 #[tokio::test]

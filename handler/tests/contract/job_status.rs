@@ -1,64 +1,57 @@
-//! `job-status`: the result document when the host bound one, 404 while there is none, and
-//! 400 for an id that is not a UUID.
+//! `job-status`: the result document once `score-job` has written it, 404 while there is
+//! none, 400 for an id that is not a UUID (before storage is asked), and 503 with
+//! `Retry-After` when storage is not there. The function reads `results/<id>.json` itself,
+//! on Azurite here (`AZURITE_CONNECTION_STRING`).
 
-use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
-use crate::helpers::{Invoked, fixture, parse, spawn_app};
+use crate::helpers::{azurite_storage, fixture, parse, spawn, spawn_app, state};
 
-/// The found fixture and its document: the host sends the text blob serialised once more.
-fn found_document() -> (Value, String) {
-    let envelope = parse(fixture!("job_status_found.json"));
-    let document = serde_json::from_str(envelope["Data"]["result"].as_str().unwrap()).unwrap();
-    (envelope, document)
+/// The found fixture for a fresh job id, and that id.
+fn envelope_for_new_job(fixture_text: &str) -> (Value, String) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut envelope = parse(fixture_text);
+    envelope["Data"]["req"]["Params"]["id"] = id.clone().into();
+    (envelope, id)
 }
 
-fn assert_document_answered(invoked: &Invoked, document: &str) {
+async fn spawn_with_storage() -> crate::helpers::TestApp {
+    let mut state = state();
+    state.storage = Some(azurite_storage());
+    spawn(handler::app(state)).await
+}
+
+#[tokio::test]
+async fn job_status_answers_200_with_the_result_document_as_stored() {
+    let app = spawn_with_storage().await;
+    let (envelope, id) = envelope_for_new_job(fixture!("job_status_found.json"));
+    let document = format!(
+        r#"{{"jobId":"{id}","status":"succeeded","modelVersion":"boston-gbrt-v1-00533a0c","rows":1,"predictions":[25.03]}}"#
+    );
+    let storage = azurite_storage();
+    storage.ensure_container("results").await.unwrap();
+    storage
+        .put_blob_path(
+            &format!("results/{id}.json"),
+            document.clone().into_bytes(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+    let invoked = app.invoke_json("job-status", &envelope).await;
     invoked.assert_completed();
     let res = invoked.res();
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.content_type, "application/json");
     assert_eq!(res.body, document);
-}
-
-#[tokio::test]
-async fn job_status_answers_200_with_the_result_document_sent_as_a_string() {
-    let app = spawn_app().await;
-    let (_, document) = found_document();
-    let invoked = app
-        .invoke("job-status", fixture!("job_status_found.json"))
-        .await;
-    assert_document_answered(&invoked, &document);
-    assert_eq!(invoked.res().json()["status"], "succeeded");
-}
-
-#[tokio::test]
-async fn job_status_never_guesses_base64_and_refuses_a_shape_the_host_never_sends() {
-    // The old runtime read the string `null` as base64 and answered 200 with garbage.
-    let app = spawn_app().await;
-    let (envelope, document) = found_document();
-    let mut bare = envelope.clone();
-    bare["Data"]["result"] = base64::Engine::encode(&STANDARD, &document).into();
-    let invoked = app.invoke_json("job-status", &bare).await;
-    invoked.assert_completed();
-    let message = invoked.res().assert_error(500, "internal_error");
-    assert_eq!(message, "the function failed");
-    assert!(
-        invoked
-            .logs()
-            .iter()
-            .any(|l| l.contains("declared as text")),
-        "{:?}",
-        invoked.logs()
-    );
+    assert_eq!(res.json()["status"], "succeeded");
 }
 
 #[tokio::test]
 async fn job_status_answers_404_pending_or_unknown_when_there_is_no_result() {
-    let app = spawn_app().await;
-    let invoked = app
-        .invoke("job-status", fixture!("job_status_missing.json"))
-        .await;
+    let app = spawn_with_storage().await;
+    let (envelope, _) = envelope_for_new_job(fixture!("job_status_missing.json"));
+    let invoked = app.invoke_json("job-status", &envelope).await;
     invoked.assert_completed();
     let res = invoked.res();
     assert_eq!(res.status, 404);
@@ -67,17 +60,11 @@ async fn job_status_answers_404_pending_or_unknown_when_there_is_no_result() {
         res.json(),
         serde_json::json!({"status": "pending-or-unknown"})
     );
-    // JSON null is read as absent too.
-    let mut envelope = parse(fixture!("job_status_missing.json"));
-    envelope["Data"]["result"] = Value::Null;
-    assert_eq!(
-        app.invoke_json("job-status", &envelope).await.res().status,
-        404
-    );
 }
 
 #[tokio::test]
-async fn job_status_returns_400_for_an_id_that_is_not_a_uuid() {
+async fn job_status_returns_400_for_an_id_that_is_not_a_uuid_before_storage_is_asked() {
+    // No storage at all: a bad id is still the client's 400, not the 503 of no storage.
     let app = spawn_app().await;
     let invoked = app
         .invoke("job-status", fixture!("job_status_bad_id.json"))
@@ -85,15 +72,30 @@ async fn job_status_returns_400_for_an_id_that_is_not_a_uuid() {
     invoked.assert_completed();
     let message = invoked.res().assert_error(400, "bad_request");
     assert_eq!(message, "job id \"../x\" is not a UUID");
-    let (_, document) = found_document();
-    for id in ["not-a-uuid", "../x", ""] {
+    let long = "a".repeat(60_000);
+    for id in [
+        "not-a-uuid",
+        "../x",
+        "",
+        "..%2Fjob-inputs%2Fx",
+        long.as_str(),
+    ] {
         let mut envelope = parse(fixture!("job_status_bad_id.json"));
         envelope["Data"]["req"]["Params"]["id"] = id.into();
-        // Even with a document bound, nothing is answered for a bad id.
-        envelope["Data"]["result"] = serde_json::to_string(&document).unwrap().into();
         let invoked = app.invoke_json("job-status", &envelope).await;
         invoked.assert_completed();
         let message = invoked.res().assert_error(400, "bad_request");
-        assert_eq!(message, format!("job id \"{id}\" is not a UUID"));
+        assert!(message.len() < 120, "{message}");
     }
+}
+
+#[tokio::test]
+async fn job_status_without_storage_is_a_503_with_retry_after() {
+    let app = spawn_app().await;
+    let (envelope, _) = envelope_for_new_job(fixture!("job_status_missing.json"));
+    let invoked = app.invoke_json("job-status", &envelope).await;
+    invoked.assert_completed();
+    let res = invoked.res();
+    res.assert_error(503, "unavailable");
+    assert_eq!(res.retry_after.as_deref(), Some("5"));
 }
