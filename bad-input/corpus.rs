@@ -1,6 +1,6 @@
 //! Loads the bad-input corpus. Included with `#[path]` by the web app's suite
 //! (`webapp/tests/api/bad_input.rs`) and the Functions app's (`e2e/tests/serverless/bad_input.rs`,
-//! `handler/tests/protocol_garbage.rs`), so both apps are held to the same files.
+//! `handler/tests/contract/protocol_garbage.rs`), so both apps are held to the same files.
 
 #![allow(dead_code)] // each suite uses the part that applies to it
 
@@ -22,6 +22,44 @@ pub struct BodyCase {
     pub code: Option<String>,
     /// A part the error message must contain.
     pub message_contains: Option<String>,
+    /// What a function of the Functions app answers instead, by function name, where the
+    /// host changes the request first.
+    pub functions_host: std::collections::BTreeMap<String, Expected>,
+}
+
+/// An answer other than the web app's, because of what the Functions host (or Kestrel in
+/// front of it) does to a request before the handler sees it.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// The status.
+    pub status: u16,
+    /// The error code, if the answer is the JSON error shape.
+    pub code: Option<String>,
+    /// Whether the answer is ours (JSON) rather than the host's or Kestrel's.
+    pub json: bool,
+}
+
+fn expected_one(host: &Value) -> Expected {
+    Expected {
+        status: status(host),
+        code: host["code"].as_str().map(str::to_owned),
+        json: host["json"].as_bool().unwrap_or(true),
+    }
+}
+
+fn expected(case: &Value) -> Option<Expected> {
+    case.get("functions_host").map(expected_one)
+}
+
+fn expected_by_function(case: &Value) -> std::collections::BTreeMap<String, Expected> {
+    case["functions_host"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), expected_one(v)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl BodyCase {
@@ -41,6 +79,8 @@ pub struct IdCase {
     pub status: u16,
     /// The error code expected.
     pub code: String,
+    /// What the Functions app answers instead (see [`Expected`]).
+    pub functions_host: Option<Expected>,
 }
 
 /// Raw bytes sent on a fresh connection.
@@ -96,6 +136,7 @@ pub fn body_cases() -> Vec<BodyCase> {
                 status: status(case),
                 code: case["code"].as_str().map(str::to_owned),
                 message_contains: case["message_contains"].as_str().map(str::to_owned),
+                functions_host: expected_by_function(case),
             }
         })
         .collect()
@@ -120,6 +161,7 @@ pub fn limit_cases(max_body_bytes: usize, max_rows: usize) -> Vec<BodyCase> {
             status,
             code: code.map(str::to_owned),
             message_contains: None,
+            functions_host: Default::default(),
         };
     let json = "application/json";
     vec![
@@ -164,6 +206,7 @@ pub fn job_id_cases() -> Vec<IdCase> {
             path: text(case, "path"),
             status: status(case),
             code: text(case, "code"),
+            functions_host: expected(case),
         })
         .collect()
 }

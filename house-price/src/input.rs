@@ -300,31 +300,64 @@ fn record(row: RowRef, entries: &[(String, Json)]) -> Result<Row, InputError> {
     })
 }
 
-/// The UTF-8 byte order mark, which Windows tools (Excel's "CSV UTF-8", PowerShell) write
-/// first. RFC 8259 lets a JSON reader ignore it, and so do we, for JSON and CSV alike.
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-
-/// Why `body` is not UTF-8 text, when its first bytes say so: a UTF-16 or UTF-32 byte order
-/// mark, or a NUL byte, which UTF-8 JSON and CSV never start with but UTF-16 text of ASCII
-/// characters always does. Otherwise the parsers' own messages would be "expected value".
-fn not_utf8(body: &[u8]) -> Option<String> {
-    let wide = match body {
-        [0xFF, 0xFE, 0, 0, ..] | [0, 0, 0xFE, 0xFF, ..] => "UTF-32",
-        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => "UTF-16",
-        _ if body.iter().take(4).any(|b| *b == 0) => "UTF-16 or UTF-32",
-        _ => return None,
+/// The body as UTF-8 text, the way the Functions host reads a body (a .NET `StreamReader`
+/// that detects byte order marks): a UTF-8 mark is dropped, and UTF-16 or UTF-32 with its
+/// mark is decoded, so both apps, and both of the host's paths (forwarded bytes or its
+/// text), accept the same bodies. Without a mark, a NUL byte among the first four means
+/// UTF-16 or UTF-32 (UTF-8 JSON and CSV never start so): refused in its own sentence rather
+/// than as "expected value".
+fn utf8_body(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+    use std::borrow::Cow;
+    let wide = |rest: &[u8], width: usize, le: bool, name: &str| -> Result<Cow<'_, [u8]>, String> {
+        let bad = || format!("it starts with a {name} byte order mark but is not valid {name}");
+        if !rest.len().is_multiple_of(width) {
+            return Err(bad());
+        }
+        let text: Option<String> = if width == 2 {
+            let units = rest.chunks(2).map(|p| {
+                if le {
+                    u16::from_le_bytes([p[0], p[1]])
+                } else {
+                    u16::from_be_bytes([p[0], p[1]])
+                }
+            });
+            char::decode_utf16(units)
+                .collect::<Result<String, _>>()
+                .ok()
+        } else {
+            rest.chunks(4)
+                .map(|p| {
+                    let w = [p[0], p[1], p[2], p[3]];
+                    char::from_u32(if le {
+                        u32::from_le_bytes(w)
+                    } else {
+                        u32::from_be_bytes(w)
+                    })
+                })
+                .collect()
+        };
+        text.map(|t| Cow::Owned(t.into_bytes())).ok_or_else(bad)
     };
-    Some(format!("it looks like {wide} text; send it as UTF-8"))
+    match body {
+        // Excel's "CSV UTF-8" and PowerShell write it; RFC 8259 lets a JSON reader ignore it.
+        [0xEF, 0xBB, 0xBF, rest @ ..] => Ok(Cow::Borrowed(rest)),
+        [0xFF, 0xFE, 0, 0, rest @ ..] => wide(rest, 4, true, "UTF-32"),
+        [0, 0, 0xFE, 0xFF, rest @ ..] => wide(rest, 4, false, "UTF-32"),
+        [0xFF, 0xFE, rest @ ..] => wide(rest, 2, true, "UTF-16"),
+        [0xFE, 0xFF, rest @ ..] => wide(rest, 2, false, "UTF-16"),
+        _ if body.iter().take(4).any(|b| *b == 0) => Err(
+            "it looks like UTF-16 or UTF-32 text without a byte order mark; send it as UTF-8"
+                .to_owned(),
+        ),
+        _ => Ok(Cow::Borrowed(body)),
+    }
 }
 
 /// Parses a JSON body in any accepted shape into rows, refusing more than `max_rows`.
 pub fn parse_json(body: &[u8], max_rows: usize) -> Result<Vec<Row>, InputError> {
-    if let Some(why) = not_utf8(body) {
-        return Err(InputError::MalformedJson(why));
-    }
-    let body = body.strip_prefix(UTF8_BOM).unwrap_or(body);
+    let body = utf8_body(body).map_err(InputError::MalformedJson)?;
     let doc: Json =
-        serde_json::from_slice(body).map_err(|e| InputError::MalformedJson(e.to_string()))?;
+        serde_json::from_slice(&body).map_err(|e| InputError::MalformedJson(e.to_string()))?;
     match doc {
         Json::Array(items) => {
             if items.len() > max_rows {
@@ -523,14 +556,11 @@ impl CsvTable {
 
 /// Parses CSV with a header row naming each feature once, in any order.
 pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable, InputError> {
-    if let Some(why) = not_utf8(body) {
-        return Err(InputError::MalformedCsv(why));
-    }
-    let body = body.strip_prefix(UTF8_BOM).unwrap_or(body);
+    let body = utf8_body(body).map_err(InputError::MalformedCsv)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(body);
+        .from_reader(body.as_ref());
     let header = reader
         .headers()
         .map_err(|e| InputError::MalformedCsv(e.to_string()))?
@@ -789,7 +819,7 @@ mod encoding_tests {
     const CSV: &str = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6.575,296,15.3,396.9,4.98\n";
 
     fn with_bom(text: &str) -> Vec<u8> {
-        [UTF8_BOM, text.as_bytes()].concat()
+        [b"\xEF\xBB\xBF", text.as_bytes()].concat()
     }
 
     fn utf16le(text: &str) -> Vec<u8> {
@@ -803,22 +833,38 @@ mod encoding_tests {
     }
 
     #[test]
-    fn utf16_and_utf32_bodies_are_refused_in_one_sentence() {
-        for body in [
-            utf16le(&format!("\u{feff}{ROW}")),
-            utf16le(ROW),
-            [&[0xFE, 0xFF][..], &utf16le(ROW)].concat(),
-        ] {
-            let e = parse_json(&body, 10).unwrap_err();
-            assert_eq!(e.code(), "malformed_json");
-            assert!(e.to_string().contains("send it as UTF-8"), "{e}");
+    fn utf16_and_utf32_with_a_byte_order_mark_are_read_as_the_functions_host_reads_them() {
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(ROW.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(ROW.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        let le32: Vec<u8> = [0xFF, 0xFE, 0, 0]
+            .into_iter()
+            .chain(ROW.chars().flat_map(|c| (c as u32).to_le_bytes()))
+            .collect();
+        for body in [le, be, le32] {
+            assert_eq!(parse_json(&body, 10).unwrap().len(), 1);
         }
-        let e = parse_json(&[0xFF, 0xFE, 0, 0, b'{', 0, 0, 0], 10).unwrap_err();
-        assert!(e.to_string().contains("UTF-32"), "{e}");
-        let e = parse_csv(&utf16le(&format!("\u{feff}{CSV}")), 10).unwrap_err();
+        let csv = utf16le(&format!("\u{feff}{CSV}"));
+        assert_eq!(parse_csv(&csv, 10).unwrap().rows.len(), 1);
+        // A mark followed by something else is refused, not guessed at.
+        let e = parse_json(&[0xFF, 0xFE, b'{'], 10).unwrap_err();
+        assert!(e.to_string().contains("not valid UTF-16"), "{e}");
+    }
+
+    #[test]
+    fn utf16_without_a_byte_order_mark_is_refused_in_one_sentence() {
+        let e = parse_json(&utf16le(ROW), 10).unwrap_err();
+        assert_eq!(e.code(), "malformed_json");
+        assert!(e.to_string().contains("send it as UTF-8"), "{e}");
+        let e = parse_csv(&utf16le(CSV), 10).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "the CSV body cannot be read: it looks like UTF-16 text; send it as UTF-8"
+            "the CSV body cannot be read: it looks like UTF-16 or UTF-32 text without a byte order mark; send it as UTF-8"
         );
     }
 

@@ -5,6 +5,7 @@
 //! a missing or wrong key is 401 with an empty body; a failed invocation is 500 with an empty
 //! body (details go to the log).
 
+use crate::aspnet;
 use crate::bindings::BindingData;
 use crate::config::{FunctionSpec, Keys};
 use crate::invocation::{HOST_VERSION, HOST_VERSION_HEADER, INVOCATION_ID_HEADER, Invoker};
@@ -97,13 +98,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, door: Arc<FrontDoor>) {
 }
 
 async fn dispatch(req: HttpRequest, body: web::Bytes, door: web::Data<FrontDoor>) -> HttpResponse {
-    let Some(path) = door.route_path(req.path()) else {
+    // Kestrel answers a NUL in the path itself, with an empty 400.
+    let Ok(normalized) = aspnet::kestrel_path(req.path()) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    let Some(path) = door.route_path(&normalized) else {
         return not_found(&req);
     };
+    // The path is decoded already; escaping `%` again makes the template's own decoding
+    // give back exactly the values ASP.NET routing gives (`..%2Fx` stays `..%2Fx`).
+    let routable = path.replace('%', "%25");
     let matching: Vec<(&HttpRoute, BTreeMap<String, String>)> = door
         .routes
         .iter()
-        .filter_map(|r| r.template.matches(path).map(|p| (r, p)))
+        .filter_map(|r| r.template.matches(&routable).map(|p| (r, p)))
         .collect();
     let Some((route, params)) = matching
         .into_iter()
@@ -354,7 +362,7 @@ pub(crate) fn http_invocation(
         if binary {
             STANDARD.encode(&parts.body)
         } else {
-            String::from_utf8_lossy(&parts.body).into_owned()
+            aspnet::stream_reader_text(&parts.body)
         }
     });
 
@@ -405,6 +413,7 @@ pub(crate) fn http_invocation(
         params,
         identities: parts.identities.clone(),
         body,
+        raw_body: None,
     };
     let trigger = serde_json::to_value(&trigger)
         .map_err(|e| format!("cannot serialize the HTTP trigger of `{function_name}`: {e}"))?;

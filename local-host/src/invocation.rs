@@ -328,6 +328,7 @@ impl Invoker {
         let request = InvocationRequest {
             data,
             metadata: binding_data.metadata(),
+            forwarded_bodies: Default::default(),
         };
         let base = self.handler_url().await?;
         let response = self

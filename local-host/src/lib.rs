@@ -21,6 +21,7 @@
 //! remaining differences.
 #![warn(missing_docs)]
 
+pub mod aspnet;
 pub mod bindings;
 pub mod cli;
 pub mod config;

@@ -31,6 +31,11 @@ pub struct HttpRequest {
     /// The body as the host sends it: text, or base64 for binary content types; `None` when empty.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// The exact body bytes, for a request the host forwarded as it came
+    /// (`enableForwardingHttpRequest`): there is no text conversion in between, so bytes that
+    /// are not UTF-8 reach the function as they are. Never serialized.
+    #[serde(skip)]
+    pub raw_body: Option<Vec<u8>>,
 }
 
 impl HttpRequest {
@@ -53,6 +58,9 @@ impl HttpRequest {
     /// The host base64-encodes bodies of `application/octet-stream` and `multipart/*` requests
     /// only; every other body arrives as text. A missing body is empty.
     pub fn body_bytes(&self) -> Result<Vec<u8>, DecodeError> {
+        if let Some(raw) = &self.raw_body {
+            return Ok(raw.clone());
+        }
         let Some(body) = &self.body else {
             return Ok(Vec::new());
         };
@@ -122,6 +130,7 @@ impl HttpRequest {
             params,
             identities,
             body,
+            raw_body: None,
         })
     }
 }
@@ -563,6 +572,7 @@ mod tests {
             )]
             .into(),
             body: Some("not base64!".into()),
+            raw_body: None,
             ..HttpRequest::default()
         };
         let err = req.body_bytes().unwrap_err();
@@ -591,6 +601,7 @@ mod tests {
     fn text_bodies_are_their_utf8_bytes_and_missing_bodies_are_empty() {
         let mut req = HttpRequest {
             body: Some("aGVsbG8=".into()),
+            raw_body: None,
             ..HttpRequest::default()
         };
         assert_eq!(req.body_bytes().unwrap(), b"aGVsbG8=");

@@ -20,6 +20,11 @@ pub struct InvocationRequest {
     /// Trigger metadata (`DequeueCount`, `Id`, ...) and `sys`.
     #[serde(rename = "Metadata")]
     pub metadata: Map<String, Value>,
+    /// The exact bodies of HTTP triggers the host forwarded as they came
+    /// (`enableForwardingHttpRequest`), by trigger name: what
+    /// [`HttpRequest::body_bytes`] then answers. Never serialized; empty for the JSON protocol.
+    #[serde(skip)]
+    pub forwarded_bodies: std::collections::BTreeMap<String, Vec<u8>>,
 }
 
 impl InvocationRequest {
@@ -46,7 +51,9 @@ impl InvocationRequest {
 
     /// The HTTP trigger named `name`.
     pub fn http_trigger(&self, name: &str) -> Result<HttpRequest, DecodeError> {
-        HttpRequest::from_binding(name, self.required(name, "HTTP trigger")?)
+        let mut request = HttpRequest::from_binding(name, self.required(name, "HTTP trigger")?)?;
+        request.raw_body = self.forwarded_bodies.get(name).cloned();
+        Ok(request)
     }
 
     /// The value of input `name` (a trigger or input binding) as bytes, decoded by the
@@ -213,7 +220,11 @@ impl TryFrom<Value> for InvocationRequest {
                 )));
             }
         };
-        Ok(Self { data, metadata })
+        Ok(Self {
+            data,
+            metadata,
+            forwarded_bodies: Default::default(),
+        })
     }
 }
 

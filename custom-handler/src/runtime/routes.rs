@@ -294,12 +294,18 @@ async fn forward(
     metadata.insert("Query".into(), json!(request.query));
     metadata.insert("Headers".into(), json!(request.headers));
     metadata.insert("sys".into(), sys(&route.function.name));
+    let mut forwarded_bodies = std::collections::BTreeMap::new();
+    forwarded_bodies.insert(route.trigger.name.clone(), body.to_vec());
     data.insert(route.trigger.name.clone(), json!(request));
     let id = invocation_id(&req);
     let invocation = Invocation::new(
         &route.function.name,
         &id,
-        InvocationRequest { data, metadata },
+        InvocationRequest {
+            data,
+            metadata,
+            forwarded_bodies,
+        },
     )
     .with_bindings(Arc::clone(&route.function.bindings));
     let name = &route.function.name;
@@ -400,6 +406,8 @@ fn forwarded_request(
         params,
         identities: Value::Null,
         body,
+        // The invocation carries the exact bytes beside it (`forwarded_bodies`).
+        raw_body: None,
     })
 }
 

@@ -147,3 +147,23 @@ async fn the_json_protocol_still_works_when_forwarding_is_on() {
         corpus_given("http_trigger_with_body.json")["body"]
     );
 }
+
+#[tokio::test]
+async fn a_forwarded_body_reaches_the_function_byte_for_byte_even_when_it_is_not_utf8() {
+    // The host streams a forwarded body through unchanged (`new StreamContent(request.Body)`,
+    // src/WebJobs.Script/Extensions/HttpRequestExtensions.cs); before, the runtime made it
+    // lossy text, so a UTF-16 body reached the function as U+FFFD replacement characters.
+    let app = spawn_forwarding_app().await;
+    let sent: Vec<u8> = vec![0xFF, 0xFE, b'{', 0, b'}', 0];
+    let response = app
+        .client
+        .post(format!("{}/api/echo", app.address))
+        .header("Content-Type", "application/json")
+        .body(sent.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["bytes"], sent.len());
+}

@@ -1,6 +1,7 @@
 //! The serverless path end to end: HTTP → `submit-job` → queue → `score-job` → blob →
 //! `job-status`, with the real handler under the local host, against Azurite.
 
+mod bad_input;
 mod fidelity;
 mod helpers;
 mod jobs;

@@ -6,5 +6,6 @@ mod helpers;
 mod invocations;
 mod job_status;
 mod predict;
+mod protocol_garbage;
 mod score_job;
 mod submit_job;
