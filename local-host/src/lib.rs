@@ -79,6 +79,10 @@ pub struct HostOptions {
     pub startup_timeout: Duration,
     /// How long in-flight invocations may finish on shutdown.
     pub shutdown_timeout: Duration,
+    /// How long a received queue message stays invisible: the host's 10 minutes
+    /// ([`queue::MESSAGE_LEASE`]); tests of storage outages set less, so a message whose
+    /// failure could not be recorded reappears within the test.
+    pub message_lease: Duration,
 }
 
 impl HostOptions {
@@ -93,6 +97,7 @@ impl HostOptions {
             storage: None,
             startup_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
+            message_lease: queue::MESSAGE_LEASE,
         }
     }
 
@@ -117,6 +122,12 @@ impl HostOptions {
     /// Sets how long the handler may take to become ready.
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
         self.startup_timeout = timeout;
+        self
+    }
+
+    /// Sets [`HostOptions::message_lease`].
+    pub fn message_lease(mut self, lease: Duration) -> Self {
+        self.message_lease = lease;
         self
     }
 }
@@ -173,7 +184,8 @@ impl Host {
             Some(FunctionTimeout::Limit(span)) => span.as_duration(),
             Some(FunctionTimeout::Unlimited) | None => DEFAULT_FUNCTION_TIMEOUT,
         };
-        let queue_settings = QueueSettings::from_host(queues, options.shutdown_timeout);
+        let mut queue_settings = QueueSettings::from_host(queues, options.shutdown_timeout);
+        queue_settings.message_lease = options.message_lease;
         let invoker = match Invoker::new(
             handler.clone(),
             Arc::clone(&connections),

@@ -43,6 +43,9 @@ pub struct QueueSettings {
     pub encoding: MessageEncoding,
     /// How long in-flight messages may finish after shutdown starts.
     pub drain_timeout: Duration,
+    /// How long a received message stays invisible ([`MESSAGE_LEASE`] unless a test sets
+    /// less). A message whose failure cannot be recorded (storage is gone) reappears after it.
+    pub message_lease: Duration,
 }
 
 impl QueueSettings {
@@ -63,6 +66,7 @@ impl QueueSettings {
                 custom_handler::host_json::MessageEncoding::None => MessageEncoding::None,
             },
             drain_timeout,
+            message_lease: MESSAGE_LEASE,
         }
     }
 }
@@ -105,7 +109,7 @@ impl QueueListener {
                 continue;
             }
             let received = tokio::select! {
-                r = this.storage.receive_messages(&queue, this.settings.batch_size, MESSAGE_LEASE) => r,
+                r = this.storage.receive_messages(&queue, this.settings.batch_size, this.settings.message_lease) => r,
                 _ = shutdown.cancelled() => break,
             };
             let wait = match received {

@@ -27,12 +27,6 @@ pub fn azurite() -> String {
     })
 }
 
-pub fn storage() -> Storage {
-    let settings =
-        StorageSettings::parse_connection_string("AzureWebJobsStorage", &azurite()).unwrap();
-    Storage::new(&settings).unwrap()
-}
-
 /// The debug handler binary, built once per test process (a no-op after `cargo build`).
 pub fn handler_binary() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
@@ -107,7 +101,19 @@ pub async fn start() -> Stack {
 /// A stack whose app directory leaves out the function folders named in `left_out`, so the
 /// host does not run them (a test can then read what another function queued).
 pub async fn start_without(left_out: &[&str]) -> Stack {
-    let storage = storage();
+    start_on(&azurite(), left_out).await
+}
+
+/// [`start_without`] on the storage account of `connection`.
+pub async fn start_on(connection: &str, left_out: &[&str]) -> Stack {
+    start_with(connection, left_out, local_host::queue::MESSAGE_LEASE).await
+}
+
+/// [`start_on`] with queue messages leased for `lease` instead of the host's 10 minutes.
+pub async fn start_with(connection: &str, left_out: &[&str], lease: Duration) -> Stack {
+    let settings =
+        StorageSettings::parse_connection_string("AzureWebJobsStorage", connection).unwrap();
+    let storage = Storage::new(&settings).unwrap();
     drain(&storage, QUEUE).await;
     drain(&storage, POISON).await;
     storage.ensure_container("results").await.unwrap();
@@ -118,9 +124,10 @@ pub async fn start_without(left_out: &[&str]) -> Stack {
     }
     let host = Host::start(
         HostOptions::new(app.0.clone())
-            .setting("AzureWebJobsStorage", azurite())
+            .setting("AzureWebJobsStorage", connection)
             .setting("FUNCTIONS_KEY", KEY)
-            .setting("HANDLER_TEST_FAULTS", "1"),
+            .setting("HANDLER_TEST_FAULTS", "1")
+            .message_lease(lease),
     )
     .await
     .unwrap();

@@ -5,5 +5,6 @@ mod bad_input;
 mod fidelity;
 mod helpers;
 mod jobs;
+mod outage;
 mod resilience;
 mod webapp_loop;
