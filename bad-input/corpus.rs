@@ -273,3 +273,92 @@ pub fn assert_answer(
         "{name}: {message}"
     );
 }
+
+/// An answer read off a raw connection.
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    /// The status, or 0 when there was no status line.
+    pub status: u16,
+    /// The `Content-Type`, lower case, or empty.
+    pub content_type: String,
+    /// The status line and headers.
+    pub head: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Sends `bytes` on a new connection to `address` (`127.0.0.1:port`, with or without
+/// `http://`) and reads until the server closes it or is quiet for 1.5 s. The server may
+/// answer and close before it has read everything (a 431, say), so a failed write is fine.
+pub fn exchange(address: &str, bytes: &[u8]) -> RawAnswer {
+    use std::io::{Read, Write};
+    let address = address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(1500)))
+        .unwrap();
+    let _ = stream.write_all(bytes);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+    parse_raw(&out)
+}
+
+/// Splits a raw answer (after an interim `100 Continue`, if any).
+fn parse_raw(raw: &[u8]) -> RawAnswer {
+    let raw = raw
+        .strip_prefix(b"HTTP/1.1 100 Continue\r\n\r\n".as_slice())
+        .unwrap_or(raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    RawAnswer {
+        status,
+        content_type,
+        head,
+        body: raw[split..].to_vec(),
+    }
+}
+
+/// The cases for a job-submission route: every body, and the limits one past them (a body at
+/// a limit would queue a job as big as the limit allows).
+pub fn job_cases(max_body_bytes: usize, max_rows: usize) -> Vec<BodyCase> {
+    let mut cases = body_cases();
+    cases.extend(
+        limit_cases(max_body_bytes, max_rows)
+            .into_iter()
+            .filter(|c| c.status != 200),
+    );
+    cases
+}
+
+/// Checks the answer actix-http gives a protocol case itself: its status, then the
+/// connection closed.
+pub fn assert_refused(case: &ProtocolCase, answer: &RawAnswer) {
+    assert_eq!(answer.status, case.status, "{}: {}", case.name, answer.head);
+    assert!(
+        answer
+            .head
+            .to_ascii_lowercase()
+            .contains("connection: close"),
+        "{}: {}",
+        case.name,
+        answer.head
+    );
+}

@@ -5,28 +5,7 @@
 #[path = "../../../bad-input/corpus.rs"]
 mod corpus;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
 use crate::helpers::{fixture, spawn_app};
-
-fn exchange(address: &str, bytes: &[u8]) -> String {
-    let mut stream = TcpStream::connect(address.trim_start_matches("http://")).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_millis(1500)))
-        .unwrap();
-    let _ = stream.write_all(bytes);
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 8192];
-    while let Ok(n) = stream.read(&mut chunk) {
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&chunk[..n]);
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 #[tokio::test]
 async fn protocol_garbage_gets_its_status_and_the_handler_keeps_serving() {
@@ -39,16 +18,10 @@ async fn protocol_garbage_gets_its_status_and_the_handler_keeps_serving() {
     {
         let address = app.address.clone();
         let bytes = case.bytes.clone();
-        let text = tokio::task::spawn_blocking(move || exchange(&address, &bytes))
+        let answer = tokio::task::spawn_blocking(move || corpus::exchange(&address, &bytes))
             .await
             .unwrap();
-        let status: u16 = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-        assert_eq!(status, case.status, "{}: {text}", case.name);
-        assert!(
-            text.to_ascii_lowercase().contains("connection: close"),
-            "{}: {text}",
-            case.name
-        );
+        corpus::assert_refused(&case, &answer);
         let invoked = app
             .invoke(
                 "predict",

@@ -6,8 +6,6 @@
 #[path = "../../../bad-input/corpus.rs"]
 mod corpus;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -109,14 +107,9 @@ fn every_bad_body_gets_its_json_error_on_predict_and_jobs() {
     }
     // Jobs parse exactly as predictions do; a batch that passes gets the 503 of no storage.
     // The generated cases are made again for the jobs' own limits.
-    let mut job_cases = corpus::body_cases();
-    job_cases.extend(
-        corpus::limit_cases(
-            DEFAULT_JOB_LIMITS.max_body_bytes,
-            DEFAULT_JOB_LIMITS.max_rows,
-        )
-        .into_iter()
-        .filter(|c| c.status != 200),
+    let job_cases = corpus::job_cases(
+        DEFAULT_JOB_LIMITS.max_body_bytes,
+        DEFAULT_JOB_LIMITS.max_rows,
     );
     for case in &job_cases {
         let (status, content_type, body) = app.post("/jobs", case);
@@ -140,86 +133,38 @@ fn every_job_id_trick_is_refused_before_storage_is_asked() {
             "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
             case.path
         );
-        let (status, content_type, body) = parse(&exchange(&app.base, request.as_bytes()));
+        let answer = corpus::exchange(&app.base, request.as_bytes());
         let shown: String = case.path.chars().take(60).collect();
         assert_answer(
             &format!("GET {shown}"),
             case.status,
             Some(&case.code),
             None,
-            status,
-            &content_type,
-            &body,
+            answer.status,
+            &answer.content_type,
+            &answer.body,
         );
     }
     app.assert_alive();
-}
-
-/// Sends `bytes` on a new connection and reads until the server closes it or goes quiet.
-fn exchange(base: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_millis(1500)))
-        .unwrap();
-    // The server may answer and close before it has read everything (a 431, say).
-    let _ = stream.write_all(bytes);
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 8192];
-    while let Ok(n) = stream.read(&mut chunk) {
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&chunk[..n]);
-    }
-    out
-}
-
-/// A raw answer's status, content type and body (after an interim `100 Continue`).
-fn parse(raw: &[u8]) -> (u16, String, Vec<u8>) {
-    let text = String::from_utf8_lossy(raw);
-    let text = text
-        .strip_prefix("HTTP/1.1 100 Continue\r\n\r\n")
-        .unwrap_or(&text);
-    let status = text
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
-    let content_type = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-type: ")
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
-    (status, content_type, body.as_bytes().to_vec())
 }
 
 #[test]
 fn protocol_garbage_gets_a_4xx_and_leaves_the_server_serving() {
     let mut app = WebApp::start();
     for case in corpus::protocol_cases() {
-        let raw = exchange(&app.base, &case.bytes);
-        let (status, content_type, body) = parse(&raw);
+        let answer = corpus::exchange(&app.base, &case.bytes);
         if case.answered_by_app {
             assert_answer(
                 &case.name,
                 case.status,
                 None,
                 None,
-                status,
-                &content_type,
-                &body,
+                answer.status,
+                &answer.content_type,
+                &answer.body,
             );
         } else {
-            let text = String::from_utf8_lossy(&raw);
-            assert_eq!(status, case.status, "{}: {text}", case.name);
-            assert!(
-                text.to_ascii_lowercase().contains("connection: close"),
-                "{}: {text}",
-                case.name
-            );
+            corpus::assert_refused(&case, &answer);
         }
         app.assert_alive();
     }
