@@ -26,6 +26,9 @@ cargo fmt --all -- --check
 step "cargo clippy (-D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "Fuzzing: every target for ${FUZZ_SECONDS:-30} s, on the corpus in fuzz/corpus/"
+scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+
 step "Starting Azurite"
 azurite_env=$(scripts/azurite.sh start)
 eval "$azurite_env"
