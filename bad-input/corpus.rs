@@ -274,6 +274,15 @@ pub fn assert_answer(
     );
 }
 
+/// The `Content-Type` of an answer a client library read, or empty.
+pub fn content_type(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// An answer read off a raw connection.
 #[derive(Debug, Clone)]
 pub struct RawAnswer {

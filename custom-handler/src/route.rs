@@ -191,13 +191,28 @@ impl RouteTemplate {
     /// Matches `path` (after the route prefix, still percent-encoded); returns the decoded
     /// route parameters.
     pub fn matches(&self, path: &str) -> Option<BTreeMap<String, String>> {
+        self.matches_with(path, |s| {
+            percent_decode_str(s).decode_utf8_lossy().into_owned()
+        })
+    }
+
+    /// Matches a path that is decoded already, as ASP.NET routing sees Kestrel's normalised
+    /// path: values are taken as they stand, so `..%2Fx` stays `..%2Fx`.
+    pub fn matches_decoded(&self, path: &str) -> Option<BTreeMap<String, String>> {
+        self.matches_with(path, str::to_owned)
+    }
+
+    fn matches_with(
+        &self,
+        path: &str,
+        decode: impl Fn(&str) -> String,
+    ) -> Option<BTreeMap<String, String>> {
         let trimmed = path.trim_matches('/');
         let parts: Vec<&str> = if trimmed.is_empty() {
             Vec::new()
         } else {
             trimmed.split('/').collect()
         };
-        let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
         let mut params = BTreeMap::new();
         let mut i = 0;
         for segment in &self.segments {
@@ -257,6 +272,19 @@ mod tests {
         assert_eq!(params("items/{id}", "items"), None);
         assert_eq!(params("items/{id}", "items/1/2"), None);
         assert_eq!(params("predict", "predict/"), Some(vec![]));
+    }
+
+    #[test]
+    fn a_decoded_path_keeps_its_values_as_they_stand() {
+        let template = RouteTemplate::parse("jobs/{id}").unwrap();
+        let id = |path| {
+            template
+                .matches_decoded(path)
+                .and_then(|p| p.get("id").cloned())
+        };
+        assert_eq!(id("jobs/..%2Fx").as_deref(), Some("..%2Fx"));
+        assert_eq!(id("jobs/a b").as_deref(), Some("a b"));
+        assert_eq!(id("jobs/a/b"), None);
     }
 
     #[test]

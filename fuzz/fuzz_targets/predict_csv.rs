@@ -3,14 +3,10 @@
 #![no_main]
 
 use house_price::api::{self, Limits};
-use house_price::model::Model;
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
 
-fn model() -> &'static Model {
-    static MODEL: OnceLock<Model> = OnceLock::new();
-    MODEL.get_or_init(|| Model::embedded().expect("the embedded model loads"))
-}
+mod model;
+use model::model;
 
 fuzz_target!(|body: &[u8]| {
     let limits = Limits::default();

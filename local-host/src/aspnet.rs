@@ -128,6 +128,8 @@ pub fn stream_reader_text(body: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// dotnet/aspnetcore `src/Servers/Kestrel/Core/src/Internal/Http/PathNormalizer.cs`
+    /// (`DecodePath`, `RemoveDotSegments`) and `src/Shared/UrlDecoder/UrlDecoder.cs`.
     #[test]
     fn kestrel_decodes_all_but_slashes_then_removes_dot_segments() {
         assert_eq!(kestrel_path("/api/jobs/%2e%2e").unwrap(), "/api/");
@@ -148,6 +150,9 @@ mod tests {
         assert_eq!(kestrel_path("/api/jobs/x%00").unwrap_err(), NullInPath);
     }
 
+    /// azure-webjobs-sdk-extensions `src/WebJobs.Extensions.Http/Extensions/HttpRequestExtensions.cs`
+    /// (`ReadAsStringAsync`), called by azure-functions-host
+    /// `src/WebJobs.Script/Extensions/HttpRequestExtensions.cs` (`GetRequestAsJObject`).
     #[test]
     fn the_host_reads_bodies_as_a_stream_reader_does() {
         let text = "{\"a\":\"é\"}";

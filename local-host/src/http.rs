@@ -105,13 +105,10 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, door: web::Data<FrontDoor>
     let Some(path) = door.route_path(&normalized) else {
         return not_found(&req);
     };
-    // The path is decoded already; escaping `%` again makes the template's own decoding
-    // give back exactly the values ASP.NET routing gives (`..%2Fx` stays `..%2Fx`).
-    let routable = path.replace('%', "%25");
     let matching: Vec<(&HttpRoute, BTreeMap<String, String>)> = door
         .routes
         .iter()
-        .filter_map(|r| r.template.matches(&routable).map(|p| (r, p)))
+        .filter_map(|r| r.template.matches_decoded(path).map(|p| (r, p)))
         .collect();
     let Some((route, params)) = matching
         .into_iter()

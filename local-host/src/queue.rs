@@ -22,7 +22,9 @@ use storage::{MessageEncoding, ReceivedMessage, Storage};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// How long a received message stays invisible while its invocation runs.
+/// How long a received message stays invisible while its invocation runs: the host's
+/// `_visibilityTimeout = TimeSpan.FromMinutes(10)` (azure-webjobs-sdk
+/// `src/Microsoft.Azure.WebJobs.Extensions.Storage/Queues/Listeners/QueueListener.cs`).
 pub const MESSAGE_LEASE: Duration = Duration::from_secs(10 * 60);
 const MIN_POLL_DELAY: Duration = Duration::from_millis(100);
 

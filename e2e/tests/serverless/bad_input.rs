@@ -27,12 +27,7 @@ async fn post(stack: &Stack, path: &str, case: &BodyCase) -> (u16, String, Vec<u
         .await
         .unwrap_or_else(|e| panic!("{}: no answer ({e})", case.name));
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = corpus::content_type(response.headers());
     (
         status,
         content_type,

@@ -185,7 +185,9 @@ async fn jobs_in_flight_survive_a_10_second_storage_outage_and_everything_reconn
     let mut azurite = DiskAzurite::start();
     let connection = azurite.connection();
     // A message whose failure cannot be recorded while storage is gone reappears when its
-    // lease ends: 10 minutes on the real host, 20 s here.
+    // lease ends: 10 minutes on the real host (azure-webjobs-sdk
+    // `src/Microsoft.Azure.WebJobs.Extensions.Storage/Queues/Listeners/QueueListener.cs`,
+    // `_visibilityTimeout`), 20 s here.
     let stack = start_with(&connection, &[], Duration::from_secs(20)).await;
     let (web, stop_webapp) = spawn_webapp(&connection);
     let http = reqwest::Client::builder()

@@ -75,12 +75,7 @@ impl WebApp {
 
 fn answer(response: reqwest::blocking::Response) -> (u16, String, Vec<u8>) {
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = corpus::content_type(response.headers());
     (status, content_type, response.bytes().unwrap().to_vec())
 }
 

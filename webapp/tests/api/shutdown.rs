@@ -16,6 +16,23 @@ use crate::helpers::{ORIGINAL_CLIENT_PAYLOAD, free_port, spawn_webapp_process};
 /// Kills the server if the test fails before it exits by itself.
 struct Server(Child);
 
+impl Server {
+    /// Waits for the exit App Service allows: code 0 within 5 s of the signal.
+    fn exits_0_within_5_s_of(&mut self, signalled: Instant) {
+        let status = loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                signalled.elapsed() < Duration::from_secs(5),
+                "still running 5 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(0));
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if matches!(self.0.try_wait(), Ok(None)) {
@@ -66,17 +83,7 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(response.contains("{\"prediction\":["), "{response}");
 
-    let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed() < Duration::from_secs(5),
-            "still running 5 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(0));
+    server.exits_0_within_5_s_of(signalled);
 
     // One access-log line per request on stdout (at the default level), written out by exit.
     let mut stdout = String::new();
@@ -120,17 +127,7 @@ fn sigterm_under_keep_alive_load_answers_every_request_the_server_read() {
     let signalled = Instant::now();
     kill(Pid::from_raw(server.0.id() as i32), Signal::SIGTERM).unwrap();
     let load = loaders.finish();
-    let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed() < Duration::from_secs(5),
-            "still running 5 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(0));
+    server.exits_0_within_5_s_of(signalled);
     let stdout = log.join().unwrap().unwrap();
     let served: std::collections::HashSet<&str> = stdout
         .lines()
