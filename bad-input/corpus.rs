@@ -92,8 +92,10 @@ pub struct ProtocolCase {
     pub bytes: Vec<u8>,
     /// The status expected.
     pub status: u16,
-    /// Whether the answer comes from our code, and so has the JSON error shape; `false` for
-    /// the answers actix-http writes before any of our code runs (see README.md).
+    /// The error code expected, for an error.
+    pub code: Option<String>,
+    /// Whether a route answers, rather than actix-http's dispatcher before any route runs
+    /// (its answers are made JSON by `serve::fixed_answers`; see README.md).
     pub answered_by_app: bool,
 }
 
@@ -222,6 +224,7 @@ pub fn protocol_cases() -> Vec<ProtocolCase> {
                 bytes: std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
                 name,
                 status: status(case),
+                code: case["code"].as_str().map(str::to_owned),
                 answered_by_app: case["answered_by"] == "app",
             }
         })
@@ -357,17 +360,27 @@ pub fn job_cases(max_body_bytes: usize, max_rows: usize) -> Vec<BodyCase> {
     cases
 }
 
-/// Checks the answer actix-http gives a protocol case itself: its status, then the
-/// connection closed.
-pub fn assert_refused(case: &ProtocolCase, answer: &RawAnswer) {
-    assert_eq!(answer.status, case.status, "{}: {}", case.name, answer.head);
-    assert!(
-        answer
-            .head
-            .to_ascii_lowercase()
-            .contains("connection: close"),
-        "{}: {}",
-        case.name,
-        answer.head
+/// Checks the answer to a protocol case: its status and, for an error, the JSON shape with
+/// the case's code; the answers of actix-http's dispatcher also close the connection.
+pub fn assert_protocol_answer(case: &ProtocolCase, answer: &RawAnswer) {
+    assert_answer(
+        &case.name,
+        case.status,
+        case.code.as_deref(),
+        None,
+        answer.status,
+        &answer.content_type,
+        &answer.body,
     );
+    if !case.answered_by_app {
+        assert!(
+            answer
+                .head
+                .to_ascii_lowercase()
+                .contains("connection: close"),
+            "{}: {}",
+            case.name,
+            answer.head
+        );
+    }
 }

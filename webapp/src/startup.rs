@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use drain::Drain;
 use house_price::model::ModelError;
 use storage::{Storage, StorageError};
@@ -117,11 +117,12 @@ impl Application {
         let listener =
             TcpListener::bind(address).map_err(|source| StartupError::Bind { address, source })?;
         let port = listener.local_addr()?.port();
-        let drain = Arc::new(
-            Drain::new(&listener).map_err(|source| StartupError::Bind { address, source })?,
-        );
-
-        let mut server = HttpServer::new(move || {
+        let options = serve::Options {
+            workers: settings.workers,
+            shutdown_timeout: Duration::from_secs(SHUTDOWN_TIMEOUT_SECS),
+            ..serve::Options::default()
+        };
+        let serve::Serving { server, drain } = serve::serve(listener, &options, move || {
             App::new()
                 .wrap(from_fn(drain::close_when_draining))
                 // Innermost: compressed bodies are refused before any route reads them.
@@ -135,17 +136,7 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
         })
-        .on_connect(drain.on_connect())
-        // After an early answer (408, 413) to a body still arriving, keep reading and
-        // dropping it for a moment before closing, so the client sees the answer, not a reset.
-        .client_disconnect_timeout(Duration::from_secs(1))
-        // Signals are handled by `stop_on_signals`, on purpose and in one place.
-        .disable_signals()
-        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers);
-        }
-        let server = server.listen(listener)?.run();
+        .map_err(|source| StartupError::Bind { address, source })?;
         Ok(Application {
             port,
             server,

@@ -251,25 +251,19 @@ impl FunctionApp {
             source,
         };
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let drain = Arc::new(Drain::new(&listener).map_err(bind_error)?);
         let state = actix_web::web::Data::new(self.state());
-        let mut server = actix_web::HttpServer::new(move || {
+        let options = serve::Options {
+            workers: self.workers,
+            shutdown_timeout: self.shutdown_timeout,
+            ..serve::Options::default()
+        };
+        let serve::Serving { server, drain } = serve::serve(listener, &options, move || {
             actix_web::App::new()
                 .wrap(actix_web::middleware::from_fn(drain::close_when_draining))
                 .app_data(state.clone())
                 .configure(routes::configure)
         })
-        .on_connect(drain.on_connect())
-        // After an early answer (408, 413) to a body still arriving, read and drop the rest
-        // for a moment before closing, so the client sees the answer rather than a reset.
-        .client_disconnect_timeout(Duration::from_secs(1))
-        // Signals are handled in `Server::run` so that SIGINT is graceful too.
-        .disable_signals()
-        .shutdown_timeout(self.shutdown_timeout.as_secs());
-        if let Some(workers) = self.workers {
-            server = server.workers(workers);
-        }
-        let server = server.listen(listener).map_err(bind_error)?.run();
+        .map_err(bind_error)?;
         Ok(Server {
             port,
             server,
