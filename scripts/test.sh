@@ -40,3 +40,6 @@ scripts/validate-infra.sh
 
 step "Tests"
 cargo nextest run --workspace --locked --profile ci --no-tests=fail
+
+step "Schemathesis against the web app's /openapi.json"
+scripts/schemathesis.sh "${SCHEMATHESIS_EXAMPLES:-100}"

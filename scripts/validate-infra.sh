@@ -2,26 +2,12 @@
 # Offline checks of the deployment artifacts: azure-pipelines.yml against the Azure Pipelines
 # schema (task names and input names included), then tests-infra/ (Bicep parsed with
 # pycep-parser, the parameters file, the deploy scripts' dry runs and failure messages).
-# Uses a virtualenv at .venv built from requirements-dev.txt; exits non-zero on any failure.
+# Uses the virtualenv at .venv (scripts/venv.sh); exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-python=${PYTHON:-python3}
-command -v "$python" >/dev/null 2>&1 ||
-  { echo "Python 3 ($python) is not on PATH: install python3 (with the venv module) first." >&2; exit 1; }
-
+scripts/venv.sh
 venv=.venv
-if [[ ! -x $venv/bin/python ]]; then
-  "$python" -m venv "$venv" ||
-    { echo "Could not create $venv: install the Python venv module (e.g. apt-get install python3-venv)." >&2; exit 1; }
-fi
-# Reinstall only when requirements-dev.txt changed since the last successful install.
-stamp=$venv/.requirements-dev.sha256
-want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
-if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-  printf '%s\n' "$want" >"$stamp"
-fi
 
 echo "== azure-pipelines.yml against the Azure Pipelines schema"
 # The vendored schema's patterns are ECMAScript without the unicode flag.

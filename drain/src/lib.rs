@@ -48,9 +48,9 @@ impl Drop for Connection {
     }
 }
 
-/// The drain of one server: build it from the listener before handing the listener to
-/// `HttpServer::listen`, register [`Drain::on_connect`] and [`close_when_draining`], and call
-/// [`Drain::stop`] instead of `ServerHandle::stop`.
+/// The drain of one server: build it from the listener before handing the listener to the
+/// server (`serve::serve` does both), register [`Drain::on_connect`] and
+/// [`close_when_draining`], and call [`Drain::stop`] instead of `ServerHandle::stop`.
 #[derive(Debug)]
 pub struct Drain {
     shared: Arc<Shared>,
@@ -66,7 +66,7 @@ impl Drain {
         })
     }
 
-    /// For `HttpServer::on_connect`: counts each connection until it closes.
+    /// For the server's on-connect hook: counts each connection until it closes.
     pub fn on_connect(&self) -> impl Fn(&dyn Any, &mut Extensions) + Send + Sync + 'static {
         let shared = Arc::clone(&self.shared);
         move |_, extensions| {

@@ -7,7 +7,11 @@ use std::collections::BTreeMap;
 use house_price::api::{ErrorBody, ErrorDetail, PredictResponse};
 use house_price::jobs::JobAccepted;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::openapi::schema::{
+    AllOfBuilder, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{OpenApi, PartialSchema, ToSchema};
 use uuid::Uuid;
 
 use crate::routes::HealthResponse;
@@ -30,6 +34,10 @@ pub const CSV_EXAMPLE: &str = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6.575,296,15.3,396
     ),
     components(schemas(
         PredictRequest,
+        JobRequest,
+        JobColumns,
+        CsvBatch,
+        CsvJob,
         Columns,
         Record,
         PredictResponse,
@@ -81,7 +89,7 @@ pub enum PredictRequest {
 pub struct Columns {
     /// Charles River dummy variable: 1 if the tract bounds the river, else 0.
     #[serde(rename = "CHAS")]
-    #[schema(schema_with = row_keyed_column)]
+    #[schema(schema_with = row_keyed_chas)]
     pub chas: BTreeMap<String, f64>,
     /// Average number of rooms per dwelling.
     #[serde(rename = "RM")]
@@ -107,11 +115,19 @@ pub struct Columns {
 
 /// One column of the pandas form: numbers keyed by row, each key a non-negative integer written
 /// in decimal, as the server enforces (`house_price::input`).
-fn row_keyed_column() -> utoipa::openapi::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
+fn row_keyed_column() -> Object {
+    row_keyed(ObjectBuilder::new().schema_type(Type::Number))
+}
+
+/// The `CHAS` column: 0 or 1 keyed by row.
+fn row_keyed_chas() -> Object {
+    row_keyed(chas_value())
+}
+
+fn row_keyed(value: ObjectBuilder) -> Object {
     ObjectBuilder::new()
         .schema_type(Type::Object)
-        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::Number)))
+        .additional_properties(Some(value))
         .property_names(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -120,8 +136,108 @@ fn row_keyed_column() -> utoipa::openapi::Object {
         .build()
 }
 
-/// The row keys the server accepts in the pandas form.
-pub const ROW_KEY_PATTERN: &str = "^[0-9]+$";
+/// `CHAS`: a dummy variable, so 0 or 1 (`1.0` is the same number).
+fn chas() -> Object {
+    chas_value().build()
+}
+
+fn chas_value() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .enum_values(Some([0, 1]))
+}
+
+/// A JSON body of `POST /jobs`: the shapes of [`PredictRequest`], with at least one row (a job
+/// with no rows is refused).
+pub struct JobRequest;
+
+impl PartialSchema for JobRequest {
+    fn schema() -> RefOr<Schema> {
+        let records = ArrayBuilder::new()
+            .items(Ref::from_schema_name("Record"))
+            .min_items(Some(1));
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name("JobColumns"))
+            .item(records)
+            .item(Ref::from_schema_name("Record"))
+            .into()
+    }
+}
+
+impl ToSchema for JobRequest {}
+
+/// The pandas form of a job: [`Columns`] with at least one row in every column.
+pub struct JobColumns;
+
+impl PartialSchema for JobColumns {
+    fn schema() -> RefOr<Schema> {
+        let mut non_empty = ObjectBuilder::new();
+        for feature in house_price::FEATURES {
+            non_empty = non_empty.property(feature, ObjectBuilder::new().min_properties(Some(1)));
+        }
+        AllOfBuilder::new()
+            .item(Ref::from_schema_name("Columns"))
+            .item(non_empty)
+            .into()
+    }
+}
+
+impl ToSchema for JobColumns {}
+
+/// One CSV field of a data row: a plain decimal number.
+const CSV_NUMBER: &str = r"-?[0-9]{1,9}(\.[0-9]{1,9})?";
+
+/// A CSV body of `POST /predict`: a header row, then data rows (none is an empty answer).
+pub struct CsvBatch;
+
+impl PartialSchema for CsvBatch {
+    fn schema() -> RefOr<Schema> {
+        csv_schema(
+            "*",
+            "CSV with a header row naming the six features, then one row per house. The pattern is the canonical form; the server also accepts the columns in any order, quoted fields and other number forms.",
+        )
+    }
+}
+
+impl ToSchema for CsvBatch {}
+
+/// A CSV body of `POST /jobs`: as [`CsvBatch`], with at least one data row.
+pub struct CsvJob;
+
+impl PartialSchema for CsvJob {
+    fn schema() -> RefOr<Schema> {
+        csv_schema(
+            "+",
+            "CSV as for `POST /predict`, with at least one data row. The pattern is the canonical form; the server also accepts the columns in any order, quoted fields and other number forms.",
+        )
+    }
+}
+
+impl ToSchema for CsvJob {}
+
+/// A CSV body: the header in [`house_price::FEATURES`] order, then data rows repeated as
+/// `rows` says (`*` or `+`), each line ending in `\n` or `\r\n` (the last may not).
+fn csv_schema(rows: &str, description: &str) -> RefOr<Schema> {
+    let header = house_price::FEATURES.join(",");
+    let row = format!(
+        "[01]{}",
+        format!(",{CSV_NUMBER}").repeat(house_price::N_FEATURES - 1)
+    );
+    let pattern = match rows {
+        "+" => format!("^{header}\r?\n({row}\r?\n)*{row}(\r?\n)?$"),
+        _ => format!("^{header}(\r?\n({row}\r?\n)*({row})?)?$"),
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(header.len()))
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .into()
+}
+
+/// The row keys the server accepts in the pandas form: decimal digits that fit a `u64`
+/// (19 always do; the server also takes 20 up to `u64::MAX`).
+pub const ROW_KEY_PATTERN: &str = "^[0-9]{1,19}$";
 
 /// One house: all six features, finite numbers, `CHAS` 0 or 1. Other keys are refused.
 #[derive(Serialize, ToSchema)]
@@ -129,7 +245,7 @@ pub const ROW_KEY_PATTERN: &str = "^[0-9]+$";
 pub struct Record {
     /// Charles River dummy variable: 1 if the tract bounds the river, else 0.
     #[serde(rename = "CHAS")]
-    #[schema(minimum = 0, maximum = 1)]
+    #[schema(schema_with = chas)]
     pub chas: f64,
     /// Average number of rooms per dwelling.
     #[serde(rename = "RM")]

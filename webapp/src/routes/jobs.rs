@@ -13,7 +13,7 @@ use storage::{MessageEncoding, Storage, StorageError, encode_message};
 
 use super::{INLINE_BODY_BYTES, content_type, read_body};
 use crate::errors::{self, HttpError};
-use crate::openapi::{CSV_EXAMPLE, JobPending, JobResultDocument, PredictRequest};
+use crate::openapi::{CSV_EXAMPLE, CsvJob, JobPending, JobRequest, JobResultDocument};
 use crate::rate_limit::{RateLimiter, client_address};
 use crate::state::AppState;
 
@@ -30,8 +30,8 @@ pub const JOBS_PATH: &str = "/jobs";
     request_body(
         description = "Houses to price in the background: the same JSON shapes and CSV as `POST /predict`, with room for many more rows.",
         content(
-            (PredictRequest = "application/json", example = json!([{"CHAS": 0, "RM": 6.575, "TAX": 296, "PTRATIO": 15.3, "B": 396.9, "LSTAT": 4.98}])),
-            (String = "text/csv", example = json!(CSV_EXAMPLE))
+            (JobRequest = "application/json", example = json!([{"CHAS": 0, "RM": 6.575, "TAX": 296, "PTRATIO": 15.3, "B": 396.9, "LSTAT": 4.98}])),
+            (CsvJob = "text/csv", example = json!(CSV_EXAMPLE))
         )
     ),
     responses(

@@ -5,7 +5,7 @@ use house_price::api::{self, ApiError, ErrorBody, PredictResponse};
 
 use super::{INLINE_BODY_BYTES, content_type, read_body};
 use crate::errors::HttpError;
-use crate::openapi::{CSV_EXAMPLE, PredictRequest};
+use crate::openapi::{CSV_EXAMPLE, CsvBatch, PredictRequest};
 use crate::state::AppState;
 
 /// `POST /predict`: the body is read here, not by an extractor, so every failure (size,
@@ -26,7 +26,7 @@ use crate::state::AppState;
                 ("single_record" = (summary = "One house",
                     value = json!({"CHAS": 0, "RM": 6.575, "TAX": 296, "PTRATIO": 15.3, "B": 396.9, "LSTAT": 4.98})))
             )),
-            (String = "text/csv", example = json!(CSV_EXAMPLE))
+            (CsvBatch = "text/csv", example = json!(CSV_EXAMPLE))
         )
     ),
     responses(

@@ -217,7 +217,7 @@ async fn the_document_states_the_job_id_and_row_key_rules_the_server_enforces() 
     for feature in ["CHAS", "RM", "TAX", "PTRATIO", "B", "LSTAT"] {
         let names = &columns[feature]["propertyNames"];
         assert_eq!(
-            names["pattern"], "^[0-9]+$",
+            names["pattern"], "^[0-9]{1,19}$",
             "{feature}: {}",
             columns[feature]
         );
@@ -227,4 +227,58 @@ async fn the_document_states_the_job_id_and_row_key_rules_the_server_enforces() 
         .await;
     let message = crate::helpers::assert_error(response, 400, "invalid_row_key").await;
     assert!(message.contains("\"x\""), "{message}");
+}
+
+/// What the server refuses, the document refuses too (checked with a real JSON Schema
+/// validator): a job with no rows, a CSV body with no header, `CHAS` other than 0 or 1.
+#[tokio::test]
+async fn the_document_refuses_the_bodies_the_server_refuses() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    let validator = |name: &str| {
+        // The component, with the document's other components beside it for its `$ref`s.
+        let mut schema = schemas[name].clone();
+        schema["components"] = serde_json::json!({ "schemas": schemas });
+        jsonschema::validator_for(&schema).unwrap()
+    };
+    let no_rows = r#"{"CHAS":{},"RM":{},"TAX":{},"PTRATIO":{},"B":{},"LSTAT":{}}"#;
+    let half_chas = r#"[{"CHAS":0.5,"RM":6.5,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}]"#;
+    for (body, schema, path) in [
+        ("[]", "JobRequest", "/jobs"),
+        (no_rows, "JobRequest", "/jobs"),
+        (half_chas, "PredictRequest", "/predict"),
+        (half_chas, "JobRequest", "/jobs"),
+    ] {
+        let value: Value = serde_json::from_str(body).unwrap();
+        assert!(
+            !validator(schema).is_valid(&value),
+            "{schema} allows {body}"
+        );
+        let response = match path {
+            "/jobs" => app.post_job("application/json", body).await,
+            _ => app.post_json(body).await,
+        };
+        assert_eq!(response.status(), 400, "{path} {body}");
+    }
+    for (body, schema, path) in [
+        ("", "CsvBatch", "/predict"),
+        ("CHAS,RM,TAX,PTRATIO,B,LSTAT\n", "CsvJob", "/jobs"),
+    ] {
+        assert!(
+            !validator(schema).is_valid(&Value::from(body)),
+            "{schema} allows {body:?}"
+        );
+        let response = match path {
+            "/jobs" => app.post_job("text/csv", body).await,
+            _ => app.post_predict(Some("text/csv"), body).await,
+        };
+        assert_eq!(response.status(), 400, "{path} {body:?}");
+    }
+    // And the documented examples still pass their schemas.
+    let csv = Value::from(webapp::openapi::CSV_EXAMPLE);
+    assert!(validator("CsvBatch").is_valid(&csv));
+    assert!(validator("CsvJob").is_valid(&csv));
+    let record: Value = serde_json::from_str(&half_chas.replace("0.5", "1")).unwrap();
+    assert!(validator("JobRequest").is_valid(&record));
 }
