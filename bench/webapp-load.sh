@@ -3,7 +3,9 @@
 # against POST /predict at 16 and 64 connections, with the server's peak RSS.
 #
 # Usage: bench/webapp-load.sh   (from anywhere; installs wrk with apt if missing)
-# Env:   DURATION (default 10s), THREADS (default 2), WORKERS (default: one per core)
+# Env:   DURATION (default 10s), THREADS (default 2), WORKERS (default: one per core),
+#        BIN (a web app binary to measure instead of building this checkout's, e.g. another
+#        commit's, to compare them side by side in one session)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,8 +21,10 @@ if ! command -v wrk >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q wrk >/dev/null
 fi
 
-cargo build --release -p webapp --quiet
-BIN=target/release/webapp
+if [[ -z ${BIN:-} ]]; then
+    cargo build --release -p webapp --quiet
+    BIN=target/release/webapp
+fi
 
 # A free loopback port: nothing answers on it.
 port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
