@@ -34,6 +34,19 @@ pub const MAX_MESSAGES_PER_CALL: u8 = 32;
 /// Longest visibility timeout the service accepts (7 days).
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
+/// A blob as a listing describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    /// The name within its container.
+    pub name: String,
+    /// When it was last written.
+    pub last_modified: OffsetDateTime,
+    /// Its version: changes with every write.
+    pub etag: String,
+    /// Its length in bytes.
+    pub size: u64,
+}
+
 /// A message taken from a queue; it stays invisible until `next_visible_time` unless deleted
 /// with `id` + `pop_receipt`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -517,6 +530,17 @@ impl Storage {
         container: &str,
         prefix: Option<&str>,
     ) -> Result<Vec<String>, StorageError> {
+        let blobs = self.list_blob_infos(container, prefix).await?;
+        Ok(blobs.into_iter().map(|b| b.name).collect())
+    }
+
+    /// The blobs in `container` starting with `prefix` (all when `None`), with their times and
+    /// versions, in the service's (lexicographic) order.
+    pub async fn list_blob_infos(
+        &self,
+        container: &str,
+        prefix: Option<&str>,
+    ) -> Result<Vec<BlobInfo>, StorageError> {
         check_container_name(container)?;
         let operation = || format!("list blobs in container '{container}'");
         let options = BlobContainerClientListBlobsOptions {
@@ -529,15 +553,41 @@ impl Storage {
             .blob_container_client(container)
             .list_blobs(Some(options))
             .map_err(|e| StorageError::from_azure(operation(), e))?;
-        let mut names = Vec::new();
+        let mut blobs = Vec::new();
         while let Some(item) = pager
             .try_next()
             .await
             .map_err(|e| StorageError::from_azure(operation(), e))?
         {
-            names.push(required(item.name, "Name", &operation)?);
+            let properties = required(item.properties, "Properties", &operation)?;
+            blobs.push(BlobInfo {
+                name: required(item.name, "Name", &operation)?,
+                last_modified: required(properties.last_modified, "Last-Modified", &operation)?,
+                etag: required(properties.etag, "Etag", &operation)?.to_string(),
+                size: properties.content_length.unwrap_or(0),
+            });
         }
-        Ok(names)
+        Ok(blobs)
+    }
+
+    /// Deletes a blob (and its snapshots); `false` when it (or its container) was not there.
+    pub async fn delete_blob(&self, container: &str, name: &str) -> Result<bool, StorageError> {
+        check_container_name(container)?;
+        check_blob_name(name)?;
+        match self
+            .inner
+            .blobs
+            .blob_client(container, name)
+            .delete(None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_blob_or_container_not_found(&e) => Ok(false),
+            Err(e) => Err(StorageError::from_azure(
+                format!("delete blob '{container}/{name}'"),
+                e,
+            )),
+        }
     }
 
     /// [`put_blob`](Self::put_blob) at a `container/name` path.

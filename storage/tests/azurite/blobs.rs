@@ -174,3 +174,49 @@ async fn ensure_container_is_idempotent_and_keeps_blobs() {
     );
     storage.delete_container(&container).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_listing_gives_each_blob_s_time_version_and_size() {
+    let storage = storage();
+    let container = new_container(&storage).await;
+    let before = time::OffsetDateTime::now_utc() - time::Duration::seconds(5);
+    storage
+        .put_blob(&container, "a.csv", b"CHAS\n0\n".to_vec(), "text/csv")
+        .await
+        .unwrap();
+    let first = storage.list_blob_infos(&container, None).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!((first[0].name.as_str(), first[0].size), ("a.csv", 7));
+    assert!(first[0].last_modified >= before, "{:?}", first[0]);
+    // A new write is a new version.
+    storage
+        .put_blob(&container, "a.csv", b"CHAS\n1\n".to_vec(), "text/csv")
+        .await
+        .unwrap();
+    let second = storage.list_blob_infos(&container, None).await.unwrap();
+    assert_ne!(first[0].etag, second[0].etag);
+    storage.delete_container(&container).await.unwrap();
+}
+
+#[tokio::test]
+async fn delete_blob_says_whether_the_blob_was_there() {
+    let storage = storage();
+    let container = new_container(&storage).await;
+    storage
+        .put_blob(&container, "old.json", b"{}".to_vec(), "application/json")
+        .await
+        .unwrap();
+    assert!(storage.delete_blob(&container, "old.json").await.unwrap());
+    assert!(!storage.delete_blob(&container, "old.json").await.unwrap());
+    assert!(
+        !storage
+            .delete_blob(&unique("gone"), "old.json")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        storage.get_blob(&container, "old.json").await.unwrap(),
+        None
+    );
+    storage.delete_container(&container).await.unwrap();
+}
