@@ -67,8 +67,12 @@ fn every_request_is_built_as_the_host_builds_it() {
                     next_visible_time: time(given["nextVisibleTime"].as_str().unwrap()),
                 };
                 let bytes = given["message"].as_str().unwrap().as_bytes();
-                let (data, binding_data) =
-                    crate::queue::queue_invocation("f", queue, &message, bytes);
+                let (data, binding_data) = crate::queue::queue_invocation(
+                    "f",
+                    queue,
+                    &crate::queue::MessageFacts::received(&message),
+                    bytes,
+                );
                 (data, Some(binding_data.metadata()))
             }
             Binding::HttpTrigger(trigger) => {

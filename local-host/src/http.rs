@@ -117,17 +117,7 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, door: web::Data<FrontDoor>
         return not_found(&req);
     };
     let query = query_pairs(req.query_string());
-    let presented = req
-        .headers()
-        .get("x-functions-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| {
-            query
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("code"))
-                .map(|(_, v)| v.clone())
-        });
+    let presented = presented_key(&req, &query);
     if !door
         .keys
         .allows(route.trigger.auth_level, presented.as_deref())
@@ -268,6 +258,20 @@ fn identities(keyed: bool, level: custom_handler::AuthLevel) -> Value {
         "NameClaimType": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
         "RoleClaimType": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
     }])
+}
+
+/// The key a request presents: the `x-functions-key` header, else the `code` query parameter.
+pub(crate) fn presented_key(req: &HttpRequest, query: &[(String, String)]) -> Option<String> {
+    req.headers()
+        .get("x-functions-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| {
+            query
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("code"))
+                .map(|(_, v)| v.clone())
+        })
 }
 
 pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {

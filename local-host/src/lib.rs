@@ -21,6 +21,7 @@
 //! remaining differences.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod aspnet;
 pub mod bindings;
 pub mod cli;
@@ -299,9 +300,18 @@ fn serve(
         invoker: Arc::clone(invoker),
         runtime: tokio::runtime::Handle::current(),
     });
+    let admin = Arc::new(admin::Admin {
+        functions: app.functions.iter().cloned().map(Arc::new).collect(),
+        keys: app.keys.clone(),
+        invoker: Arc::clone(invoker),
+        runtime: tokio::runtime::Handle::current(),
+    });
     let server = actix_web::HttpServer::new(move || {
         let door = Arc::clone(&door);
-        actix_web::App::new().configure(move |cfg| http::configure(cfg, door))
+        let admin = Arc::clone(&admin);
+        actix_web::App::new()
+            .configure(move |cfg| admin::configure(cfg, admin))
+            .configure(move |cfg| http::configure(cfg, door))
     })
     .workers(4)
     .disable_signals()

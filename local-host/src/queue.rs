@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use storage::{MessageEncoding, ReceivedMessage, Storage};
+use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -185,8 +186,12 @@ impl QueueListener {
         }
         let id = uuid::Uuid::new_v4().to_string();
 
-        let (data, binding_data) =
-            queue_invocation(&self.function.name, &self.trigger, &message, &bytes);
+        let (data, binding_data) = queue_invocation(
+            &self.function.name,
+            &self.trigger,
+            &MessageFacts::received(&message),
+            &bytes,
+        );
 
         match self
             .invoker
@@ -266,15 +271,61 @@ impl QueueListener {
     }
 }
 
-/// The `Data` and binding data the host builds for a received message (`bytes`, already
-/// decoded per `messageEncoding`): the trigger value typed by its `dataType`, and the storage
+/// What the host knows of a queue message when it builds an invocation.
+#[derive(Debug, Clone)]
+pub(crate) struct MessageFacts {
+    /// `None` for a message made from an admin call's input.
+    pub id: Option<String>,
+    pub pop_receipt: Option<String>,
+    pub dequeue_count: u32,
+    pub insertion_time: OffsetDateTime,
+    /// `None` is .NET's `DateTimeOffset.MaxValue`.
+    pub expiration_time: Option<OffsetDateTime>,
+    pub next_visible_time: Option<OffsetDateTime>,
+}
+
+impl MessageFacts {
+    /// The facts of a received message.
+    pub fn received(message: &ReceivedMessage) -> MessageFacts {
+        MessageFacts {
+            id: Some(message.id.clone()),
+            pop_receipt: Some(message.pop_receipt.clone()),
+            dequeue_count: message.dequeue_count,
+            insertion_time: message.insertion_time,
+            expiration_time: Some(message.expiration_time),
+            next_visible_time: Some(message.next_visible_time),
+        }
+    }
+
+    /// The message the storage extension makes of an admin call's input:
+    /// `QueuesModelFactory.QueueMessage(null, null, input, 0)` (azure-sdk-for-net
+    /// `Microsoft.Azure.WebJobs.Extensions.Storage.Queues/src/Triggers/StringToStorageQueueMessageConverter.cs`):
+    /// no id or pop receipt (so neither is in Metadata), dequeued 0 times, inserted now, and
+    /// never expiring or becoming visible.
+    pub fn from_admin_input(now: OffsetDateTime) -> MessageFacts {
+        MessageFacts {
+            id: None,
+            pop_receipt: None,
+            dequeue_count: 0,
+            insertion_time: now,
+            expiration_time: None,
+            next_visible_time: None,
+        }
+    }
+}
+
+/// .NET's `DateTimeOffset.MaxValue` as the host writes it.
+const MAX_OFFSET: &str = "9999-12-31T23:59:59.9999999+00:00";
+
+/// The `Data` and binding data the host builds for a message (`bytes`, already decoded per
+/// `messageEncoding`): the trigger value typed by its `dataType`, and the storage
 /// extension's binding data (the message's JSON properties, `DequeueCount`, `Id`,
 /// `PopReceipt`, and the times, which are `DateTimeOffset`s and so plain ISO strings in
-/// Metadata; ScriptInvocationContextExtensions.cs).
+/// Metadata; null values are left out; ScriptInvocationContextExtensions.cs).
 pub(crate) fn queue_invocation(
     function_name: &str,
     trigger: &custom_handler::bindings::QueueTrigger,
-    message: &ReceivedMessage,
+    message: &MessageFacts,
     bytes: &[u8],
 ) -> (Map<String, Value>, BindingData) {
     let mut data = Map::new();
@@ -285,14 +336,18 @@ pub(crate) fn queue_invocation(
     let mut binding_data = BindingData::new(function_name);
     binding_data.add_json_properties(&String::from_utf8_lossy(bytes));
     binding_data.add("DequeueCount", Value::from(message.dequeue_count));
-    binding_data.add("Id", Value::String(message.id.clone()));
-    binding_data.add("PopReceipt", Value::String(message.pop_receipt.clone()));
+    if let Some(id) = &message.id {
+        binding_data.add("Id", Value::String(id.clone()));
+    }
+    if let Some(receipt) = &message.pop_receipt {
+        binding_data.add("PopReceipt", Value::String(receipt.clone()));
+    }
     for (key, time) in [
-        ("InsertionTime", message.insertion_time),
+        ("InsertionTime", Some(message.insertion_time)),
         ("ExpirationTime", message.expiration_time),
         ("NextVisibleTime", message.next_visible_time),
     ] {
-        let formatted = Value::String(format_offset(time));
+        let formatted = Value::String(time.map_or_else(|| MAX_OFFSET.to_string(), format_offset));
         binding_data.add_raw(key, formatted.clone(), Some(formatted));
     }
     (data, binding_data)

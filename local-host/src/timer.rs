@@ -234,10 +234,9 @@ impl TimerListener {
         past_due: bool,
     ) {
         let now = OffsetDateTime::now_utc();
-        // The host reports DateTime.MinValue when there is no previous occurrence.
         let last = last
             .map(crate::bindings::format_offset)
-            .unwrap_or_else(|| "0001-01-01T00:00:00".to_string());
+            .unwrap_or_else(|| NEVER.to_string());
         let next = schedule
             .next_after(this.max(now))
             .map(crate::bindings::format_offset);
@@ -258,6 +257,9 @@ impl TimerListener {
             .await;
     }
 }
+
+/// `ScheduleStatus.Last` of a timer that never ran: the host reports `DateTime.MinValue`.
+pub(crate) const NEVER: &str = "0001-01-01T00:00:00";
 
 /// The timer trigger value: a `TimerInfo`, which the host sends as an object (`JObject.FromObject`
 /// in ScriptInvocationContextExtensions.cs; `TimerInfo.cs` in WebJobs.Extensions).

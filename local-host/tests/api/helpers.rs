@@ -53,6 +53,7 @@ fn copy_dir(from: &Path, to: &Path) {
 pub struct Names {
     pub jobs: String,
     pub out: String,
+    pub record: String,
     pub results: String,
     pub inputs: String,
 }
@@ -64,6 +65,7 @@ impl Names {
         Self {
             jobs: format!("jobs-{short}"),
             out: format!("out-{short}"),
+            record: format!("record-{short}"),
             results: format!("results-{short}"),
             inputs: format!("inputs-{short}"),
         }
@@ -125,6 +127,7 @@ pub fn options(fixture_name: &str, dir: &TempDir, names: &Names) -> HostOptions 
         .setting("AzureWebJobsStorage", azurite())
         .setting("JOBS_QUEUE", &names.jobs)
         .setting("OUT_QUEUE", &names.out)
+        .setting("RECORD_QUEUE", &names.record)
         .setting("RESULTS_CONTAINER", &names.results)
         .setting("INPUT_CONTAINER", &names.inputs)
         .setting("FIXTURE", fixture_name)

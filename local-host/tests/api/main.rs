@@ -1,6 +1,7 @@
 //! End-to-end tests: the real host, the real test handler process, real Azurite.
 //! They need `AZURITE_CONNECTION_STRING` (see `helpers::azurite`).
 
+mod admin;
 mod blobs;
 mod forwarding;
 mod helpers;

@@ -1,0 +1,125 @@
+//! `POST /admin/functions/{name}` runs a non-HTTP function now, with the trigger value the real
+//! trigger would make of the input (azure-functions-host
+//! `src/WebJobs.Script.WebHost/Controllers/FunctionsController.cs`; the queue message from
+//! azure-sdk-for-net `Storage.Queues/src/Triggers/StringToStorageQueueMessageConverter.cs`;
+//! the timer from azure-webjobs-sdk-extensions `Timers/Bindings/TimerTriggerBinding.cs`).
+
+use crate::helpers::{TestApp, spawn_app};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const MASTER_KEY: &str = "fixture-master-key";
+
+async fn admin(app: &TestApp, function: &str, key: Option<&str>, body: &str) -> u16 {
+    let mut request = app
+        .client
+        .post(app.url(&format!("/admin/functions/{function}")))
+        .header("Content-Type", "application/json")
+        .body(body.to_owned());
+    if let Some(key) = key {
+        request = request.header("x-functions-key", key);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// The invocation a recording fixture function (`tick`, `record`) wrote under `prefix`.
+async fn recorded(app: &TestApp, prefix: &str) -> Value {
+    let results = app.names.results.clone();
+    let name = app
+        .eventually(prefix, Duration::from_secs(10), || {
+            let (storage, results) = (app.storage.clone(), results.clone());
+            async move {
+                let names = storage.list_blobs(&results, Some(prefix)).await.ok()?;
+                names.into_iter().next()
+            }
+        })
+        .await;
+    let blob = app
+        .storage
+        .get_blob(&results, &name)
+        .await
+        .unwrap()
+        .unwrap();
+    serde_json::from_slice::<Value>(&blob).unwrap()["request"].clone()
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_the_master_key_a_known_function_and_a_json_body() {
+    let app = spawn_app("app").await;
+    let body = r#"{"input": ""}"#;
+    assert_eq!(admin(&app, "tick", None, body).await, 401);
+    assert_eq!(
+        admin(&app, "tick", Some("fixture-function-key"), body).await,
+        401
+    );
+    assert_eq!(
+        admin(&app, "no-such-function", Some(MASTER_KEY), body).await,
+        404
+    );
+    assert_eq!(admin(&app, "tick", Some(MASTER_KEY), "not json").await, 400);
+    // The key also works as `code`, and the name matches in any case.
+    let status = app
+        .client
+        .post(app.url(&format!("/admin/functions/TICK?code={MASTER_KEY}")))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_queue_function_gets_the_input_as_a_message_never_dequeued_with_no_id() {
+    let app = spawn_app("app").await;
+    let input = r#"{"jobId":"j-1","rows":2}"#;
+    let body = json!({ "input": input }).to_string();
+    assert_eq!(admin(&app, "record", Some(MASTER_KEY), &body).await, 202);
+    let request = recorded(&app, "record-").await;
+    // Text as given (no base64 decoding, whatever messageEncoding says), serialised once
+    // more as every queue trigger value without a dataType is (see queues.rs).
+    assert_eq!(
+        request["Data"]["message"],
+        json!(serde_json::to_string(input).unwrap())
+    );
+    let metadata = &request["Metadata"];
+    assert_eq!(metadata["DequeueCount"], json!("0"));
+    assert_eq!(metadata["jobId"], json!("\"j-1\""));
+    assert!(metadata.get("Id").is_none(), "{metadata}");
+    assert!(metadata.get("PopReceipt").is_none(), "{metadata}");
+    assert_eq!(
+        metadata["ExpirationTime"],
+        json!("9999-12-31T23:59:59.9999999+00:00")
+    );
+    assert!(metadata["InsertionTime"].is_string());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_timer_function_runs_now_with_a_fresh_timer_info_whatever_the_input() {
+    // TICK_SCHEDULE is once a year (the fixture's settings): only the admin call runs it.
+    let app = spawn_app("app").await;
+    let body = json!({ "input": "ignored" }).to_string();
+    assert_eq!(admin(&app, "tick", Some(MASTER_KEY), &body).await, 202);
+    let timer = recorded(&app, "tick-").await["Data"]["timer"].clone();
+    assert_eq!(timer["IsPastDue"], json!(false));
+    assert_eq!(timer["Schedule"], json!({"AdjustForDST": true}));
+    assert_eq!(
+        timer["ScheduleStatus"]["Last"],
+        json!("0001-01-01T00:00:00")
+    );
+    let next = timer["ScheduleStatus"]["Next"].as_str().unwrap();
+    assert!(next.contains("-01-01T00:00:00"), "{timer}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_http_function_is_accepted_and_not_run_as_on_the_host() {
+    let app = spawn_app("app").await;
+    assert_eq!(
+        admin(&app, "echo", Some(MASTER_KEY), r#"{"input": "x"}"#).await,
+        202
+    );
+    app.stop().await;
+}
