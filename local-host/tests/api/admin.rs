@@ -73,7 +73,7 @@ async fn the_admin_api_needs_the_master_key_a_known_function_and_a_json_body() {
 #[tokio::test]
 async fn a_queue_function_gets_the_input_as_a_message_never_dequeued_with_no_id() {
     let app = spawn_app("app").await;
-    let input = r#"{"jobId":"j-1","rows":2}"#;
+    let input = local_host::cli::QUEUE_EXAMPLE;
     let body = json!({ "input": input }).to_string();
     assert_eq!(admin(&app, "record", Some(MASTER_KEY), &body).await, 202);
     let request = recorded(&app, "record-").await;
@@ -85,7 +85,7 @@ async fn a_queue_function_gets_the_input_as_a_message_never_dequeued_with_no_id(
     );
     let metadata = &request["Metadata"];
     assert_eq!(metadata["DequeueCount"], json!("0"));
-    assert_eq!(metadata["jobId"], json!("\"j-1\""));
+    assert_eq!(metadata["hello"], json!("\"from local-host invoke\""));
     assert!(metadata.get("Id").is_none(), "{metadata}");
     assert!(metadata.get("PopReceipt").is_none(), "{metadata}");
     assert_eq!(
@@ -100,7 +100,7 @@ async fn a_queue_function_gets_the_input_as_a_message_never_dequeued_with_no_id(
 async fn a_timer_function_runs_now_with_a_fresh_timer_info_whatever_the_input() {
     // TICK_SCHEDULE is once a year (the fixture's settings): only the admin call runs it.
     let app = spawn_app("app").await;
-    let body = json!({ "input": "ignored" }).to_string();
+    let body = json!({ "input": local_host::cli::TIMER_EXAMPLE }).to_string();
     assert_eq!(admin(&app, "tick", Some(MASTER_KEY), &body).await, 202);
     let timer = recorded(&app, "tick-").await["Data"]["timer"].clone();
     assert_eq!(timer["IsPastDue"], json!(false));
@@ -121,5 +121,54 @@ async fn an_http_function_is_accepted_and_not_run_as_on_the_host() {
         admin(&app, "echo", Some(MASTER_KEY), r#"{"input": "x"}"#).await,
         202
     );
+    app.stop().await;
+}
+
+/// `local-host invoke`, the real binary, against a running host (awaited, so the host in
+/// this runtime can answer it).
+async fn invoke_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_local-host"))
+        .arg("invoke")
+        .args(args)
+        .arg("--app-dir")
+        .arg(app.dir())
+        .args(["--url", app.host.url()])
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn local_host_invoke_sends_the_example_for_the_trigger_with_the_settings_master_key() {
+    let app = spawn_app("app").await;
+    let output = invoke_cli(&app, &["record"]).await;
+    assert!(output.status.success(), "{output:?}");
+    let request = recorded(&app, "record-").await;
+    assert_eq!(
+        request["Data"]["message"],
+        json!(serde_json::to_string(local_host::cli::QUEUE_EXAMPLE).unwrap())
+    );
+    let output = invoke_cli(&app, &["record", "--input", "by hand"]).await;
+    assert!(output.status.success(), "{output:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn local_host_invoke_fails_with_one_sentence() {
+    let app = spawn_app("app").await;
+    for (args, expected) in [
+        (&["tick", "--key", "wrong"][..], "refused the master key"),
+        (&["nope", "--input", "x"][..], "has no function `nope`"),
+        (
+            &["echo"][..],
+            "has a httpTrigger trigger, which has no example input",
+        ),
+    ] {
+        let output = invoke_cli(&app, args).await;
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
     app.stop().await;
 }

@@ -81,6 +81,11 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The app directory the host runs.
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.host.url())
     }
