@@ -50,6 +50,12 @@ param functionInstanceMemoryMB int = 2048
 @maxValue(1000)
 param functionMaximumInstanceCount int = 100
 
+@description('When the housekeeping timer runs: six-field NCRONTAB, UTC.')
+param housekeepingSchedule string = '0 0 3 * * *'
+
+@description('How old a stored blob housekeeping deletes is (d.hh:mm:ss).')
+param housekeepingRetention string = '7.00:00:00'
+
 @description('Client ID of an Entra ID app registration: when set, App Service authentication lets only signed-in users and token holders reach the web app (see README). Empty leaves it public.')
 param webAppAuthClientId string = ''
 
@@ -107,6 +113,8 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsName: monitoring.outputs.appInsightsName
     instanceMemoryMB: functionInstanceMemoryMB
     maximumInstanceCount: functionMaximumInstanceCount
+    housekeepingSchedule: housekeepingSchedule
+    housekeepingRetention: housekeepingRetention
     tags: tags
   }
 }

@@ -157,6 +157,19 @@ class TestFunctionApp:
             uri = resolve(functionapp_bicep, settings[f"AzureWebJobsStorage__{name}ServiceUri"])
             assert uri == f"https://${{storageAccountName}}.{name}.${{storageSuffix}}"
 
+    def test_housekeeping_schedule_and_retention_are_settings_with_the_documented_defaults(
+        self, functionapp_bicep, main_bicep
+    ):
+        # Without HOUSEKEEPING_SCHEDULE the host cannot resolve the timer's %...% schedule.
+        settings = app_settings(only_resource(functionapp_bicep, "Microsoft.Web/sites"))
+        assert settings["HOUSEKEEPING_SCHEDULE"] == "housekeepingSchedule"
+        assert settings["HOUSEKEEPING_RETENTION"] == "housekeepingRetention"
+        for bicep in (functionapp_bicep, main_bicep):
+            assert bicep["parameters"]["housekeepingSchedule"]["default"] == "0 0 3 * * *"
+            assert bicep["parameters"]["housekeepingRetention"]["default"] == "7.00:00:00"
+        module = main_bicep["modules"]["functionApp"]["config"]["params"]
+        assert module["housekeepingSchedule"] == "housekeepingSchedule"
+
     def test_no_setting_flex_consumption_deprecates(self, functionapp_bicep):
         settings = app_settings(only_resource(functionapp_bicep, "Microsoft.Web/sites"))
         assert not FLEX_DEPRECATED_SETTINGS & set(settings)

@@ -61,6 +61,7 @@ fn the_packages_run_under_the_local_host_as_shipped() {
         [
             "handler",
             "host.json",
+            "housekeeping/function.json",
             "job-status/function.json",
             "predict/function.json",
             "score-job/function.json",
@@ -115,6 +116,7 @@ fn the_packages_run_under_the_local_host_as_shipped() {
             .args(["--port", &port.to_string()])
             .env("AzureWebJobsStorage", &azurite)
             .env("FUNCTIONS_KEY", "package-test-key")
+            .env("HOUSEKEEPING_SCHEDULE", "0 0 3 * * *")
             .spawn()
             .unwrap(),
     );

@@ -1,4 +1,4 @@
-//! The house-price Functions app: four functions declared in code, served by the
+//! The house-price Functions app: five functions declared in code, served by the
 //! `custom-handler` runtime. The domain logic all lives in `house-price`; each function
 //! here only moves bytes between the host's protocol and that crate.
 #![warn(missing_docs)]
@@ -22,7 +22,8 @@ pub fn app(state: State) -> FunctionApp {
         .function(functions::predict::function(state.clone()))
         .function(functions::submit_job::function(state.clone()))
         .function(functions::score_job::function(state.clone()))
-        .function(functions::job_status::function(state))
+        .function(functions::job_status::function(state.clone()))
+        .function(functions::housekeeping::function(state))
 }
 
 /// The largest invocation to accept: one carrying the largest body a function accepts. The

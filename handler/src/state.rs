@@ -3,6 +3,9 @@
 use house_price::Model;
 use house_price::api::Limits;
 use house_price::jobs::MAX_JOB_ROWS;
+use std::time::Duration;
+
+use custom_handler::host_json::TimeSpan;
 use storage::Storage;
 
 /// Enables the test-only fault switch of `score-job` when set to `1`. Never set in Azure.
@@ -22,6 +25,8 @@ pub struct State {
     pub storage: Option<Storage>,
     /// Whether `score-job` honours a message's `testFault` field.
     pub faults: bool,
+    /// How old a blob `housekeeping` deletes is.
+    pub housekeeping_retention: Duration,
 }
 
 /// Why the app cannot start.
@@ -49,10 +54,12 @@ impl State {
             },
             storage: None,
             faults: false,
+            housekeeping_retention: crate::functions::housekeeping::DEFAULT_RETENTION,
         }
     }
 
-    /// State from the environment: `MODEL_PATH`, `AzureWebJobsStorage*`, [`FAULTS_VAR`].
+    /// State from the environment: `MODEL_PATH`, `AzureWebJobsStorage*`, [`FAULTS_VAR`],
+    /// `HOUSEKEEPING_RETENTION`.
     pub fn from_env() -> Result<State, StartupError> {
         let model = Model::from_env().map_err(|e| StartupError(e.to_string()))?;
         let mut state = State::new(model);
@@ -64,6 +71,13 @@ impl State {
             Err(e) => return Err(StartupError(e.to_string())),
         };
         state.faults = std::env::var(FAULTS_VAR).is_ok_and(|v| v == "1");
+        let retention = crate::functions::housekeeping::RETENTION_SETTING;
+        if let Ok(text) = std::env::var(retention) {
+            let span: TimeSpan = text
+                .parse()
+                .map_err(|e| StartupError(format!("{retention}: {e}")))?;
+            state.housekeeping_retention = span.as_duration();
+        }
         Ok(state)
     }
 }

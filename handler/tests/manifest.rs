@@ -69,9 +69,18 @@ mod tempdir {
 }
 
 #[test]
-fn the_manifest_declares_the_four_functions() {
+fn the_manifest_declares_the_five_functions() {
     let (_dir, names) = manifest();
-    assert_eq!(names, ["job-status", "predict", "score-job", "submit-job"]);
+    assert_eq!(
+        names,
+        [
+            "housekeeping",
+            "job-status",
+            "predict",
+            "score-job",
+            "submit-job"
+        ]
+    );
 }
 
 #[test]
@@ -118,6 +127,13 @@ fn the_bindings_are_the_ones_the_functions_rely_on() {
         .map(|b| b["type"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["httpTrigger", "http"]);
+    // The schedule is an app setting, so it can change without a deployment.
+    let housekeeping = read("housekeeping");
+    assert_eq!(housekeeping["bindings"][0]["type"], "timerTrigger");
+    assert_eq!(
+        housekeeping["bindings"][0]["schedule"],
+        "%HOUSEKEEPING_SCHEDULE%"
+    );
 }
 
 #[test]

@@ -36,6 +36,12 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
+@description('When the housekeeping timer runs: six-field NCRONTAB, UTC (default daily at 03:00).')
+param housekeepingSchedule string = '0 0 3 * * *'
+
+@description('How old a blob of results/, job-inputs/ or uploads/ housekeeping deletes is (a .NET time span, d.hh:mm:ss).')
+param housekeepingRetention string = '7.00:00:00'
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
@@ -102,6 +108,16 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         {
           name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
           value: appInsights.properties.ConnectionString
+        }
+        // The housekeeping function's timerTrigger reads %HOUSEKEEPING_SCHEDULE%: the host
+        // does not load the function without it.
+        {
+          name: 'HOUSEKEEPING_SCHEDULE'
+          value: housekeepingSchedule
+        }
+        {
+          name: 'HOUSEKEEPING_RETENTION'
+          value: housekeepingRetention
         }
       ]
     }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use storage::{MessageEncoding, Storage, StorageSettings, encode_message};
 
 pub const KEY: &str = "e2e-function-key";
+pub const MASTER_KEY: &str = "e2e-master-key";
 pub const QUEUE: &str = house_price::jobs::QUEUE;
 pub const POISON: &str = "predict-jobs-poison";
 
@@ -111,6 +112,20 @@ pub async fn start_on(connection: &str, left_out: &[&str]) -> Stack {
 
 /// [`start_on`] with queue messages leased for `lease` instead of the host's 10 minutes.
 pub async fn start_with(connection: &str, left_out: &[&str], lease: Duration) -> Stack {
+    start_configured(connection, left_out, lease, &[]).await
+}
+
+/// [`start`] with app settings added (or replaced).
+pub async fn start_with_settings(settings: &[(&str, &str)]) -> Stack {
+    start_configured(&azurite(), &[], local_host::queue::MESSAGE_LEASE, settings).await
+}
+
+async fn start_configured(
+    connection: &str,
+    left_out: &[&str],
+    lease: Duration,
+    extra: &[(&str, &str)],
+) -> Stack {
     let settings =
         StorageSettings::parse_connection_string("AzureWebJobsStorage", connection).unwrap();
     let storage = Storage::new(&settings).unwrap();
@@ -122,15 +137,18 @@ pub async fn start_with(connection: &str, left_out: &[&str], lease: Duration) ->
     for name in left_out {
         std::fs::remove_dir_all(app.0.join(name)).unwrap();
     }
-    let host = Host::start(
-        HostOptions::new(app.0.clone())
-            .setting("AzureWebJobsStorage", connection)
-            .setting("FUNCTIONS_KEY", KEY)
-            .setting("HANDLER_TEST_FAULTS", "1")
-            .message_lease(lease),
-    )
-    .await
-    .unwrap();
+    let mut options = HostOptions::new(app.0.clone())
+        .setting("AzureWebJobsStorage", connection)
+        .setting("FUNCTIONS_KEY", KEY)
+        .setting("FUNCTIONS_MASTER_KEY", MASTER_KEY)
+        .setting("HANDLER_TEST_FAULTS", "1")
+        // As the infra sets it; tests run housekeeping through the admin API instead.
+        .setting("HOUSEKEEPING_SCHEDULE", "0 0 3 * * *")
+        .message_lease(lease);
+    for (name, value) in extra {
+        options = options.setting(*name, *value);
+    }
+    let host = Host::start(options).await.unwrap();
     Stack {
         host,
         storage,
@@ -214,6 +232,21 @@ impl Stack {
             assert!(start.elapsed() < timeout, "nothing reached {POISON}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Runs `function` now through the host's admin API with `input`; the host answers 202
+    /// and runs it in the background.
+    pub async fn admin_invoke(&self, function: &str, input: &str) {
+        let status = self
+            .http
+            .post(self.url(&format!("/admin/functions/{function}")))
+            .header("x-functions-key", MASTER_KEY)
+            .json(&serde_json::json!({ "input": input }))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 202, "admin invoke of {function}");
     }
 
     /// Puts a message on the job queue the way the Functions host expects it (base64).

@@ -4,6 +4,7 @@
 mod bad_input;
 mod fidelity;
 mod helpers;
+mod housekeeping;
 mod jobs;
 mod outage;
 mod resilience;

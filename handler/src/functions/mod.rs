@@ -1,6 +1,7 @@
 //! One module per function: its declaration (bindings) and its handler, side by side, so
 //! the generated function.json and the code that relies on it cannot drift apart.
 
+pub mod housekeeping;
 pub mod job_status;
 pub mod predict;
 pub mod score_job;

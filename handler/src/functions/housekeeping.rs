@@ -1,0 +1,251 @@
+//! `housekeeping`: a timer that keeps storage tidy.
+//!
+//! On the schedule in app setting `HOUSEKEEPING_SCHEDULE` (six-field NCRONTAB; the infra sets
+//! `0 0 3 * * *`, daily at 03:00 UTC) it:
+//! - deletes the blobs of `results`, `job-inputs` and `uploads` last written longer ago than
+//!   `HOUSEKEEPING_RETENTION` (a .NET time span, `7.00:00:00` by default);
+//! - moves every message of `predict-jobs-poison` into blob `poison/<messageId>.json` (its
+//!   text, dequeue count, insertion time and when it was drained), so a poisoned job is not
+//!   lost when the queue's time-to-live ends.
+//!
+//! Safe to run twice at once (Azure runs a timer as a singleton only while its lease holds):
+//! a message is leased to one run before it is copied, the copy is named by the message id
+//! (a second copy overwrites it with the same text), and a blob or message already deleted by
+//! the other run counts as done.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use custom_handler::{Function, Invocation, InvocationError, InvocationResponse, service_fn};
+use house_price::jobs;
+use serde_json::json;
+use storage::{MessageEncoding, Storage, StorageError};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::task::JoinSet;
+
+use crate::State;
+
+/// The containers whose old blobs are deleted.
+pub const SWEPT_CONTAINERS: [&str; 3] = [jobs::RESULTS_CONTAINER, jobs::INPUTS_CONTAINER, UPLOADS];
+/// Where files to score are dropped.
+pub const UPLOADS: &str = "uploads";
+/// Where drained poison messages are kept.
+pub const POISON_CONTAINER: &str = "poison";
+/// The queue the host moves messages to after their last failed delivery.
+pub const POISON_QUEUE: &str = "predict-jobs-poison";
+/// The app setting of the schedule.
+pub const SCHEDULE_SETTING: &str = "HOUSEKEEPING_SCHEDULE";
+/// The app setting of the retention.
+pub const RETENTION_SETTING: &str = "HOUSEKEEPING_RETENTION";
+/// The retention when the setting is absent: a week.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Deletions in flight at once: enough to hide the round trips, few enough to stay polite.
+const PARALLEL_DELETES: usize = 16;
+/// How long a drained message is leased to this run while it is copied.
+const DRAIN_LEASE: Duration = Duration::from_secs(5 * 60);
+
+/// The function's declaration.
+pub fn function(state: Arc<State>) -> Function {
+    Function::new("housekeeping")
+        .timer_trigger("timer", format!("%{SCHEDULE_SETTING}%"))
+        .handler(service_fn(move |inv| handle(state.clone(), inv)))
+}
+
+async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
+    let timer = inv
+        .request()
+        .timer("timer")
+        .map_err(|e| super::missing("timer", e))?;
+    let Some(storage) = &state.storage else {
+        return Err(InvocationError::permanent(
+            "housekeeping needs storage: set AzureWebJobsStorage",
+        ));
+    };
+    let report = run(
+        storage,
+        state.housekeeping_retention,
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    .map_err(|e| InvocationError::transient(e.to_string()))?;
+    let past_due = if timer.is_past_due {
+        "; this run is past due (the app was not running when it was scheduled)"
+    } else {
+        ""
+    };
+    inv.log(log::Level::Info, format!("{report}{past_due}"));
+    Ok(InvocationResponse::new())
+}
+
+/// What one run did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Blobs deleted, by container (in [`SWEPT_CONTAINERS`] order).
+    pub deleted: [usize; 3],
+    /// Blobs younger than the retention, left alone.
+    pub kept: usize,
+    /// Poison messages moved into blobs.
+    pub drained: usize,
+    /// The retention applied.
+    pub retention: Duration,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [results, inputs, uploads] = self.deleted;
+        write!(
+            f,
+            "housekeeping: deleted {} blobs older than {} (results {results}, job-inputs {inputs}, uploads {uploads}), kept {}, moved {} poison messages to {POISON_CONTAINER}/",
+            results + inputs + uploads,
+            span(self.retention),
+            self.kept,
+            self.drained
+        )
+    }
+}
+
+/// A retention as people say it: whole days in days, anything else in seconds.
+fn span(retention: Duration) -> String {
+    let secs = retention.as_secs();
+    match secs {
+        86_400 => "1 day".to_owned(),
+        s if s % 86_400 == 0 && s > 0 => format!("{} days", s / 86_400),
+        s => format!("{s} s"),
+    }
+}
+
+/// One housekeeping run at `now`.
+pub async fn run(
+    storage: &Storage,
+    retention: Duration,
+    now: OffsetDateTime,
+) -> Result<Report, StorageError> {
+    let cutoff = now - retention;
+    let mut report = Report {
+        retention,
+        ..Report::default()
+    };
+    for (i, container) in SWEPT_CONTAINERS.into_iter().enumerate() {
+        let blobs = match storage.list_blob_infos(container, None).await {
+            Ok(blobs) => blobs,
+            Err(e) if e.code() == Some("ContainerNotFound") => continue,
+            Err(e) => return Err(e),
+        };
+        let (old, young): (Vec<_>, Vec<_>) =
+            blobs.into_iter().partition(|b| b.last_modified < cutoff);
+        report.kept += young.len();
+        report.deleted[i] = delete_all(storage, container, old.into_iter().map(|b| b.name)).await?;
+    }
+    report.drained = drain_poison(storage, now).await?;
+    Ok(report)
+}
+
+/// Deletes `names` from `container`, a few at a time; returns how many this run deleted.
+async fn delete_all(
+    storage: &Storage,
+    container: &str,
+    names: impl Iterator<Item = String>,
+) -> Result<usize, StorageError> {
+    let mut deleted = 0;
+    let mut tasks = JoinSet::new();
+    for name in names {
+        if tasks.len() >= PARALLEL_DELETES
+            && let Some(done) = tasks.join_next().await
+        {
+            deleted += usize::from(joined(done)?);
+        }
+        let (storage, container) = (storage.clone(), container.to_owned());
+        tasks.spawn(async move { storage.delete_blob(&container, &name).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        deleted += usize::from(joined(done)?);
+    }
+    Ok(deleted)
+}
+
+fn joined(
+    done: Result<Result<bool, StorageError>, tokio::task::JoinError>,
+) -> Result<bool, StorageError> {
+    done.map_err(|e| StorageError::Other {
+        operation: "delete a blob".to_owned(),
+        detail: e.to_string(),
+    })?
+}
+
+/// Moves every message of [`POISON_QUEUE`] into a blob; returns how many.
+async fn drain_poison(storage: &Storage, now: OffsetDateTime) -> Result<usize, StorageError> {
+    let mut drained = 0;
+    let mut container_ready = false;
+    loop {
+        let batch = match storage
+            .receive_messages(POISON_QUEUE, storage::MAX_MESSAGES_PER_CALL, DRAIN_LEASE)
+            .await
+        {
+            Ok(batch) => batch,
+            Err(e) if e.code() == Some("QueueNotFound") => return Ok(drained),
+            Err(e) => return Err(e),
+        };
+        if batch.is_empty() {
+            return Ok(drained);
+        }
+        if !container_ready {
+            storage.ensure_container(POISON_CONTAINER).await?;
+            container_ready = true;
+        }
+        for message in batch {
+            // The host writes base64 by default; a message that is not is kept as sent.
+            let text = storage::decode_message(&message.text, MessageEncoding::Base64)
+                .unwrap_or_else(|_| message.text.clone());
+            let record = json!({
+                "messageId": message.id,
+                "body": text,
+                "dequeueCount": message.dequeue_count,
+                "insertedAt": message.insertion_time.format(&Rfc3339).ok(),
+                "drainedAt": now.format(&Rfc3339).ok(),
+            });
+            storage
+                .put_blob(
+                    POISON_CONTAINER,
+                    &format!("{}.json", message.id),
+                    serde_json::to_vec_pretty(&record).unwrap_or_default(),
+                    "application/json",
+                )
+                .await?;
+            match storage
+                .delete_message(POISON_QUEUE, &message.id, &message.pop_receipt)
+                .await
+            {
+                Ok(()) => {}
+                // Its lease passed to another run, which copies it again under the same name.
+                Err(e)
+                    if e.code() == Some("MessageNotFound")
+                        || e.code() == Some("PopReceiptMismatch") => {}
+                Err(e) => return Err(e),
+            }
+            drained += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_is_one_line_with_the_counts() {
+        let report = Report {
+            deleted: [3, 1, 2],
+            kept: 7,
+            drained: 4,
+            retention: Duration::from_secs(60),
+        };
+        assert_eq!(
+            report.to_string(),
+            "housekeeping: deleted 6 blobs older than 60 s (results 3, job-inputs 1, uploads 2), kept 7, moved 4 poison messages to poison/"
+        );
+        assert_eq!(span(DEFAULT_RETENTION), "7 days");
+        assert_eq!(span(Duration::from_secs(86_400)), "1 day");
+    }
+}
