@@ -213,6 +213,13 @@ pub struct TimerTrigger {
     pub run_on_startup: Option<bool>,
 }
 
+/// An `eventGridTrigger` binding: one Event Grid event per invocation, as a JSON object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventGridTrigger {
+    /// The binding name.
+    pub name: String,
+}
+
 /// One entry of `function.json`'s `bindings`, tagged by its `type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Binding {
@@ -228,10 +235,13 @@ pub enum Binding {
     Blob(Blob),
     /// `timerTrigger`, direction in.
     TimerTrigger(TimerTrigger),
+    /// `eventGridTrigger`, direction in.
+    EventGridTrigger(EventGridTrigger),
 }
 
 /// The binding types this runtime reads and writes.
-const SUPPORTED_TYPES: &str = "httpTrigger, http, queueTrigger, queue, blob, timerTrigger";
+const SUPPORTED_TYPES: &str =
+    "httpTrigger, http, queueTrigger, queue, blob, timerTrigger, eventGridTrigger";
 
 impl Binding {
     /// The binding's `name`.
@@ -243,6 +253,7 @@ impl Binding {
             Self::Queue(b) => &b.name,
             Self::Blob(b) => &b.name,
             Self::TimerTrigger(b) => &b.name,
+            Self::EventGridTrigger(b) => &b.name,
         }
     }
 
@@ -255,13 +266,17 @@ impl Binding {
             Self::Queue(_) => "queue",
             Self::Blob(_) => "blob",
             Self::TimerTrigger(_) => "timerTrigger",
+            Self::EventGridTrigger(_) => "eventGridTrigger",
         }
     }
 
     /// The binding's direction.
     pub fn direction(&self) -> Direction {
         match self {
-            Self::HttpTrigger(_) | Self::QueueTrigger(_) | Self::TimerTrigger(_) => Direction::In,
+            Self::HttpTrigger(_)
+            | Self::QueueTrigger(_)
+            | Self::TimerTrigger(_)
+            | Self::EventGridTrigger(_) => Direction::In,
             Self::Http(_) | Self::Queue(_) => Direction::Out,
             Self::Blob(b) => b.direction,
         }
@@ -281,7 +296,10 @@ impl Binding {
     pub fn is_trigger(&self) -> bool {
         matches!(
             self,
-            Self::HttpTrigger(_) | Self::QueueTrigger(_) | Self::TimerTrigger(_)
+            Self::HttpTrigger(_)
+                | Self::QueueTrigger(_)
+                | Self::TimerTrigger(_)
+                | Self::EventGridTrigger(_)
         )
     }
 
@@ -326,6 +344,7 @@ impl Binding {
                 wire.schedule = Some(b.schedule.clone());
                 wire.run_on_startup = b.run_on_startup;
             }
+            Self::EventGridTrigger(_) => {}
         }
         wire
     }
@@ -404,6 +423,10 @@ impl Binding {
                     schedule: require("schedule", schedule)?,
                     run_on_startup,
                 })
+            }
+            "eventGridTrigger" => {
+                expect_direction(&[Direction::In])?;
+                Self::EventGridTrigger(EventGridTrigger { name })
             }
             other => {
                 return Err(format!(
@@ -538,6 +561,21 @@ mod tests {
         .unwrap();
         assert!(!queue.is_forwardable());
         assert_eq!(queue.trigger().unwrap().name(), "job");
+    }
+
+    #[test]
+    fn an_event_grid_trigger_round_trips_and_is_the_trigger() {
+        let text = json!({"bindings": [
+            {"type": "eventGridTrigger", "direction": "in", "name": "event"},
+            {"type": "blob", "direction": "out", "name": "result", "path": "results/x.csv"}]});
+        let parsed: FunctionJson = serde_json::from_value(text.clone()).unwrap();
+        assert_eq!(parsed.trigger().unwrap().type_name(), "eventGridTrigger");
+        assert!(!parsed.is_forwardable());
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), text);
+        let err = serde_json::from_value::<FunctionJson>(json!({"bindings": [
+            {"type": "eventGridTrigger", "direction": "out", "name": "event"}]}))
+        .unwrap_err();
+        assert!(err.to_string().contains("direction `out`"), "{err}");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Declaring functions in code: bindings, the handler, and what a handler receives and returns.
 
 use crate::bindings::{
-    Binding, Blob, DEFAULT_CONNECTION, DataType, Direction, FunctionJson, HttpOutput, HttpTrigger,
-    QueueOutput, QueueTrigger, TimerTrigger,
+    Binding, Blob, DEFAULT_CONNECTION, DataType, Direction, EventGridTrigger, FunctionJson,
+    HttpOutput, HttpTrigger, QueueOutput, QueueTrigger, TimerTrigger,
 };
 use crate::protocol::{DecodeError, InvocationRequest, InvocationResponse};
 use std::fmt;
@@ -147,6 +147,14 @@ impl Function {
             name: name.into(),
             schedule: schedule.into(),
             run_on_startup: None,
+        }))
+    }
+
+    /// Adds an Event Grid trigger: the host calls the function once per event delivered to
+    /// `/runtime/webhooks/eventgrid?functionName=<name>`.
+    pub fn event_grid_trigger(self, name: impl Into<String>) -> Self {
+        self.binding(Binding::EventGridTrigger(EventGridTrigger {
+            name: name.into(),
         }))
     }
 

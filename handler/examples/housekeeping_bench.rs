@@ -30,17 +30,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let storage = storage.clone();
         puts.spawn(async move {
             let name = format!("bench/{i:06}.csv");
-            storage.put_blob(UPLOADS, &name, b"CHAS\n0\n".to_vec(), "text/csv").await
+            storage
+                .put_blob(UPLOADS, &name, b"CHAS\n0\n".to_vec(), "text/csv")
+                .await
         });
     }
     while let Some(done) = puts.join_next().await {
         done??;
     }
-    println!("wrote {n} blobs in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "wrote {n} blobs in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     // Everything written so far is older than a zero retention a second later.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let started = Instant::now();
-    let report = housekeeping::run(&storage, Duration::ZERO, time::OffsetDateTime::now_utc()).await?;
+    let report =
+        housekeeping::run(&storage, Duration::ZERO, time::OffsetDateTime::now_utc()).await?;
     let took = started.elapsed().as_secs_f64();
     println!("{report}");
     println!(

@@ -348,7 +348,7 @@ fn load_function(
                     )
                 })?;
             }
-            Binding::HttpTrigger(_) | Binding::Http(_) => {}
+            Binding::HttpTrigger(_) | Binding::Http(_) | Binding::EventGridTrigger(_) => {}
         }
     }
     let route = match json.http_trigger() {

@@ -172,6 +172,20 @@ impl InvocationRequest {
         })
     }
 
+    /// The Event Grid trigger named `name`: one event, Event Grid or CloudEvents schema, with
+    /// its keys as sent. The host hands it over as an object; a JSON string holding one (how a
+    /// host that serialises the value once more would send it) is read the same way.
+    pub fn event_grid_event(&self, name: &str) -> Result<Map<String, Value>, DecodeError> {
+        let value = self.required(name, "Event Grid trigger")?;
+        match as_object(value) {
+            Some(map) => Ok(map.into_owned()),
+            None => Err(DecodeError::new(format!(
+                "the Event Grid trigger `{name}` is {} where an event object was expected",
+                type_name(value)
+            ))),
+        }
+    }
+
     /// The `sys` metadata the host adds to every invocation.
     pub fn sys(&self) -> Sys {
         let sys = get_ci(&self.metadata, "sys").and_then(as_object);
@@ -454,6 +468,21 @@ mod tests {
         let req = request(json!({"Data": {}, "Metadata": {"DequeueCount": "many", "Id": [1]}}));
         assert_eq!(req.queue_metadata(), QueueMetadata::default());
         assert_eq!(req.sys(), Sys::default());
+    }
+
+    #[test]
+    fn an_event_grid_event_is_an_object_or_a_string_holding_one() {
+        let event =
+            json!({"id": "1", "eventType": "Microsoft.Storage.BlobCreated", "data": {"url": "u"}});
+        let req = request(json!({"Data": {"e": event.clone(), "s": event.to_string(), "n": 3}}));
+        assert_eq!(Value::Object(req.event_grid_event("e").unwrap()), event);
+        assert_eq!(Value::Object(req.event_grid_event("s").unwrap()), event);
+        let err = req.event_grid_event("n").unwrap_err();
+        assert!(
+            err.message().contains("a number where an event object"),
+            "{}",
+            err.message()
+        );
     }
 
     #[test]
