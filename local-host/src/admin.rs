@@ -9,6 +9,8 @@
 //!   id or pop receipt and a dequeue count of 0 ([`MessageFacts::from_admin_input`]);
 //! - a timer trigger: the input is ignored and a `TimerInfo` is made, not past due
 //!   (azure-webjobs-sdk-extensions `src/WebJobs.Extensions/Extensions/Timers/Bindings/TimerTriggerBinding.cs`);
+//! - an Event Grid trigger: the input must be one event's JSON object
+//!   (azure-sdk-for-net `EventGridTriggerAttributeBindingProvider.cs`, `BindAsync`);
 //! - an HTTP trigger: accepted, then the invocation fails ("An HttpRequest is required",
 //!   WebJobs.Extensions.Http `HttpTriggerAttributeBindingProvider.cs`), as on the host.
 
@@ -76,7 +78,7 @@ async fn invoke(
     admin.runtime.spawn(async move {
         let Some((data, binding_data)) = trigger_value(&function, &input) else {
             log::error!(
-                "Executed 'Functions.{}' (Failed): the admin API cannot make its trigger's value from an input (an HTTP trigger needs an HTTP request)",
+                "Executed 'Functions.{}' (Failed): the admin API cannot make its trigger's value from this input (an HTTP trigger needs an HTTP request; an Event Grid trigger one JSON event object)",
                 function.name
             );
             return;
@@ -119,6 +121,12 @@ pub(crate) fn trigger_value(
             &MessageFacts::from_admin_input(now),
             input.as_bytes(),
         )),
+        // `JObject.Parse` of the input, as the extension's `BindAsync` does; text that is not
+        // one JSON object fails the invocation.
+        Binding::EventGridTrigger(_) => {
+            let event = serde_json::from_str(input).ok()?;
+            crate::event_grid::trigger_value(function, event).ok()
+        }
         Binding::TimerTrigger(trigger) => {
             let next = Schedule::parse(&trigger.schedule)
                 .ok()

@@ -68,7 +68,7 @@ impl StartArgs {
 pub struct InvokeArgs {
     /// The function to run.
     pub function: String,
-    /// The trigger input: a queue message's text (a timer ignores it).
+    /// The trigger input: a queue message's text, an Event Grid event's JSON (a timer ignores it).
     #[arg(long, conflicts_with = "file")]
     pub input: Option<String>,
     /// A file holding the trigger input.
@@ -90,6 +90,8 @@ pub struct InvokeArgs {
 
 /// The example input for each trigger, the same files the tests send.
 pub const QUEUE_EXAMPLE: &str = include_str!("../events/queue-message.json");
+/// An Event Grid event: a blob written to `uploads/`.
+pub const EVENT_GRID_EXAMPLE: &str = include_str!("../events/event-grid-blob-created.json");
 /// The timer's (ignored) input.
 pub const TIMER_EXAMPLE: &str = include_str!("../events/timer-tick.json");
 
@@ -177,6 +179,7 @@ impl InvokeArgs {
         match json.trigger() {
             Some(custom_handler::Binding::QueueTrigger(_)) => Ok(QUEUE_EXAMPLE),
             Some(custom_handler::Binding::TimerTrigger(_)) => Ok(TIMER_EXAMPLE),
+            Some(custom_handler::Binding::EventGridTrigger(_)) => Ok(EVENT_GRID_EXAMPLE),
             Some(other) => Err(format!(
                 "`{}` has a {} trigger, which has no example input: pass --input or --file",
                 self.function,

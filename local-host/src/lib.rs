@@ -27,6 +27,7 @@ pub mod bindings;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod event_grid;
 pub mod handler;
 pub mod http;
 pub mod invocation;
@@ -311,6 +312,7 @@ fn serve(
         let admin = Arc::clone(&admin);
         actix_web::App::new()
             .configure(move |cfg| admin::configure(cfg, admin))
+            .configure(event_grid::configure)
             .configure(move |cfg| http::configure(cfg, door))
     })
     .workers(4)

@@ -3,6 +3,7 @@
 
 mod admin;
 mod blobs;
+mod event_grid;
 mod forwarding;
 mod helpers;
 mod http_protocol;

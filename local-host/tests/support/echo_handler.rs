@@ -153,8 +153,13 @@ async fn invoke(req: HttpRequest, body: web::Bytes) -> HttpResponse {
             "raw": "aGVsbG8=",
             "res": {"statusCode": "204"}
         }})),
+        "grid" if raw["Data"]["event"]["data"]["fail"] == json!(true) => {
+            HttpResponse::InternalServerError().body("told to fail")
+        }
         // Record the invocation as it came, for the tests to read back.
-        "tick" | "record" => ok(json!({"Outputs": {"out": json!({"request": raw}).to_string()}})),
+        "tick" | "record" | "grid" => {
+            ok(json!({"Outputs": {"out": json!({"request": raw}).to_string()}}))
+        }
         other => HttpResponse::NotFound().body(format!("no function {other}")),
     }
 }
