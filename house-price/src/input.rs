@@ -557,51 +557,110 @@ impl CsvTable {
 /// Parses CSV with a header row naming each feature once, in any order.
 pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable, InputError> {
     let body = utf8_body(body).map_err(InputError::MalformedCsv)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(body.as_ref());
-    let header = reader
-        .headers()
-        .map_err(|e| InputError::MalformedCsv(e.to_string()))?
-        .clone();
-    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-        return Err(InputError::MalformedCsv(format!(
-            "the body is empty; the first line must name the columns {}",
-            FEATURES.join(",")
-        )));
-    }
-    let mut position = [usize::MAX; N_FEATURES];
-    for (col, name) in header.iter().enumerate() {
-        let i = feature_index(name).ok_or_else(|| InputError::UnknownColumn {
-            column: excerpt(name),
-        })?;
-        if position[i] != usize::MAX {
-            return Err(InputError::Duplicate {
-                what: format!("column \"{}\"", FEATURES[i]),
-            });
-        }
-        position[i] = col;
-    }
-    if let Some(i) = position.iter().position(|p| *p == usize::MAX) {
-        return Err(InputError::MissingFeature {
-            row: RowRef::Line(1),
-            column: FEATURES[i],
-        });
-    }
+    let mut reader = CsvRows::new(body.as_ref())?;
     let mut records = Vec::new();
     let mut rows = Vec::new();
-    for result in reader.records() {
-        let record = result.map_err(|e| InputError::MalformedCsv(e.to_string()))?;
+    while let Some(next) = reader.next_row() {
+        let (record, row) = next?;
         if rows.len() == max_rows {
             return Err(InputError::TooManyRows {
                 rows: max_rows + 1,
                 limit: max_rows,
             });
         }
+        rows.push(row);
+        records.push(record);
+    }
+    Ok(CsvTable {
+        header: reader.header().clone(),
+        records,
+        rows,
+    })
+}
+
+/// The rows of a CSV text, read one at a time from any reader: the header row is checked
+/// when it is made, each data row when it is read. Memory stays one row whatever the size.
+#[derive(Debug)]
+pub struct CsvRows<R> {
+    reader: csv::Reader<R>,
+    header: csv::StringRecord,
+    /// Where each feature is in a record.
+    position: [usize; N_FEATURES],
+    record: csv::StringRecord,
+}
+
+impl<R: std::io::Read> CsvRows<R> {
+    /// Reads and checks the header row: every feature once, nothing else, in any order. A
+    /// UTF-8 byte order mark is skipped.
+    pub fn new(input: R) -> Result<CsvRows<R>, InputError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(input);
+        let header = reader
+            .headers()
+            .map_err(|e| InputError::MalformedCsv(e.to_string()))?
+            .clone();
+        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+            return Err(InputError::MalformedCsv(format!(
+                "the body is empty; the first line must name the columns {}",
+                FEATURES.join(",")
+            )));
+        }
+        let mut position = [usize::MAX; N_FEATURES];
+        for (col, name) in header.iter().enumerate() {
+            let i = feature_index(name).ok_or_else(|| InputError::UnknownColumn {
+                column: excerpt(name),
+            })?;
+            if position[i] != usize::MAX {
+                return Err(InputError::Duplicate {
+                    what: format!("column \"{}\"", FEATURES[i]),
+                });
+            }
+            position[i] = col;
+        }
+        if let Some(i) = position.iter().position(|p| *p == usize::MAX) {
+            return Err(InputError::MissingFeature {
+                row: RowRef::Line(1),
+                column: FEATURES[i],
+            });
+        }
+        Ok(CsvRows {
+            reader,
+            header,
+            position,
+            record: csv::StringRecord::new(),
+        })
+    }
+
+    /// The header row as written.
+    pub fn header(&self) -> &csv::StringRecord {
+        &self.header
+    }
+
+    /// The next data row, as written and as parsed; `None` at the end.
+    pub fn next_row(&mut self) -> Option<Result<(csv::StringRecord, Row), InputError>> {
+        match self.reader.read_record(&mut self.record) {
+            Ok(false) => None,
+            Ok(true) => Some(self.parse_record().map(|row| (self.record.clone(), row))),
+            Err(e) => Some(Err(InputError::MalformedCsv(e.to_string()))),
+        }
+    }
+
+    /// Like [`CsvRows::next_row`], but lends the record instead of copying it.
+    pub fn next_row_ref(&mut self) -> Option<Result<(&csv::StringRecord, Row), InputError>> {
+        match self.reader.read_record(&mut self.record) {
+            Ok(false) => None,
+            Ok(true) => Some(self.parse_record().map(|row| (&self.record, row))),
+            Err(e) => Some(Err(InputError::MalformedCsv(e.to_string()))),
+        }
+    }
+
+    fn parse_record(&self) -> Result<Row, InputError> {
+        let record = &self.record;
         let row = RowRef::Line(record.position().map_or(0, |p| p.line()));
         let mut values = [0.0; N_FEATURES];
-        for (i, p) in position.iter().enumerate() {
+        for (i, p) in self.position.iter().enumerate() {
             let text = record.get(*p).unwrap_or("").trim();
             let v: f64 = text.parse().map_err(|_| InputError::InvalidValue {
                 row: row.clone(),
@@ -614,18 +673,12 @@ pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable, InputError> {
                 problem: format!("{text} {p}"),
             })?;
         }
-        rows.push(Row::new(values).map_err(|(i, p)| InputError::InvalidValue {
+        Row::new(values).map_err(|(i, p)| InputError::InvalidValue {
             row,
             column: FEATURES[i],
             problem: p.to_string(),
-        })?);
-        records.push(record);
+        })
     }
-    Ok(CsvTable {
-        header,
-        records,
-        rows,
-    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod csv_stream;
 pub mod features;
 pub mod input;
 pub mod jobs;
