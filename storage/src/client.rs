@@ -16,7 +16,9 @@ use azure_identity::{
     UserAssignedId,
 };
 use azure_storage_blob::models::{
-    BlobClientUploadOptions, BlobContainerClientListBlobsOptions, StorageErrorCode,
+    BlobClientDownloadOptions, BlobClientGetPropertiesResultHeaders, BlobClientUploadOptions,
+    BlobContainerClientListBlobsOptions, BlockBlobClientCommitBlockListOptions, BlockLookupList,
+    StorageErrorCode,
 };
 use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
 use azure_storage_queue::models::{
@@ -24,7 +26,8 @@ use azure_storage_queue::models::{
     QueueClientReceiveMessagesOptions, QueueMessage,
 };
 use azure_storage_queue::{QueueClient, QueueServiceClient, QueueServiceClientOptions};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -45,6 +48,105 @@ pub struct BlobInfo {
     pub etag: String,
     /// Its length in bytes.
     pub size: u64,
+}
+
+/// How much of a blob [`Storage::open_blob`] fetches per request.
+const READ_PARTITION: usize = 4 << 20;
+
+/// A blob being read as a stream ([`Storage::open_blob`]).
+pub struct BlobReader {
+    /// The version read.
+    pub etag: String,
+    /// Its metadata.
+    pub metadata: HashMap<String, String>,
+    body: azure_core::http::AsyncResponseBody,
+    operation: String,
+}
+
+impl std::fmt::Debug for BlobReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobReader")
+            .field("etag", &self.etag)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlobReader {
+    /// The next chunk of the content; `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<azure_core::Bytes>, StorageError> {
+        match self.body.next().await {
+            None => Ok(None),
+            Some(Ok(bytes)) => Ok(Some(bytes)),
+            Some(Err(e)) => Err(StorageError::from_azure(self.operation.clone(), e)),
+        }
+    }
+}
+
+/// What [`Storage::blob_properties`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobProperties {
+    /// The current version.
+    pub etag: String,
+    /// The length in bytes.
+    pub size: u64,
+    /// User-defined metadata (`x-ms-meta-*`).
+    pub metadata: HashMap<String, String>,
+}
+
+/// A block blob written in blocks ([`Storage::block_writer`]).
+pub struct BlockWriter {
+    client: azure_storage_blob::BlockBlobClient,
+    blocks: Vec<Vec<u8>>,
+    operation: String,
+}
+
+impl std::fmt::Debug for BlockWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockWriter")
+            .field("operation", &self.operation)
+            .field("blocks", &self.blocks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockWriter {
+    /// Uploads one block (up to 4,000 MiB; at most 50,000 blocks per blob).
+    pub async fn stage(&mut self, bytes: azure_core::Bytes) -> Result<(), StorageError> {
+        // Every id of a blob must have the same length.
+        let id = format!("block-{:08}", self.blocks.len()).into_bytes();
+        let length = bytes.len() as u64;
+        self.client
+            .stage_block(&id, length, bytes.into(), None)
+            .await
+            .map_err(|e| StorageError::from_azure(self.operation.clone(), e))?;
+        self.blocks.push(id);
+        Ok(())
+    }
+
+    /// Makes the staged blocks the blob's content, with `content_type` and `metadata`.
+    pub async fn commit(
+        self,
+        content_type: &str,
+        metadata: HashMap<String, String>,
+    ) -> Result<(), StorageError> {
+        let list = BlockLookupList {
+            latest: Some(self.blocks),
+            ..Default::default()
+        };
+        let options = BlockBlobClientCommitBlockListOptions {
+            blob_content_type: Some(content_type.to_owned()),
+            metadata: Some(metadata),
+            ..Default::default()
+        };
+        let content = list
+            .try_into()
+            .map_err(|e| StorageError::from_azure(self.operation.clone(), e))?;
+        self.client
+            .commit_block_list(content, Some(options))
+            .await
+            .map_err(|e| StorageError::from_azure(self.operation.clone(), e))?;
+        Ok(())
+    }
 }
 
 /// A message taken from a queue; it stays invisible until `next_visible_time` unless deleted
@@ -588,6 +690,97 @@ impl Storage {
                 e,
             )),
         }
+    }
+
+    /// Opens a blob to read as a stream of chunks, without holding it; `None` when the blob
+    /// or its container does not exist. Ranges are fetched one at a time, so memory stays a
+    /// few MiB whatever the blob's size.
+    pub async fn open_blob(
+        &self,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<BlobReader>, StorageError> {
+        check_container_name(container)?;
+        check_blob_name(name)?;
+        let operation = format!("read blob '{container}/{name}'");
+        let options = BlobClientDownloadOptions {
+            parallel: std::num::NonZero::new(1),
+            partition_size: std::num::NonZero::new(READ_PARTITION),
+            ..Default::default()
+        };
+        let download = match self
+            .inner
+            .blobs
+            .blob_client(container, name)
+            .download(Some(options))
+            .await
+        {
+            Ok(download) => download,
+            Err(e) if is_blob_or_container_not_found(&e) => return Ok(None),
+            Err(e) => return Err(StorageError::from_azure(operation, e)),
+        };
+        Ok(Some(BlobReader {
+            etag: download
+                .properties
+                .etag
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            metadata: download.properties.metadata.clone(),
+            body: download.body,
+            operation,
+        }))
+    }
+
+    /// The version, size and metadata of a blob; `None` when it (or its container) does not
+    /// exist.
+    pub async fn blob_properties(
+        &self,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<BlobProperties>, StorageError> {
+        check_container_name(container)?;
+        check_blob_name(name)?;
+        let operation = || format!("read the properties of blob '{container}/{name}'");
+        let response = match self
+            .inner
+            .blobs
+            .blob_client(container, name)
+            .get_properties(None)
+            .await
+        {
+            Ok(response) => response,
+            // A HEAD answer has no body to carry an error code: a 404 is "not there".
+            Err(e) if e.http_status().is_some_and(|s| s == 404) => return Ok(None),
+            Err(e) => return Err(StorageError::from_azure(operation(), e)),
+        };
+        let header = |e| StorageError::from_azure(operation(), e);
+        Ok(Some(BlobProperties {
+            etag: response
+                .etag()
+                .map_err(header)?
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+            size: response.content_length().map_err(header)?.unwrap_or(0),
+            metadata: response.metadata().map_err(header)?,
+        }))
+    }
+
+    /// A writer that builds block blob `container/name` from blocks: nothing is visible until
+    /// [`BlockWriter::commit`], so a write abandoned half way leaves no blob (and an existing
+    /// one unchanged).
+    pub fn block_writer(&self, container: &str, name: &str) -> Result<BlockWriter, StorageError> {
+        check_container_name(container)?;
+        check_blob_name(name)?;
+        Ok(BlockWriter {
+            client: self
+                .inner
+                .blobs
+                .blob_client(container, name)
+                .block_blob_client(),
+            blocks: Vec::new(),
+            operation: format!("write blob '{container}/{name}'"),
+        })
     }
 
     /// [`put_blob`](Self::put_blob) at a `container/name` path.

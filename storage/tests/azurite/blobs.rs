@@ -220,3 +220,56 @@ async fn delete_blob_says_whether_the_blob_was_there() {
     );
     storage.delete_container(&container).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_blob_streams_in_chunks_and_blocks_commit_into_one_blob_with_metadata() {
+    let storage = storage();
+    let container = new_container(&storage).await;
+    // 9 MiB: more than two of the reader's 4 MiB ranges.
+    let content: Vec<u8> = (0..9 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let mut writer = storage.block_writer(&container, "big.bin").unwrap();
+    for part in content.chunks(3 << 20) {
+        writer.stage(part.to_vec().into()).await.unwrap();
+    }
+    // Nothing is there before the commit.
+    assert_eq!(storage.get_blob(&container, "big.bin").await.unwrap(), None);
+    let metadata = [("sourceetag".to_string(), "\"0x1\"".to_string())].into();
+    writer
+        .commit("application/octet-stream", metadata)
+        .await
+        .unwrap();
+
+    let mut reader = storage
+        .open_blob(&container, "big.bin")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut read = Vec::new();
+    let mut chunks = 0;
+    while let Some(chunk) = reader.next_chunk().await.unwrap() {
+        read.extend_from_slice(&chunk);
+        chunks += 1;
+    }
+    assert!(read == content, "the streamed content differs");
+    assert!(chunks > 1, "one chunk for 9 MiB");
+    let properties = storage
+        .blob_properties(&container, "big.bin")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(properties.etag, reader.etag);
+    assert_eq!(properties.size, 9 << 20);
+    assert_eq!(properties.metadata["sourceetag"], "\"0x1\"");
+    assert_eq!(
+        storage.blob_properties(&container, "none").await.unwrap(),
+        None
+    );
+    assert!(
+        storage
+            .open_blob(&container, "none")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    storage.delete_container(&container).await.unwrap();
+}
