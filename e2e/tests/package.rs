@@ -65,6 +65,7 @@ fn the_packages_run_under_the_local_host_as_shipped() {
             "job-status/function.json",
             "predict/function.json",
             "score-job/function.json",
+            "score-upload/function.json",
             "submit-job/function.json",
         ]
     );

@@ -69,7 +69,7 @@ mod tempdir {
 }
 
 #[test]
-fn the_manifest_declares_the_five_functions() {
+fn the_manifest_declares_the_six_functions() {
     let (_dir, names) = manifest();
     assert_eq!(
         names,
@@ -78,6 +78,7 @@ fn the_manifest_declares_the_five_functions() {
             "job-status",
             "predict",
             "score-job",
+            "score-upload",
             "submit-job"
         ]
     );
@@ -127,6 +128,12 @@ fn the_bindings_are_the_ones_the_functions_rely_on() {
         .map(|b| b["type"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["httpTrigger", "http"]);
+    // The file drop streams the blob itself (see score_upload.rs): no blob binding.
+    let upload = read("score-upload");
+    assert_eq!(
+        upload["bindings"],
+        serde_json::json!([{"type": "eventGridTrigger", "direction": "in", "name": "event"}])
+    );
     // The schedule is an app setting, so it can change without a deployment.
     let housekeeping = read("housekeeping");
     assert_eq!(housekeeping["bindings"][0]["type"], "timerTrigger");

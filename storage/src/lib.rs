@@ -25,6 +25,7 @@ mod error;
 pub mod sas;
 pub mod settings;
 
+pub use azure_core::Bytes;
 pub use azure_core::http::Url;
 pub use client::{
     BlobInfo, BlobPath, BlobProperties, BlobReader, BlockWriter, MAX_MESSAGES_PER_CALL,

@@ -249,6 +249,22 @@ impl Stack {
         assert_eq!(status, 202, "admin invoke of {function}");
     }
 
+    /// Delivers Event Grid `events` to `function` at the host's webhook, as Event Grid does;
+    /// the host's answer status (202 when every invocation succeeded).
+    pub async fn deliver_events(&self, function: &str, events: &Value) -> u16 {
+        self.http
+            .post(self.url(&format!(
+                "/runtime/webhooks/eventgrid?functionName={function}&code={MASTER_KEY}"
+            )))
+            .header("aeg-event-type", "Notification")
+            .json(events)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// Puts a message on the job queue the way the Functions host expects it (base64).
     pub async fn enqueue_raw(&self, text: &str) -> String {
         let wire = encode_message(text, MessageEncoding::Base64);

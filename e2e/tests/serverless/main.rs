@@ -8,4 +8,5 @@ mod housekeeping;
 mod jobs;
 mod outage;
 mod resilience;
+mod uploads;
 mod webapp_loop;

@@ -5,6 +5,7 @@ pub mod housekeeping;
 pub mod job_status;
 pub mod predict;
 pub mod score_job;
+pub mod score_upload;
 pub mod submit_job;
 
 use custom_handler::{HttpRequest, InvocationError};

@@ -1,0 +1,163 @@
+//! A CSV dropped into `uploads/` is scored by `score-upload`, through the local host's Event
+//! Grid webhook with the event shape Azure Storage sends (`local-host/events/`).
+
+use serde_json::{Value, json};
+use storage::Storage;
+
+use crate::helpers::{KEY, Stack, start};
+
+const UPLOADS: &str = "uploads";
+
+/// The `BlobCreated` event of `uploads/<name>`: the example event, pointed at `name`.
+fn created(name: &str) -> Value {
+    let mut event: Value = serde_json::from_str(local_host::cli::EVENT_GRID_EXAMPLE).unwrap();
+    event["subject"] = json!(format!(
+        "/blobServices/default/containers/uploads/blobs/{name}"
+    ));
+    event["data"]["url"] = json!(format!(
+        "http://127.0.0.1:10000/devstoreaccount1/uploads/{name}"
+    ));
+    event["id"] = json!(uuid::Uuid::new_v4().to_string());
+    event
+}
+
+async fn upload(storage: &Storage, name: &str, text: &str) {
+    storage.ensure_container(UPLOADS).await.unwrap();
+    storage
+        .put_blob(UPLOADS, name, text.as_bytes().to_vec(), "text/csv")
+        .await
+        .unwrap();
+}
+
+async fn result(storage: &Storage, name: &str) -> Option<String> {
+    let bytes = storage.get_blob("results", name).await.unwrap()?;
+    Some(String::from_utf8(bytes).unwrap())
+}
+
+/// What the Functions app's `predict` answers for the same CSV.
+async fn predicted(stack: &Stack, csv: &str) -> String {
+    let answer = stack
+        .http
+        .post(stack.url("/api/predict"))
+        .header("x-functions-key", KEY)
+        .header("Content-Type", "text/csv")
+        .body(csv.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    answer.text().await.unwrap()
+}
+
+fn houses(rows: usize) -> String {
+    let mut csv = String::from("CHAS,RM,TAX,PTRATIO,B,LSTAT\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "{},{}.{},296,15.3,396.9,{}\n",
+            i % 2,
+            5 + i % 3,
+            i % 10,
+            4 + i % 20
+        ));
+    }
+    csv
+}
+
+#[tokio::test]
+async fn a_dropped_csv_gets_its_result_equal_to_predict_once_per_version() {
+    let stack = start().await;
+    let name = format!("drop-{}.csv", uuid::Uuid::new_v4().simple());
+    let csv = houses(50);
+    upload(&stack.storage, &name, &csv).await;
+    assert_eq!(
+        stack
+            .deliver_events("score-upload", &json!([created(&name)]))
+            .await,
+        202
+    );
+    let scored = result(&stack.storage, &format!("uploads/{name}.csv"))
+        .await
+        .expect("a result");
+    assert_eq!(scored, predicted(&stack, &csv).await);
+    assert_eq!(scored.lines().count(), 51);
+    assert!(
+        result(&stack.storage, &format!("uploads/{name}.error.json"))
+            .await
+            .is_none()
+    );
+
+    // The same event again: the result of this version stands, unwritten.
+    let before = stack
+        .storage
+        .blob_properties("results", &format!("uploads/{name}.csv"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stack
+            .deliver_events("score-upload", &json!([created(&name)]))
+            .await,
+        202
+    );
+    let after = stack
+        .storage
+        .blob_properties("results", &format!("uploads/{name}.csv"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.etag, after.etag, "scored twice");
+
+    // A new version of the file is scored again.
+    let replaced = houses(7);
+    upload(&stack.storage, &name, &replaced).await;
+    assert_eq!(
+        stack
+            .deliver_events("score-upload", &json!([created(&name)]))
+            .await,
+        202
+    );
+    let rescored = result(&stack.storage, &format!("uploads/{name}.csv"))
+        .await
+        .unwrap();
+    assert_eq!(rescored, predicted(&stack, &replaced).await);
+    stack.host.stop().await;
+}
+
+#[tokio::test]
+async fn a_csv_that_cannot_be_scored_gets_an_error_file_naming_the_line_and_column() {
+    let stack = start().await;
+    let name = format!("bad-{}.csv", uuid::Uuid::new_v4().simple());
+    let csv = houses(10).replace("296,15.3,396.9,7", "296,15.3,396.9,seven");
+    upload(&stack.storage, &name, &csv).await;
+    assert_eq!(
+        stack
+            .deliver_events("score-upload", &json!([created(&name)]))
+            .await,
+        202
+    );
+    let error: Value = serde_json::from_str(
+        &result(&stack.storage, &format!("uploads/{name}.error.json"))
+            .await
+            .expect("an error file"),
+    )
+    .unwrap();
+    assert_eq!(error["error"]["code"], "invalid_value", "{error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("line 5, column \"LSTAT\""), "{message}");
+    assert!(
+        result(&stack.storage, &format!("uploads/{name}.csv"))
+            .await
+            .is_none(),
+        "a partial result"
+    );
+    // An event about another container, or a deleted blob, is not for this function.
+    let mut elsewhere = created(&name);
+    elsewhere["subject"] = json!("/blobServices/default/containers/results/blobs/x.csv");
+    assert_eq!(
+        stack
+            .deliver_events("score-upload", &json!([elsewhere]))
+            .await,
+        202
+    );
+    stack.host.stop().await;
+}
