@@ -161,3 +161,87 @@ async fn a_csv_that_cannot_be_scored_gets_an_error_file_naming_the_line_and_colu
     );
     stack.host.stop().await;
 }
+
+/// The handler's peak resident memory (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[tokio::test]
+async fn a_100_mb_file_is_scored_in_bounded_memory() {
+    const TARGET: usize = 100 << 20;
+    let stack = start().await;
+    let name = format!("big-{}.csv", uuid::Uuid::new_v4().simple());
+    // About 2 million rows, written in 8 MiB blocks so the test holds little of it either.
+    stack.storage.ensure_container(UPLOADS).await.unwrap();
+    let mut writer = stack.storage.block_writer(UPLOADS, &name).unwrap();
+    let header = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n";
+    let mut block = String::from(header);
+    let (mut written, mut rows) = (0usize, 0u64);
+    while written + block.len() < TARGET {
+        let i = rows as usize;
+        block.push_str(&format!(
+            "{},{}.{},296,15.3,396.9,{}\n",
+            i % 2,
+            5 + i % 3,
+            i % 10,
+            4 + i % 20
+        ));
+        rows += 1;
+        if block.len() >= 8 << 20 {
+            written += block.len();
+            writer
+                .stage(std::mem::take(&mut block).into_bytes().into())
+                .await
+                .unwrap();
+        }
+    }
+    written += block.len();
+    writer.stage(block.into_bytes().into()).await.unwrap();
+    writer.commit("text/csv", Default::default()).await.unwrap();
+
+    let pid = stack.host.handler_pid().expect("the handler runs");
+    let before = peak_rss(pid);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        stack
+            .deliver_events("score-upload", &json!([created(&name)]))
+            .await,
+        202
+    );
+    let took = started.elapsed();
+    let peak = peak_rss(pid);
+    let result = stack
+        .storage
+        .blob_properties("results", &format!("uploads/{name}.csv"))
+        .await
+        .unwrap()
+        .expect("a result");
+    assert!(
+        result.size > written as u64,
+        "{} bytes of result",
+        result.size
+    );
+    eprintln!(
+        "{} MB, {rows} rows: {:.1} s ({:.0} rows/s), handler peak RSS {} MB (before {} MB)",
+        written >> 20,
+        took.as_secs_f64(),
+        rows as f64 / took.as_secs_f64(),
+        peak >> 20,
+        before >> 20
+    );
+    assert!(peak < 128 << 20, "peak RSS {} MB", peak >> 20);
+    stack.storage.delete_blob(UPLOADS, &name).await.unwrap();
+    stack
+        .storage
+        .delete_blob("results", &format!("uploads/{name}.csv"))
+        .await
+        .unwrap();
+    stack.host.stop().await;
+}
