@@ -55,7 +55,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows += 1;
         if block.len() >= 8 << 20 {
             written += block.len();
-            writer.stage(std::mem::take(&mut block).into_bytes().into()).await?;
+            writer
+                .stage(std::mem::take(&mut block).into_bytes().into())
+                .await?;
         }
     }
     written += block.len();

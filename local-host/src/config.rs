@@ -37,6 +37,22 @@ pub struct App {
     pub keys: Keys,
     /// Storage connections by setting name, for every connection a binding uses.
     pub connections: BTreeMap<String, StorageSettings>,
+    /// Containers whose new blobs this host turns into `BlobCreated` events for an Event
+    /// Grid function ([`BLOB_EVENTS_SETTING`]).
+    pub blob_events: Vec<BlobEvents>,
+}
+
+/// The setting that stands in for an Event Grid subscription on a storage account, which
+/// Azurite cannot emit: `function=container[;function=container...]`.
+pub const BLOB_EVENTS_SETTING: &str = "LOCALHOST_BLOB_EVENTS";
+
+/// One [`BLOB_EVENTS_SETTING`] entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobEvents {
+    /// The Event Grid function the events go to.
+    pub function: String,
+    /// The container watched (in the `AzureWebJobsStorage` account).
+    pub container: String,
 }
 
 /// How to start the custom handler (host.json `customHandler.description`, resolved).
@@ -203,6 +219,23 @@ pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
         }
     }
 
+    let blob_events = blob_events(&settings, &functions, &settings_file)?;
+    if !blob_events.is_empty() && !connections.contains_key(DEFAULT_CONNECTION) {
+        let resolved = match &options.storage {
+            Some(storage) => storage.clone(),
+            None => StorageSettings::from_lookup(DEFAULT_CONNECTION, |n| {
+                settings.get(n).map(str::to_string)
+            })
+            .map_err(|e| {
+                ConfigError::new(
+                    &settings_file,
+                    format!("{BLOB_EVENTS_SETTING} needs the storage connection `{DEFAULT_CONNECTION}`: {e}"),
+                )
+            })?,
+        };
+        connections.insert(DEFAULT_CONNECTION.to_string(), resolved);
+    }
+
     let handler = resolve_handler(dir, &host_file, &settings, &custom.description)?;
     Ok(App {
         dir: dir.clone(),
@@ -212,7 +245,45 @@ pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
         settings,
         keys,
         connections,
+        blob_events,
     })
+}
+
+/// Parses [`BLOB_EVENTS_SETTING`]; each function must exist and have an Event Grid trigger.
+fn blob_events(
+    settings: &Settings,
+    functions: &[FunctionSpec],
+    file: &Path,
+) -> Result<Vec<BlobEvents>, ConfigError> {
+    let Some(text) = settings
+        .get(BLOB_EVENTS_SETTING)
+        .filter(|t| !t.trim().is_empty())
+    else {
+        return Ok(Vec::new());
+    };
+    let mut entries = Vec::new();
+    for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let bad = |why: String| ConfigError::new(file, format!("{BLOB_EVENTS_SETTING}: {why}"));
+        let (function, container) = entry
+            .split_once('=')
+            .map(|(f, c)| (f.trim(), c.trim()))
+            .ok_or_else(|| bad(format!("`{entry}` is not function=container")))?;
+        let known = functions
+            .iter()
+            .find(|f| f.name == function)
+            .ok_or_else(|| bad(format!("there is no function `{function}`")))?;
+        if !matches!(known.json.trigger(), Some(Binding::EventGridTrigger(_))) {
+            return Err(bad(format!("`{function}` has no eventGridTrigger")));
+        }
+        if container.is_empty() {
+            return Err(bad(format!("`{entry}` names no container")));
+        }
+        entries.push(BlobEvents {
+            function: function.to_string(),
+            container: container.to_string(),
+        });
+    }
+    Ok(entries)
 }
 
 fn settings_path(options: &HostOptions) -> PathBuf {
@@ -461,6 +532,52 @@ fn is_executable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn spec(name: &str, bindings: Value) -> FunctionSpec {
+        FunctionSpec {
+            name: name.to_string(),
+            file: PathBuf::from(format!("{name}/function.json")),
+            json: serde_json::from_value(serde_json::json!({ "bindings": bindings })).unwrap(),
+            route: None,
+        }
+    }
+
+    #[test]
+    fn blob_events_name_event_grid_functions_and_their_containers() {
+        let functions = [
+            spec(
+                "score",
+                serde_json::json!([{"type": "eventGridTrigger", "direction": "in", "name": "e"}]),
+            ),
+            spec(
+                "tick",
+                serde_json::json!([{"type": "timerTrigger", "direction": "in", "name": "t", "schedule": "0 0 3 * * *"}]),
+            ),
+        ];
+        let parse = |value: &str| {
+            let settings = Settings::from_values(
+                [(BLOB_EVENTS_SETTING.to_string(), value.to_string())].into(),
+            );
+            blob_events(&settings, &functions, Path::new("local.settings.json"))
+        };
+        assert_eq!(
+            parse(" score = uploads ; ").unwrap(),
+            [BlobEvents {
+                function: "score".into(),
+                container: "uploads".into()
+            }]
+        );
+        assert!(parse("").unwrap().is_empty());
+        for (value, why) in [
+            ("score", "is not function=container"),
+            ("nope=uploads", "there is no function `nope`"),
+            ("tick=uploads", "`tick` has no eventGridTrigger"),
+            ("score=", "names no container"),
+        ] {
+            let err = parse(value).unwrap_err().to_string();
+            assert!(err.contains(why), "{value}: {err}");
+        }
+    }
 
     #[test]
     fn function_keys_accept_the_master_key_and_admin_only_the_master_key() {

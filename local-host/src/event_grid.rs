@@ -134,7 +134,7 @@ fn events(body: &[u8]) -> Option<Vec<Value>> {
 }
 
 /// Runs `function` once per event, all at once; the first failure, if any.
-async fn deliver(
+pub(crate) async fn deliver(
     invoker: &Arc<crate::invocation::Invoker>,
     function: &Arc<FunctionSpec>,
     events: Vec<Value>,

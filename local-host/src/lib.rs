@@ -24,6 +24,7 @@
 pub mod admin;
 pub mod aspnet;
 pub mod bindings;
+pub mod blob_events;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -250,6 +251,28 @@ impl Host {
                     _ => {}
                 }
             }
+        }
+
+        let host_id = app
+            .settings
+            .get("AzureFunctionsWebHost__hostid")
+            .unwrap_or("local-host")
+            .to_string();
+        for watched in &app.blob_events {
+            let (Some(function), Ok(storage)) = (
+                app.functions.iter().find(|f| f.name == watched.function),
+                connections.get(custom_handler::bindings::DEFAULT_CONNECTION),
+            ) else {
+                continue; // config::load checked both
+            };
+            let watcher = blob_events::BlobWatcher {
+                function: Arc::new(function.clone()),
+                container: watched.container.clone(),
+                storage: storage.clone(),
+                host_id: host_id.clone(),
+                invoker: Arc::clone(&invoker),
+            };
+            listener_tasks.push(tokio::spawn(watcher.run(listeners_shutdown.clone())));
         }
 
         let url = format!("http://127.0.0.1:{port}");

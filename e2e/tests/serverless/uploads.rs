@@ -245,3 +245,67 @@ async fn a_100_mb_file_is_scored_in_bounded_memory() {
         .unwrap();
     stack.host.stop().await;
 }
+
+/// Waits up to 30 s for `results/<name>` to exist.
+async fn wait_for(storage: &Storage, name: &str) -> storage::BlobProperties {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(found) = storage.blob_properties("results", name).await.unwrap() {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "no results/{name}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_local_host_delivers_each_new_blob_once_across_restarts() {
+    // Azurite raises no Event Grid events: the local host watches `uploads` instead.
+    let settings = [("LOCALHOST_BLOB_EVENTS", "score-upload=uploads")];
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (first, second) = (format!("watch-{run}-a.csv"), format!("watch-{run}-b.csv"));
+    let stack = crate::helpers::start_with_settings(&settings).await;
+    upload(&stack.storage, &first, &houses(3)).await;
+    let scored = wait_for(&stack.storage, &format!("uploads/{first}.csv")).await;
+    stack.host.stop().await;
+
+    // Written while no host runs: delivered after the restart, and the first is not again.
+    let storage = stack.storage.clone();
+    upload(&storage, &second, &houses(4)).await;
+    let stack = crate::helpers::start_with_settings(&settings).await;
+    let rescored = wait_for(&stack.storage, &format!("uploads/{second}.csv")).await;
+    assert_eq!(
+        result(&stack.storage, &format!("uploads/{second}.csv"))
+            .await
+            .unwrap()
+            .lines()
+            .count(),
+        5
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let again = stack
+        .storage
+        .blob_properties("results", &format!("uploads/{first}.csv"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.etag, scored.etag, "the first file was scored again");
+    assert_ne!(rescored.etag, scored.etag);
+    let receipts = stack
+        .storage
+        .list_blobs(
+            "azure-webjobs-hosts",
+            Some("blobreceipts/local-host/Host.Functions.score-upload/"),
+        )
+        .await
+        .unwrap();
+    for name in [&first, &second] {
+        assert!(
+            receipts
+                .iter()
+                .any(|r| r.ends_with(&format!("/uploads/{name}"))),
+            "no receipt for {name}: {receipts:?}"
+        );
+    }
+    stack.host.stop().await;
+}
