@@ -96,6 +96,9 @@ module storage 'modules/storage.bicep' = {
     containerNames: [
       resultsContainerName
       jobInputsContainerName
+      // Files to score (score-upload, through infra/events.bicep) and drained poison messages.
+      'uploads'
+      'poison'
       deploymentContainerName
     ]
     tags: tags

@@ -114,8 +114,9 @@ unless_exists az storage account show --name "$storage_account" "${rg[@]}" --out
 for queue in predict-jobs predict-jobs-poison; do
   run az storage queue create --name "$queue" --account-name "$storage_account" --auth-mode key --output none
 done
-run az storage container create --name results --account-name "$storage_account" --auth-mode key --output none
-run az storage container create --name job-inputs --account-name "$storage_account" --auth-mode key --output none
+for container in results job-inputs uploads poison; do
+  run az storage container create --name "$container" --account-name "$storage_account" --auth-mode key --output none
+done
 
 # Flex Consumption takes the custom handler stack without a runtime version.
 unless_exists az functionapp show --name "$name" "${rg[@]}" --output none -- \
@@ -138,6 +139,7 @@ run az functionapp config appsettings set --name "$name" "${rg[@]}" --settings \
   "AzureWebJobsStorage__blobServiceUri=https://$storage_account.blob.core.windows.net" \
   "AzureWebJobsStorage__queueServiceUri=https://$storage_account.queue.core.windows.net" \
   "AzureWebJobsStorage__tableServiceUri=https://$storage_account.table.core.windows.net" \
+  "HOUSEKEEPING_SCHEDULE=0 0 3 * * *" HOUSEKEEPING_RETENTION=7.00:00:00 \
   --output none
 # The key-based connection string `functionapp create` wrote would take precedence: remove it.
 run az functionapp config appsettings delete --name "$name" "${rg[@]}" \
@@ -154,13 +156,30 @@ probe=(curl --fail --silent --show-error --max-time 30 --request POST
 if $dry_run; then
   printf '# until it answers 200, at most %s tries %s s apart:\n' "$smoke_attempts" "$smoke_interval"
   print_cmd "${probe[@]}"
-  exit 0
+else
+  up=false
+  for ((attempt = 1; attempt <= smoke_attempts; attempt++)); do
+    if answer=$("${probe[@]}" 2>/dev/null); then
+      printf 'Function app is up: %s answered %s\n' "$url" "$answer"
+      up=true
+      break
+    fi
+    sleep "$smoke_interval"
+  done
+  $up || die "The function app did not answer 200 on $url after $smoke_attempts tries: check the app's logs in Application Insights (the host may still be waiting for its role assignments)."
 fi
-for ((attempt = 1; attempt <= smoke_attempts; attempt++)); do
-  if answer=$("${probe[@]}" 2>/dev/null); then
-    printf 'Function app is up: %s answered %s\n' "$url" "$answer"
-    exit 0
-  fi
-  sleep "$smoke_interval"
-done
-die "The function app did not answer 200 on $url after $smoke_attempts tries: check the app's logs in Application Insights (the host may still be waiting for its role assignments)."
+
+# Files dropped into uploads/ reach score-upload through Event Grid. Only now: the
+# subscription needs the function deployed and running (infra/events.bicep says why). Its
+# destination is the function, so Event Grid reads the system key itself.
+capture FUNCTIONAPP_ID az functionapp show --name "$name" "${rg[@]}" --query id --output tsv
+topic="$storage_account-events"
+unless_exists az eventgrid system-topic show --name "$topic" "${rg[@]}" --output none -- \
+  az eventgrid system-topic create --name "$topic" "${rg[@]}" --location "$location" \
+  --topic-type Microsoft.Storage.StorageAccounts --source "$STORAGE_ID" --output none
+run az eventgrid system-topic event-subscription create --name score-uploads "${rg[@]}" \
+  --system-topic-name "$topic" --endpoint-type azurefunction \
+  --endpoint "$FUNCTIONAPP_ID/functions/score-upload" \
+  --included-event-types Microsoft.Storage.BlobCreated \
+  --subject-begins-with /blobServices/default/containers/uploads/blobs/ \
+  --max-events-per-batch 1 --output none

@@ -41,6 +41,11 @@ def monitoring_bicep() -> dict:
 
 
 @pytest.fixture(scope="session")
+def events_bicep() -> dict:
+    return parse_bicep(INFRA / "events.bicep")
+
+
+@pytest.fixture(scope="session")
 def parameters_file() -> dict:
     return json.loads((INFRA / "main.parameters.json").read_text())
 

@@ -79,7 +79,9 @@ def test_bicep_file_has_no_registry_modules_keys_or_preview_apis(path):
 
 def test_main_uses_every_module_by_local_path(main_bicep):
     used = {m["detail"]["path"] for m in main_bicep["modules"].values()}
-    on_disk = {p.relative_to(INFRA).as_posix() for p in BICEP_FILES if p.name != "main.bicep"}
+    # events.bicep is deployed on its own, after the function code (see its header).
+    top_level = {"main.bicep", "events.bicep"}
+    on_disk = {p.relative_to(INFRA).as_posix() for p in BICEP_FILES if p.name not in top_level}
     assert used == on_disk
     assert all(m["type"] == "local" for m in main_bicep["modules"].values())
 
@@ -100,6 +102,8 @@ def test_every_site_has_a_system_assigned_identity():
 def test_no_app_setting_carries_a_key_or_connection_string():
     for path in BICEP_FILES:
         for site in resources_of_type(parse_bicep(path), "Microsoft.Web/sites").values():
+            if site["existing"]:
+                continue
             settings = app_settings(site)
             assert "AzureWebJobsStorage" not in settings, "key-based host storage setting"
             for value in walk_strings(list(settings.values())):
@@ -258,7 +262,7 @@ class TestStorage:
         queues = [resolve(main_bicep, q) for q in params["queueNames"]]
         containers = [resolve(main_bicep, c) for c in params["containerNames"]]
         assert queues == ["predict-jobs", "predict-jobs-poison"]
-        assert containers == ["results", "job-inputs", "app-package"]
+        assert containers == ["results", "job-inputs", "uploads", "poison", "app-package"]
         # The function app deploys from the container the storage module creates.
         func_params = main_bicep["modules"]["functionApp"]["config"]["params"]
         assert func_params["deploymentContainerName"] in params["containerNames"]
@@ -350,3 +354,22 @@ def test_outputs_give_both_urls_and_names(main_bicep):
         parsed = parse_bicep(INFRA / "modules" / f"{module}.bicep")
         assert dotted(parsed["outputs"]["defaultHostName"]["value"]).endswith(".properties.defaultHostName")
         assert dotted(parsed["outputs"]["principalId"]["value"]).endswith(".identity.principalId")
+
+
+class TestEvents:
+    def test_blob_created_under_uploads_goes_to_the_score_upload_webhook_with_its_system_key(self, events_bicep):
+        topic = only_resource(events_bicep, "Microsoft.EventGrid/systemTopics")["config"]
+        assert topic["properties"]["topicType"] == "Microsoft.Storage.StorageAccounts"
+        assert dotted(topic["properties"]["source"]) == "storage.id"
+        subscription = only_resource(events_bicep, "Microsoft.EventGrid/systemTopics/eventSubscriptions")["config"]
+        props = subscription["properties"]
+        assert props["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
+        assert props["filter"]["subjectBeginsWith"] == "/blobServices/default/containers/${uploadsContainerName}/blobs/"
+        assert events_bicep["parameters"]["uploadsContainerName"]["default"] == "uploads"
+        assert props["eventDeliverySchema"] == "EventGridSchema"
+        destination = props["destination"]
+        # The function as destination: Event Grid reads the system key itself.
+        assert destination["endpointType"] == "AzureFunction"
+        assert destination["properties"]["resourceId"] == "${functionApp.id}/functions/score-upload"
+        assert destination["properties"]["maxEventsPerBatch"] == 1
+

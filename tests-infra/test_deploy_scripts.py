@@ -27,6 +27,7 @@ FAKE = {
     "PRINCIPAL_ID": "00000000-0000-0000-0000-00000000abcd",
     "STORAGE_ID": "/subscriptions/s/resourceGroups/rg-test/providers/Microsoft.Storage/storageAccounts/sttest",
     "FUNCTION_KEY": "fake-function-key",
+    "FUNCTIONAPP_ID": "/subscriptions/s/resourceGroups/rg-test/providers/Microsoft.Web/sites/hp-func",
 }
 SCRUBBED = ("WEBAPP_", "FUNCTION_", "RESOURCE_GROUP", "LOCATION", "STORAGE_ACCOUNT", "HEALTH_", "SMOKE_")
 
@@ -96,6 +97,8 @@ FUNCTIONAPP_EXPECTED = [
     "az storage queue create --name predict-jobs-poison --account-name sttest --auth-mode key --output none",
     "az storage container create --name results --account-name sttest --auth-mode key --output none",
     "az storage container create --name job-inputs --account-name sttest --auth-mode key --output none",
+    "az storage container create --name uploads --account-name sttest --auth-mode key --output none",
+    "az storage container create --name poison --account-name sttest --auth-mode key --output none",
     "az functionapp show --name hp-func --resource-group rg-test --output none 2>/dev/null"
     " || az functionapp create --name hp-func --resource-group rg-test --storage-account sttest"
     " --flexconsumption-location swedencentral --runtime custom --instance-memory 2048"
@@ -112,7 +115,8 @@ FUNCTIONAPP_EXPECTED = [
     " AzureWebJobsStorage__accountName=sttest AzureWebJobsStorage__credential=managedidentity"
     " AzureWebJobsStorage__blobServiceUri=https://sttest.blob.core.windows.net"
     " AzureWebJobsStorage__queueServiceUri=https://sttest.queue.core.windows.net"
-    " AzureWebJobsStorage__tableServiceUri=https://sttest.table.core.windows.net --output none",
+    " AzureWebJobsStorage__tableServiceUri=https://sttest.table.core.windows.net"
+    " 'HOUSEKEEPING_SCHEDULE=0 0 3 * * *' HOUSEKEEPING_RETENTION=7.00:00:00 --output none",
     "az functionapp config appsettings delete --name hp-func --resource-group rg-test"
     " --setting-names AzureWebJobsStorage --output none",
     "az functionapp deployment source config-zip --name hp-func --resource-group rg-test --src dist/functionapp.zip",
@@ -122,6 +126,16 @@ FUNCTIONAPP_EXPECTED = [
     "curl --fail --silent --show-error --max-time 30 --request POST --header 'Content-Type: application/json'"
     ' --header "x-functions-key: $FUNCTION_KEY"'
     f" --data '{SMOKE_BODY}' https://hp-func.azurewebsites.net/api/predict",
+    # Event Grid validates the webhook on creation: only after the code answers.
+    "FUNCTIONAPP_ID=$(az functionapp show --name hp-func --resource-group rg-test --query id --output tsv)",
+    "az eventgrid system-topic show --name sttest-events --resource-group rg-test --output none 2>/dev/null"
+    " || az eventgrid system-topic create --name sttest-events --resource-group rg-test --location swedencentral"
+    ' --topic-type Microsoft.Storage.StorageAccounts --source "$STORAGE_ID" --output none',
+    "az eventgrid system-topic event-subscription create --name score-uploads --resource-group rg-test"
+    " --system-topic-name sttest-events --endpoint-type azurefunction"
+    ' --endpoint "$FUNCTIONAPP_ID/functions/score-upload"'
+    " --included-event-types Microsoft.Storage.BlobCreated"
+    " --subject-begins-with /blobServices/default/containers/uploads/blobs/ --max-events-per-batch 1 --output none",
 ]
 
 WEB_ARGS = ("--name", "hp-web", "--resource-group", "rg-test", "--location", "swedencentral")
@@ -241,7 +255,8 @@ if args[-2:] == ["--output", "none"] and "show" in args and "--query" not in arg
     sys.exit(3)
 answers = {{"principalId": {principal!r}, "id": {storage!r}, "functionKeys.default": {key!r}}}
 if "--query" in args:
-    print(answers[args[args.index("--query") + 1]])
+    query = args[args.index("--query") + 1]
+    print({functionapp!r} if (args[0], query) == ("functionapp", "id") else answers[query])
 sys.exit(0)
 """
 
@@ -273,7 +288,11 @@ def test_a_real_run_executes_exactly_what_the_dry_run_prints(tmp_path, script, a
     bindir = tmp_path / "bin"
     bindir.mkdir()
     recorder = RECORDER.format(
-        python=sys.executable, principal=FAKE["PRINCIPAL_ID"], storage=FAKE["STORAGE_ID"], key=FAKE["FUNCTION_KEY"]
+        python=sys.executable,
+        principal=FAKE["PRINCIPAL_ID"],
+        storage=FAKE["STORAGE_ID"],
+        key=FAKE["FUNCTION_KEY"],
+        functionapp=FAKE["FUNCTIONAPP_ID"],
     )
     for tool in ("az", "curl"):
         (bindir / tool).write_text(recorder)

@@ -92,7 +92,7 @@ def test_deploy_runs_only_for_main_in_deployment_jobs_bound_to_an_environment(pi
     assert "succeeded()" in condition
     assert "eq(variables['Build.SourceBranch'], 'refs/heads/main')" in condition
     deployments = [job for job in deploy["jobs"] if "deployment" in job]
-    assert {job["deployment"] for job in deployments} == {"Infrastructure", "FunctionApp", "WebApp"}
+    assert {job["deployment"] for job in deployments} == {"Infrastructure", "FunctionApp", "Events", "WebApp"}
     for job in deployments:
         assert job["environment"] == "${{ variables.environmentName }}"
 
@@ -131,6 +131,14 @@ def test_web_app_is_deployed_with_its_startup_command(pipeline):
     assert inputs["startUpCommand"] == "/home/site/wwwroot/startup.sh"
     assert inputs["package"] == "$(Pipeline.Workspace)/webapp/webapp.zip"
     assert inputs["appName"] == "$(webAppName)"
+
+
+def test_the_event_subscription_is_deployed_after_the_function_code(pipeline):
+    deploy = stage(pipeline, "Deploy")
+    events = next(job for job in deploy["jobs"] if job.get("deployment") == "Events")
+    assert events["dependsOn"] == "FunctionApp"
+    script = events["strategy"]["runOnce"]["deploy"]["steps"][1]["inputs"]["inlineScript"]
+    assert "--template-file infra/events.bicep" in script
 
 
 def test_smoke_test_checks_web_health_and_function_predict_with_a_key(pipeline):
