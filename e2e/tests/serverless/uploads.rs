@@ -8,6 +8,16 @@ use crate::helpers::{KEY, Stack, start};
 
 const UPLOADS: &str = "uploads";
 
+/// `results/uploads/<stem>.csv` for `uploads/<stem>.csv` (the names here all end in `.csv`).
+fn result_of(name: &str) -> String {
+    format!("uploads/{name}")
+}
+
+/// `results/uploads/<stem>.error.json`.
+fn error_of(name: &str) -> String {
+    format!("uploads/{}.error.json", name.trim_end_matches(".csv"))
+}
+
 /// The `BlobCreated` event of `uploads/<name>`: the example event, pointed at `name`.
 fn created(name: &str) -> Value {
     let mut event: Value = serde_json::from_str(local_host::cli::EVENT_GRID_EXAMPLE).unwrap();
@@ -75,21 +85,17 @@ async fn a_dropped_csv_gets_its_result_equal_to_predict_once_per_version() {
             .await,
         202
     );
-    let scored = result(&stack.storage, &format!("uploads/{name}.csv"))
+    let scored = result(&stack.storage, &result_of(&name))
         .await
         .expect("a result");
     assert_eq!(scored, predicted(&stack, &csv).await);
     assert_eq!(scored.lines().count(), 51);
-    assert!(
-        result(&stack.storage, &format!("uploads/{name}.error.json"))
-            .await
-            .is_none()
-    );
+    assert!(result(&stack.storage, &error_of(&name)).await.is_none());
 
     // The same event again: the result of this version stands, unwritten.
     let before = stack
         .storage
-        .blob_properties("results", &format!("uploads/{name}.csv"))
+        .blob_properties("results", &result_of(&name))
         .await
         .unwrap()
         .unwrap();
@@ -101,7 +107,7 @@ async fn a_dropped_csv_gets_its_result_equal_to_predict_once_per_version() {
     );
     let after = stack
         .storage
-        .blob_properties("results", &format!("uploads/{name}.csv"))
+        .blob_properties("results", &result_of(&name))
         .await
         .unwrap()
         .unwrap();
@@ -116,9 +122,7 @@ async fn a_dropped_csv_gets_its_result_equal_to_predict_once_per_version() {
             .await,
         202
     );
-    let rescored = result(&stack.storage, &format!("uploads/{name}.csv"))
-        .await
-        .unwrap();
+    let rescored = result(&stack.storage, &result_of(&name)).await.unwrap();
     assert_eq!(rescored, predicted(&stack, &replaced).await);
     stack.host.stop().await;
 }
@@ -136,7 +140,7 @@ async fn a_csv_that_cannot_be_scored_gets_an_error_file_naming_the_line_and_colu
         202
     );
     let error: Value = serde_json::from_str(
-        &result(&stack.storage, &format!("uploads/{name}.error.json"))
+        &result(&stack.storage, &error_of(&name))
             .await
             .expect("an error file"),
     )
@@ -145,9 +149,7 @@ async fn a_csv_that_cannot_be_scored_gets_an_error_file_naming_the_line_and_colu
     let message = error["error"]["message"].as_str().unwrap();
     assert!(message.contains("line 5, column \"LSTAT\""), "{message}");
     assert!(
-        result(&stack.storage, &format!("uploads/{name}.csv"))
-            .await
-            .is_none(),
+        result(&stack.storage, &result_of(&name)).await.is_none(),
         "a partial result"
     );
     // An event about another container, or a deleted blob, is not for this function.
@@ -219,7 +221,7 @@ async fn a_100_mb_file_is_scored_in_bounded_memory() {
     let peak = peak_rss(pid);
     let result = stack
         .storage
-        .blob_properties("results", &format!("uploads/{name}.csv"))
+        .blob_properties("results", &result_of(&name))
         .await
         .unwrap()
         .expect("a result");
@@ -240,7 +242,7 @@ async fn a_100_mb_file_is_scored_in_bounded_memory() {
     stack.storage.delete_blob(UPLOADS, &name).await.unwrap();
     stack
         .storage
-        .delete_blob("results", &format!("uploads/{name}.csv"))
+        .delete_blob("results", &result_of(&name))
         .await
         .unwrap();
     stack.host.stop().await;
@@ -266,16 +268,16 @@ async fn the_local_host_delivers_each_new_blob_once_across_restarts() {
     let (first, second) = (format!("watch-{run}-a.csv"), format!("watch-{run}-b.csv"));
     let stack = crate::helpers::start_with_settings(&settings).await;
     upload(&stack.storage, &first, &houses(3)).await;
-    let scored = wait_for(&stack.storage, &format!("uploads/{first}.csv")).await;
+    let scored = wait_for(&stack.storage, &result_of(&first)).await;
     stack.host.stop().await;
 
     // Written while no host runs: delivered after the restart, and the first is not again.
     let storage = stack.storage.clone();
     upload(&storage, &second, &houses(4)).await;
     let stack = crate::helpers::start_with_settings(&settings).await;
-    let rescored = wait_for(&stack.storage, &format!("uploads/{second}.csv")).await;
+    let rescored = wait_for(&stack.storage, &result_of(&second)).await;
     assert_eq!(
-        result(&stack.storage, &format!("uploads/{second}.csv"))
+        result(&stack.storage, &result_of(&second))
             .await
             .unwrap()
             .lines()
@@ -285,7 +287,7 @@ async fn the_local_host_delivers_each_new_blob_once_across_restarts() {
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let again = stack
         .storage
-        .blob_properties("results", &format!("uploads/{first}.csv"))
+        .blob_properties("results", &result_of(&first))
         .await
         .unwrap()
         .unwrap();

@@ -1,8 +1,9 @@
 //! `score-upload`: scores a CSV file dropped into container `uploads`.
 //!
-//! It writes `results/uploads/<name>.csv`, the file with a `prediction` column, in the dialect
-//! `POST /predict` answers CSV in; a file it cannot score gets `results/uploads/<name>.error.json`
-//! instead, naming the line and column at fault, and nothing else is written.
+//! For `uploads/<name>.csv` it writes `results/uploads/<name>.csv`, the file with a `prediction`
+//! column, in the dialect `POST /predict` answers CSV in; a file it cannot score gets
+//! `results/uploads/<name>.error.json` instead, naming the line and column at fault, and nothing
+//! else is written. (A name without `.csv` keeps its whole name as `<name>`.)
 //!
 //! Why an `eventGridTrigger` and not a `blobTrigger`: Flex Consumption supports the blob
 //! trigger only with `"source": "EventGrid"`, and that trigger hands the function the whole
@@ -48,14 +49,24 @@ pub fn function(state: Arc<State>) -> Function {
         .handler(service_fn(move |inv| handle(state.clone(), inv)))
 }
 
-/// Where a source's result and error documents go.
+/// Where a source's result goes in `results`: `uploads/<stem>.csv`.
 pub fn result_name(name: &str) -> String {
-    format!("{UPLOADS}/{name}.csv")
+    format!("{UPLOADS}/{}.csv", stem(name))
 }
 
-/// See [`result_name`].
+/// Where a source's error document goes in `results`: `uploads/<stem>.error.json`.
 pub fn error_name(name: &str) -> String {
-    format!("{UPLOADS}/{name}.error.json")
+    format!("{UPLOADS}/{}.error.json", stem(name))
+}
+
+/// The name without a final `.csv`, in any case.
+fn stem(name: &str) -> &str {
+    match name.len().checked_sub(4) {
+        Some(cut) if name.is_char_boundary(cut) && name[cut..].eq_ignore_ascii_case(".csv") => {
+            &name[..cut]
+        }
+        _ => name,
+    }
 }
 
 async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
@@ -274,6 +285,15 @@ mod tests {
 
     fn event(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn results_are_named_by_the_stem_of_the_upload() {
+        assert_eq!(result_name("houses.csv"), "uploads/houses.csv");
+        assert_eq!(result_name("a/b.CSV"), "uploads/a/b.csv");
+        assert_eq!(error_name("houses.csv"), "uploads/houses.error.json");
+        assert_eq!(result_name("houses"), "uploads/houses.csv");
+        assert_eq!(result_name("é.csv"), "uploads/é.csv");
     }
 
     #[test]
