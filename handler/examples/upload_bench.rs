@@ -80,7 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     storage.delete_blob("uploads", name).await?;
     storage
-        .delete_blob("results", &score_upload::result_name(name))
+        .delete_blob("results", &house_price::uploads::result_name(name))
         .await?;
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod features;
 pub mod input;
 pub mod jobs;
 pub mod model;
+pub mod uploads;
 
 pub use features::{FEATURES, N_FEATURES, Row};
 pub use model::Model;

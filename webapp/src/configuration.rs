@@ -39,6 +39,9 @@ pub const DEFAULT_JOB_SUBMISSIONS_PER_MINUTE: u32 = 30;
 /// otherwise: the page asks every 500 ms, 120 a minute per job it waits for.
 pub const DEFAULT_JOB_STATUS_CHECKS_PER_MINUTE: u32 = 600;
 
+/// The largest file `POST /uploads` takes unless `MAX_UPLOAD_BYTES` says otherwise: 256 MiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 256 << 20;
+
 /// Everything the server needs to start.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -50,6 +53,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Request size limits of `POST /jobs` (`MAX_JOB_BODY_BYTES`, `MAX_JOB_ROWS`).
     pub job_limits: Limits,
+    /// The largest file `POST /uploads` takes (`MAX_UPLOAD_BYTES`).
+    pub max_upload_bytes: usize,
     /// The storage account background jobs go through ([`STORAGE_PREFIX`]); `None` turns
     /// the `/jobs` routes off (they answer 503) and leaves the rest of the app as it is.
     pub storage: Option<StorageSettings>,
@@ -79,6 +84,7 @@ impl Default for Settings {
             port: DEFAULT_PORT,
             limits: Limits::default(),
             job_limits: DEFAULT_JOB_LIMITS,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             storage: None,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             job_submissions_per_minute: DEFAULT_JOB_SUBMISSIONS_PER_MINUTE,
@@ -163,6 +169,13 @@ impl Settings {
                 )?
                 .unwrap_or(defaults.job_limits.max_rows),
             },
+            max_upload_bytes: parse(
+                "MAX_UPLOAD_BYTES",
+                set("MAX_UPLOAD_BYTES"),
+                "a positive number of bytes",
+                positive,
+            )?
+            .unwrap_or(defaults.max_upload_bytes),
             storage: match StorageSettings::from_lookup(STORAGE_PREFIX, &var) {
                 Ok(storage) => Some(storage),
                 Err(SettingsError::NoConnection { .. }) => None,

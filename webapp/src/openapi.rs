@@ -30,6 +30,9 @@ pub const CSV_EXAMPLE: &str = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6.575,296,15.3,396
         crate::routes::predict::predict,
         crate::routes::jobs::submit_job,
         crate::routes::jobs::job_status,
+        crate::routes::uploads::upload,
+        crate::routes::uploads::upload_status,
+        crate::routes::uploads::upload_result,
         crate::routes::health::health
     ),
     components(schemas(
@@ -42,6 +45,8 @@ pub const CSV_EXAMPLE: &str = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6.575,296,15.3,396
         Record,
         PredictResponse,
         JobAccepted,
+        crate::routes::uploads::UploadAccepted,
+        crate::routes::uploads::UploadStatus,
         JobResultDocument,
         JobOutcome,
         JobPending,
@@ -52,6 +57,7 @@ pub const CSV_EXAMPLE: &str = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6.575,296,15.3,396
     tags(
         (name = "predict", description = "Price houses now, in the request"),
         (name = "jobs", description = "Price large batches in the background: submit, then poll the status URL"),
+        (name = "uploads", description = "Score a CSV file of any size in the background: upload it, poll, download the result"),
         (name = "health", description = "Liveness for the App Service health check")
     )
 )]

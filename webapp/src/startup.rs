@@ -105,6 +105,7 @@ impl Application {
             model,
             limits,
             job_limits: settings.job_limits,
+            max_upload_bytes: settings.max_upload_bytes,
             body_timeout: settings.body_timeout,
             submit_limit: limiter(settings.job_submissions_per_minute),
             status_limit: limiter(settings.job_status_checks_per_minute),

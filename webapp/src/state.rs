@@ -18,6 +18,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Body and row limits of `POST /jobs`.
     pub job_limits: Limits,
+    /// The largest file `POST /uploads` takes.
+    pub max_upload_bytes: usize,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
     /// Per-client limits of `POST /jobs` and `GET /jobs/{id}`; `None` is no limit.

@@ -29,7 +29,7 @@ use crate::State;
 /// The containers whose old blobs are deleted.
 pub const SWEPT_CONTAINERS: [&str; 3] = [jobs::RESULTS_CONTAINER, jobs::INPUTS_CONTAINER, UPLOADS];
 /// Where files to score are dropped.
-pub const UPLOADS: &str = "uploads";
+pub const UPLOADS: &str = house_price::uploads::CONTAINER;
 /// Where drained poison messages are kept.
 pub const POISON_CONTAINER: &str = "poison";
 /// The queue the host moves messages to after their last failed delivery.

@@ -32,11 +32,10 @@ use serde_json::{Map, Value};
 use storage::{Storage, StorageError};
 use tokio::sync::mpsc;
 
-use super::housekeeping::UPLOADS;
+use house_price::uploads::{CONTAINER as UPLOADS, SOURCE_ETAG, error_name, result_name};
+
 use crate::State;
 
-/// The metadata key of a result that names the source version it was made from.
-pub const SOURCE_ETAG: &str = "sourceetag";
 /// How much scored output is sent to storage as one block.
 const BLOCK_BYTES: usize = 4 << 20;
 /// Chunks in flight between storage and the scorer, each way: bounds memory.
@@ -47,26 +46,6 @@ pub fn function(state: Arc<State>) -> Function {
     Function::new("score-upload")
         .event_grid_trigger("event")
         .handler(service_fn(move |inv| handle(state.clone(), inv)))
-}
-
-/// Where a source's result goes in `results`: `uploads/<stem>.csv`.
-pub fn result_name(name: &str) -> String {
-    format!("{UPLOADS}/{}.csv", stem(name))
-}
-
-/// Where a source's error document goes in `results`: `uploads/<stem>.error.json`.
-pub fn error_name(name: &str) -> String {
-    format!("{UPLOADS}/{}.error.json", stem(name))
-}
-
-/// The name without a final `.csv`, in any case.
-fn stem(name: &str) -> &str {
-    match name.len().checked_sub(4) {
-        Some(cut) if name.is_char_boundary(cut) && name[cut..].eq_ignore_ascii_case(".csv") => {
-            &name[..cut]
-        }
-        _ => name,
-    }
 }
 
 async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
@@ -285,15 +264,6 @@ mod tests {
 
     fn event(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn results_are_named_by_the_stem_of_the_upload() {
-        assert_eq!(result_name("houses.csv"), "uploads/houses.csv");
-        assert_eq!(result_name("a/b.CSV"), "uploads/a/b.csv");
-        assert_eq!(error_name("houses.csv"), "uploads/houses.error.json");
-        assert_eq!(result_name("houses"), "uploads/houses.csv");
-        assert_eq!(result_name("é.csv"), "uploads/é.csv");
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub async fn job_status(
 
 /// Takes one request from the client's allowance under `limit`, before anything else is
 /// done for it; over the limit is a 429 with `Retry-After`.
-fn throttle(
+pub(super) fn throttle(
     state: &AppState,
     limit: Option<&RateLimiter>,
     req: &HttpRequest,

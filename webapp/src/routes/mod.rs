@@ -5,6 +5,7 @@ pub mod jobs;
 pub mod openapi;
 pub mod page;
 pub mod predict;
+pub mod uploads;
 
 use std::time::Duration;
 
@@ -36,6 +37,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/jobs/{id}")
             .route(web::get().to(jobs::job_status))
+            .default_service(only("GET")),
+    )
+    .service(
+        web::resource("/uploads")
+            .route(web::post().to(uploads::upload))
+            .default_service(only("POST")),
+    )
+    .service(
+        web::resource("/uploads/{id}")
+            .route(web::get().to(uploads::upload_status))
+            .default_service(only("GET")),
+    )
+    .service(
+        web::resource("/uploads/{id}/result.csv")
+            .route(web::get().to(uploads::upload_result))
             .default_service(only("GET")),
     )
     .service(

@@ -14,3 +14,4 @@ mod rate_limit;
 mod shutdown;
 mod slow_clients;
 mod startup;
+mod uploads;

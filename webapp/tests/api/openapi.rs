@@ -36,9 +36,17 @@ async fn the_openapi_document_lists_every_api_route_with_the_methods_it_serves()
     let doc = document(&app).await;
     assert_eq!(
         keys(&doc["paths"]),
-        ["/health", "/jobs", "/jobs/{id}", "/predict"]
-            .map(String::from)
-            .into()
+        [
+            "/health",
+            "/jobs",
+            "/jobs/{id}",
+            "/predict",
+            "/uploads",
+            "/uploads/{id}",
+            "/uploads/{id}/result.csv"
+        ]
+        .map(String::from)
+        .into()
     );
     for (path, item) in doc["paths"].as_object().unwrap() {
         let documented: Vec<&str> = METHODS
