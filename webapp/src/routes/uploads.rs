@@ -185,7 +185,6 @@ async fn receive(
     Ok(total)
 }
 
-/// `GET /uploads/{id}`: whether the file is scored yet.
 /// Refuses a file at once when its first line is not the header row `score-upload` needs;
 /// the rows are checked when it is scored.
 fn check_header(first_line: &[u8]) -> Result<(), ApiError> {
@@ -194,6 +193,7 @@ fn check_header(first_line: &[u8]) -> Result<(), ApiError> {
         .map_err(ApiError::Input)
 }
 
+/// `GET /uploads/{id}`: whether the file is scored yet.
 #[utoipa::path(
     get,
     path = "/uploads/{id}",
