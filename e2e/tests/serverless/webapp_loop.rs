@@ -178,3 +178,82 @@ async fn a_5000_row_job_goes_through_the_rows_blob_and_comes_back_complete() {
     stop();
     stack.host.stop().await;
 }
+
+#[tokio::test]
+async fn a_file_uploaded_to_the_web_app_is_scored_by_the_functions_app_and_downloaded_from_the_web_app()
+ {
+    // The local host stands in for the Event Grid subscription of infra/events.bicep.
+    let stack =
+        crate::helpers::start_with_settings(&[("LOCALHOST_BLOB_EVENTS", "score-upload=uploads")])
+            .await;
+    let (web, stop) = spawn_webapp();
+    let mut csv = String::from("LSTAT,RM,CHAS,TAX,PTRATIO,B\n");
+    for i in 0..200 {
+        csv.push_str(&format!(
+            "{},{}.{},{},296,15.3,396.9\n",
+            4 + i % 20,
+            5 + i % 3,
+            i % 10,
+            i % 2
+        ));
+    }
+    let started = Instant::now();
+    let accepted: Value = web
+        .http
+        .post(format!("{}/uploads", web.address))
+        .header("Content-Type", "text/csv")
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let status_url = format!("{}{}", web.address, accepted["statusUrl"].as_str().unwrap());
+    let done = loop {
+        let status: Value = web
+            .http
+            .get(&status_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] != "pending" {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still pending");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("upload to result: {} ms", started.elapsed().as_millis());
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let result = web
+        .http
+        .get(format!(
+            "{}{}",
+            web.address,
+            done["resultUrl"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // What the web app's own /predict answers for the same CSV.
+    let predicted = web
+        .http
+        .post(format!("{}/predict", web.address))
+        .header("Content-Type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(result, predicted);
+    stop();
+    stack.host.stop().await;
+}

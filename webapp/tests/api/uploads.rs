@@ -94,8 +94,7 @@ async fn a_file_that_could_not_be_scored_reports_why() {
     let id: Uuid = accepted["uploadId"].as_str().unwrap().parse().unwrap();
     let storage = azurite_storage();
     storage.ensure_container("results").await.unwrap();
-    let error =
-        r#"{"error":{"code":"invalid_value","message":"line 2, column \"RM\": \"x\" is not a number"}}"#;
+    let error = r#"{"error":{"code":"invalid_value","message":"line 2, column \"RM\": \"x\" is not a number"}}"#;
     storage
         .put_blob(
             "results",
