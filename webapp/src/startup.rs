@@ -87,7 +87,7 @@ impl Application {
                 },
                 source,
             })?;
-        let page = web::Data::new(Page::render(&model));
+        let page = web::Data::new(Page::render(&model, settings.max_upload_bytes));
         let openapi = web::Data::new(OpenApiJson::render()?);
         let limits = settings.limits;
         let storage = settings.storage.as_ref().map(Storage::new).transpose()?;

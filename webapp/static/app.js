@@ -258,7 +258,93 @@ async function predictBatch(event) {
   }
 }
 
+/** Shows where an upload is, or hides the line when `message` is empty. */
+function showFileStatus(message, state, uploadId) {
+  const el = document.getElementById("file-status");
+  el.textContent = message;
+  el.hidden = message === "";
+  el.dataset.state = state || "";
+  if (uploadId) el.dataset.uploadId = uploadId;
+}
+
+/** Sends `file` to POST /uploads, reporting upload progress in `progress`; resolves to the
+ * response status and text. XMLHttpRequest, since fetch reports no upload progress. */
+function uploadFile(file, progress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/uploads");
+    xhr.setRequestHeader("Content-Type", "text/csv");
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) progress.value = e.loaded / e.total;
+    });
+    xhr.addEventListener("load", () => resolve({ status: xhr.status, text: xhr.responseText }));
+    xhr.addEventListener("error", () => reject(new Error("The server could not be reached.")));
+    xhr.send(file);
+  });
+}
+
+/** Uploads the chosen file, polls its status until it is scored, then offers the result. */
+async function scoreFile(event) {
+  event.preventDefault();
+  const error = document.getElementById("file-error");
+  const progress = document.getElementById("file-progress");
+  const download = document.getElementById("file-download");
+  const file = document.getElementById("file-input").files[0];
+  const limit = Number(document.getElementById("file-limit").dataset.bytes);
+  showError(error, "");
+  download.hidden = true;
+  try {
+    if (!file) throw new Error("Choose a CSV file first.");
+    if (file.size > limit) {
+      throw new Error(`The file is ${Math.ceil(file.size / 1048576)} MiB; the limit is ${Math.floor(limit / 1048576)} MiB.`);
+    }
+    progress.removeAttribute("value");
+    progress.value = 0;
+    progress.hidden = false;
+    showFileStatus(`Uploading ${file.name}…`, "uploading");
+    const sent = await uploadFile(file, progress);
+    if (sent.status !== 202) {
+      throw new Error(errorMessage({ status: sent.status }, sent.text));
+    }
+    const upload = JSON.parse(sent.text);
+    // Indeterminate while the Functions app scores it.
+    progress.removeAttribute("value");
+    const started = Date.now();
+    for (;;) {
+      showFileStatus(
+        `Scoring ${file.name}… ${Math.round((Date.now() - started) / 1000)} s`,
+        "scoring",
+        upload.uploadId,
+      );
+      const poll = await send(upload.statusUrl, { headers: { Accept: "application/json" } });
+      if (poll.response.ok) {
+        const status = JSON.parse(poll.text);
+        if (status.status === "succeeded") {
+          download.href = status.resultUrl;
+          download.hidden = false;
+          showFileStatus(`${file.name} is scored.`, "succeeded");
+          break;
+        }
+        if (status.status === "failed") {
+          showFileStatus(`${file.name} could not be scored.`, "failed");
+          throw new Error(status.error ? status.error.message : "The file could not be scored.");
+        }
+      } else if (poll.response.status === 429) {
+        await sleep((Number(poll.response.headers.get("Retry-After")) || 1) * 1000);
+      } else if (poll.response.status !== 503) {
+        throw new Error(errorMessage(poll.response, poll.text));
+      }
+      await sleep(1000);
+    }
+  } catch (e) {
+    showError(error, e.message);
+  } finally {
+    progress.hidden = true;
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("predict-form").addEventListener("submit", predictOne);
   document.getElementById("batch-form").addEventListener("submit", predictBatch);
+  document.getElementById("file-form").addEventListener("submit", scoreFile);
 });

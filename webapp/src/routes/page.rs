@@ -17,13 +17,15 @@ pub struct Page {
 impl Page {
     /// Fills the template in; asset URLs carry a hash of the assets so that browsers may
     /// cache them for good and still fetch new ones after a deployment.
-    pub fn render(model: &Model) -> Page {
+    pub fn render(model: &Model, max_upload_bytes: usize) -> Page {
         let rmse = model.artifact().training.cross_validation.rmse;
         let html = INDEX_TEMPLATE
             .replace("{{ASSET_VERSION}}", &asset_version())
             .replace("{{MODEL_VERSION}}", &escape_html(model.version()))
             .replace("{{CV_RMSE}}", &format!("{rmse:.2}"))
-            .replace("{{CV_RMSE_DOLLARS}}", &dollars(rmse));
+            .replace("{{CV_RMSE_DOLLARS}}", &dollars(rmse))
+            .replace("{{MAX_UPLOAD_BYTES}}", &max_upload_bytes.to_string())
+            .replace("{{MAX_UPLOAD_MIB}}", &(max_upload_bytes >> 20).to_string());
         Page { html }
     }
 
@@ -104,7 +106,7 @@ mod tests {
     #[test]
     fn the_page_names_the_model_and_has_no_placeholders_left() {
         let model = Model::embedded().unwrap();
-        let page = Page::render(&model);
+        let page = Page::render(&model, 256 << 20);
         assert!(page.html().contains(&escape_html(model.version())));
         assert!(
             !page.html().contains("{{"),

@@ -372,3 +372,67 @@ async fn the_page_queues_a_csv_batch_as_a_background_job_and_shows_its_predictio
     assert_eq!(violations, json!([]), "CSP violations");
     browser.client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_page_uploads_a_csv_file_waits_for_its_scoring_and_offers_the_result() {
+    let app = spawn_app_with_azurite().await;
+    let storage = azurite_storage();
+    let dir = TempDir::new("webapp-upload");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let file = dir.0.join("houses.csv");
+    std::fs::write(&file, THREE_HOUSES_CSV).unwrap();
+    let browser = open_browser().await;
+    let client = &browser.client;
+    client.goto(&format!("{}/", app.address)).await.unwrap();
+    client
+        .find(Locator::Id("file-input"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("file-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let upload_id = eventually(
+        client,
+        "const e = document.getElementById('file-status'); return e.dataset.state === 'scoring' && e.dataset.uploadId",
+        "the upload to be stored and shown as scoring",
+    )
+    .await;
+    let upload_id: uuid::Uuid = upload_id.as_str().unwrap().parse().unwrap();
+    // Do what the Functions app's score-upload does with the stored file.
+    let name = house_price::uploads::upload_name(&upload_id);
+    let stored = storage.get_blob("uploads", &name).await.unwrap().unwrap();
+    assert_eq!(stored, THREE_HOUSES_CSV.as_bytes());
+    let mut scored = Vec::new();
+    house_price::csv_stream::score_csv(&Model::embedded().unwrap(), &stored[..], &mut scored)
+        .unwrap();
+    storage.ensure_container("results").await.unwrap();
+    storage
+        .put_blob(
+            "results",
+            &house_price::uploads::result_name(&name),
+            scored.clone(),
+            "text/csv",
+        )
+        .await
+        .unwrap();
+    let href = eventually(
+        client,
+        "const a = document.getElementById('file-download'); return !a.hidden && document.getElementById('file-status').dataset.state === 'succeeded' && a.getAttribute('href')",
+        "the download link",
+    )
+    .await;
+    let downloaded = app.get(href.as_str().unwrap()).await.bytes().await.unwrap();
+    assert_eq!(downloaded, scored);
+    let violations = client
+        .execute("return window.cspViolations", vec![])
+        .await
+        .unwrap();
+    assert_eq!(violations, json!([]));
+}
