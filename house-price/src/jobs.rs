@@ -369,13 +369,19 @@ impl JobAccepted {
 /// hands out is accepted (any case), so no path tricks can reach the result container and
 /// each job has one address, not also `{...}`, `urn:uuid:...` or 32 bare digits.
 pub fn parse_job_id(text: &str) -> Result<Uuid, ApiError> {
+    parse_id("job", text)
+}
+
+/// A `kind` id ("job", "upload") from a URL: a hyphenated UUID, so it can only ever name the
+/// one blob it stands for.
+pub(crate) fn parse_id(kind: &str, text: &str) -> Result<Uuid, ApiError> {
     let hyphenated = text.len() == 36;
     Uuid::try_parse(text)
         .ok()
         .filter(|_| hyphenated)
         .ok_or_else(|| {
             ApiError::BadRequest(format!(
-                "job id \"{}\" is not a UUID",
+                "{kind} id \"{}\" is not a UUID",
                 crate::input::excerpt(text)
             ))
         })

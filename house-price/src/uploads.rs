@@ -37,16 +37,7 @@ fn stem(name: &str) -> &str {
 
 /// An upload id from a URL: a hyphenated UUID and nothing else, as job ids.
 pub fn parse_upload_id(text: &str) -> Result<Uuid, ApiError> {
-    let hyphenated = text.len() == 36;
-    Uuid::try_parse(text)
-        .ok()
-        .filter(|_| hyphenated)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "upload id \"{}\" is not a UUID",
-                crate::input::excerpt(text)
-            ))
-        })
+    crate::jobs::parse_id("upload", text)
 }
 
 #[cfg(test)]

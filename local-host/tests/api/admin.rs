@@ -6,7 +6,6 @@
 
 use crate::helpers::{TestApp, spawn_app};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const MASTER_KEY: &str = "fixture-master-key";
 
@@ -22,25 +21,9 @@ async fn admin(app: &TestApp, function: &str, key: Option<&str>, body: &str) -> 
     request.send().await.unwrap().status().as_u16()
 }
 
-/// The invocation a recording fixture function (`tick`, `record`) wrote under `prefix`.
+/// The one invocation a recording fixture function wrote under `prefix`.
 async fn recorded(app: &TestApp, prefix: &str) -> Value {
-    let results = app.names.results.clone();
-    let name = app
-        .eventually(prefix, Duration::from_secs(10), || {
-            let (storage, results) = (app.storage.clone(), results.clone());
-            async move {
-                let names = storage.list_blobs(&results, Some(prefix)).await.ok()?;
-                names.into_iter().next()
-            }
-        })
-        .await;
-    let blob = app
-        .storage
-        .get_blob(&results, &name)
-        .await
-        .unwrap()
-        .unwrap();
-    serde_json::from_slice::<Value>(&blob).unwrap()["request"].clone()
+    app.recorded(prefix, 1).await.remove(0)
 }
 
 #[tokio::test]

@@ -4,7 +4,6 @@
 
 use crate::helpers::{TestApp, spawn_app};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const MASTER_KEY: &str = "fixture-master-key";
 
@@ -25,27 +24,7 @@ fn example() -> Value {
 
 /// Every invocation the `grid` fixture recorded, once `n` are there.
 async fn recorded(app: &TestApp, n: usize) -> Vec<Value> {
-    let results = app.names.results.clone();
-    let names = app
-        .eventually("grid records", Duration::from_secs(10), || {
-            let (storage, results) = (app.storage.clone(), results.clone());
-            async move {
-                let names = storage.list_blobs(&results, Some("grid-")).await.ok()?;
-                (names.len() >= n).then_some(names)
-            }
-        })
-        .await;
-    let mut requests = Vec::new();
-    for name in names {
-        let blob = app
-            .storage
-            .get_blob(&results, &name)
-            .await
-            .unwrap()
-            .unwrap();
-        requests.push(serde_json::from_slice::<Value>(&blob).unwrap()["request"].clone());
-    }
-    requests
+    app.recorded("grid-", n).await
 }
 
 #[tokio::test]

@@ -109,6 +109,33 @@ impl TestApp {
         self.host.stop().await;
     }
 
+    /// The invocations a recording fixture function (`tick`, `record`, `grid`) wrote to the
+    /// results container under `prefix`, once there are at least `n`.
+    pub async fn recorded(&self, prefix: &str, n: usize) -> Vec<serde_json::Value> {
+        let results = self.names.results.clone();
+        let names = self
+            .eventually(prefix, Duration::from_secs(10), || {
+                let (storage, results) = (self.storage.clone(), results.clone());
+                async move {
+                    let names = storage.list_blobs(&results, Some(prefix)).await.ok()?;
+                    (names.len() >= n).then_some(names)
+                }
+            })
+            .await;
+        let mut requests = Vec::new();
+        for name in names {
+            let blob = self
+                .storage
+                .get_blob(&results, &name)
+                .await
+                .unwrap()
+                .unwrap();
+            let record: serde_json::Value = serde_json::from_slice(&blob).unwrap();
+            requests.push(record["request"].clone());
+        }
+        requests
+    }
+
     /// Polls `check` until it returns `Some`, failing with `what` after `timeout`.
     pub async fn eventually<T, F, Fut>(&self, what: &str, timeout: Duration, mut check: F) -> T
     where

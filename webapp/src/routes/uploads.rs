@@ -215,12 +215,7 @@ pub async fn upload_status(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    super::jobs::throttle(&state, state.status_limit.as_ref(), &req)?;
-    let id = uploads::parse_upload_id(&id)?;
-    let storage = state
-        .storage
-        .as_ref()
-        .ok_or_else(errors::jobs_unavailable)?;
+    let (id, storage) = lookup(&state, &req, &id)?;
     let status = status_of(storage, &id)
         .await
         .map_err(|e| errors::storage_failure("the upload's status could not be read", &e))?
@@ -229,6 +224,22 @@ pub async fn upload_status(
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(status))
+}
+
+/// What both read routes do first: the client's allowance, then the id (a bad one is the
+/// client's 400 with or without storage), then storage.
+fn lookup<'a>(
+    state: &'a AppState,
+    req: &HttpRequest,
+    id: &str,
+) -> Result<(Uuid, &'a Storage), HttpError> {
+    super::jobs::throttle(state, state.status_limit.as_ref(), req)?;
+    let id = uploads::parse_upload_id(id)?;
+    let storage = state
+        .storage
+        .as_ref()
+        .ok_or_else(errors::jobs_unavailable)?;
+    Ok((id, storage))
 }
 
 /// The upload's status; `None` when there is no such upload.
@@ -290,12 +301,7 @@ pub async fn upload_result(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    super::jobs::throttle(&state, state.status_limit.as_ref(), &req)?;
-    let id = uploads::parse_upload_id(&id)?;
-    let storage = state
-        .storage
-        .as_ref()
-        .ok_or_else(errors::jobs_unavailable)?;
+    let (id, storage) = lookup(&state, &req, &id)?;
     let name = uploads::result_name(&uploads::upload_name(&id));
     let reader = storage
         .open_blob(RESULTS_CONTAINER, &name)
