@@ -10,6 +10,9 @@ use crate::{Model, Row};
 /// Rows priced together: big enough for the batch path of the model, small enough to be
 /// nothing next to the 128 MB a function instance may use.
 pub const BATCH_ROWS: usize = 4096;
+/// A batch is also priced once its rows hold this much text (rows may be long, up to
+/// [`crate::input::MAX_CSV_ROW_BYTES`]).
+pub const BATCH_BYTES: usize = 4 << 20;
 
 /// Why a file could not be scored.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,7 @@ pub fn score_csv<R: Read, W: Write>(model: &Model, input: R, output: W) -> Resul
     let mut records: Vec<csv::StringRecord> = Vec::with_capacity(BATCH_ROWS);
     let mut batch: Vec<Row> = Vec::with_capacity(BATCH_ROWS);
     let mut total = 0u64;
+    let mut batch_bytes = 0usize;
     loop {
         let next = rows.next_row_ref();
         let done = next.is_none();
@@ -44,8 +48,10 @@ pub fn score_csv<R: Read, W: Write>(model: &Model, input: R, output: W) -> Resul
                 None => records.push(record.clone()),
             }
             batch.push(row);
+            batch_bytes += record.as_slice().len();
         }
-        if batch.len() == BATCH_ROWS || (done && !batch.is_empty()) {
+        let full = batch.len() == BATCH_ROWS || batch_bytes >= BATCH_BYTES;
+        if full || (done && !batch.is_empty()) {
             let predictions = model.predict_all(&batch);
             for (record, p) in records.iter_mut().zip(&predictions) {
                 record.push_field(&p.to_string());
@@ -53,6 +59,7 @@ pub fn score_csv<R: Read, W: Write>(model: &Model, input: R, output: W) -> Resul
             }
             total += batch.len() as u64;
             batch.clear();
+            batch_bytes = 0;
         }
         if done {
             break;
@@ -102,6 +109,39 @@ mod tests {
         let text = format!("\u{feff}{}", csv(0));
         assert_eq!(score_csv(&model(), text.as_bytes(), &mut out).unwrap(), 0);
         assert_eq!(out, b"LSTAT,CHAS,RM,TAX,PTRATIO,B,prediction\n");
+    }
+
+    #[test]
+    fn a_line_without_end_is_refused_without_reading_it_all() {
+        // An unclosed quote would make the rest of the file one record.
+        let mut text = csv(3);
+        text.push_str("\"0");
+        text.push_str(&"1".repeat(50 << 20));
+        let mut read = 0usize;
+        let counting = CountingReader {
+            inner: text.as_bytes(),
+            read: &mut read,
+        };
+        let err = score_csv(&model(), counting, Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("longer than 64 KiB"), "{err}");
+        assert!(read < 1 << 20, "{read} bytes read for one bad line");
+        // Spaces around a number are allowed, but not a megabyte of them.
+        let spaced = csv(1).replace(",296,", &format!(",296{},", " ".repeat(1 << 20)));
+        let err = score_csv(&model(), spaced.as_bytes(), Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("longer than 64 KiB"), "{err}");
+    }
+
+    struct CountingReader<'a> {
+        inner: &'a [u8],
+        read: &'a mut usize,
+    }
+
+    impl Read for CountingReader<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            *self.read += n;
+            Ok(n)
+        }
     }
 
     #[test]

@@ -578,11 +578,52 @@ pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable, InputError> {
     })
 }
 
+/// The longest header line a CSV may have (a 100,000-character column name is refused by
+/// name, not by length).
+pub const MAX_CSV_HEADER_BYTES: u64 = 1 << 20;
+/// The longest data line: six numbers need well under 1 KiB.
+pub const MAX_CSV_ROW_BYTES: u64 = 64 << 10;
+/// What the reader may have read ahead of the line it is in (its buffer), on top of a limit.
+const READ_AHEAD: u64 = 64 << 10;
+
+/// A reader that fails once more than a limit has been read since the last checkpoint, so
+/// one line (an unclosed quote, a field of spaces) cannot take memory without bound.
+#[derive(Debug)]
+struct Bounded<R> {
+    inner: R,
+    since: std::cell::Cell<u64>,
+    limit: std::cell::Cell<u64>,
+}
+
+impl<R> Bounded<R> {
+    /// A new line starts: up to `limit` bytes may come before the next checkpoint.
+    fn checkpoint(&self, limit: u64) {
+        self.since.set(0);
+        self.limit.set(limit);
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let since = self.since.get() + n as u64;
+        self.since.set(since);
+        if since > self.limit.get() + READ_AHEAD {
+            return Err(std::io::Error::other(format!(
+                "a line is longer than {} KiB",
+                self.limit.get() >> 10
+            )));
+        }
+        Ok(n)
+    }
+}
+
 /// The rows of a CSV text, read one at a time from any reader: the header row is checked
-/// when it is made, each data row when it is read. Memory stays one row whatever the size.
+/// when it is made, each data row when it is read. Memory stays one row whatever the size:
+/// a header over [`MAX_CSV_HEADER_BYTES`] or a row over [`MAX_CSV_ROW_BYTES`] is an error.
 #[derive(Debug)]
 pub struct CsvRows<R> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<Bounded<R>>,
     header: csv::StringRecord,
     /// Where each feature is in a record.
     position: [usize; N_FEATURES],
@@ -593,10 +634,15 @@ impl<R: std::io::Read> CsvRows<R> {
     /// Reads and checks the header row: every feature once, nothing else, in any order. A
     /// UTF-8 byte order mark is skipped.
     pub fn new(input: R) -> Result<CsvRows<R>, InputError> {
+        let bounded = Bounded {
+            inner: input,
+            since: std::cell::Cell::new(0),
+            limit: std::cell::Cell::new(MAX_CSV_HEADER_BYTES),
+        };
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .from_reader(input);
+            .from_reader(bounded);
         let header = reader
             .headers()
             .map_err(|e| InputError::MalformedCsv(e.to_string()))?
@@ -625,6 +671,7 @@ impl<R: std::io::Read> CsvRows<R> {
                 column: FEATURES[i],
             });
         }
+        reader.get_ref().checkpoint(MAX_CSV_ROW_BYTES);
         Ok(CsvRows {
             reader,
             header,
@@ -640,6 +687,7 @@ impl<R: std::io::Read> CsvRows<R> {
 
     /// The next data row, as written and as parsed; `None` at the end.
     pub fn next_row(&mut self) -> Option<Result<(csv::StringRecord, Row), InputError>> {
+        self.reader.get_ref().checkpoint(MAX_CSV_ROW_BYTES);
         match self.reader.read_record(&mut self.record) {
             Ok(false) => None,
             Ok(true) => Some(self.parse_record().map(|row| (self.record.clone(), row))),
@@ -649,6 +697,7 @@ impl<R: std::io::Read> CsvRows<R> {
 
     /// Like [`CsvRows::next_row`], but lends the record instead of copying it.
     pub fn next_row_ref(&mut self) -> Option<Result<(&csv::StringRecord, Row), InputError>> {
+        self.reader.get_ref().checkpoint(MAX_CSV_ROW_BYTES);
         match self.reader.read_record(&mut self.record) {
             Ok(false) => None,
             Ok(true) => Some(self.parse_record().map(|row| (&self.record, row))),

@@ -69,6 +69,15 @@ impl BlobWatcher {
                         if done.contains(&key) {
                             continue;
                         }
+                        if self.receipt(&blob).len() > storage::MAX_BLOB_NAME {
+                            log::error!(
+                                "`{}/{}`: the name is too long for its receipt's name; it is not delivered",
+                                self.container,
+                                blob.name
+                            );
+                            done.insert(key);
+                            continue;
+                        }
                         match self.has_receipt(&blob).await {
                             Ok(true) => {
                                 done.insert(key);

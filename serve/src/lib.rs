@@ -111,10 +111,28 @@ where
             let app = actix_service::apply_fn_factory(app, |request: Request, service: &_| {
                 let answer = Service::call(service, request);
                 async move {
-                    let mut answer: Response<B> = answer.await?.into();
-                    let empty = matches!(answer.body().size(), BodySize::None | BodySize::Sized(0));
-                    fixed_answers::mark_app_answer(&mut answer, empty);
-                    Ok(answer)
+                    match answer.await {
+                        Ok(answer) => {
+                            let mut answer: Response<B> = answer.into();
+                            let empty = is_empty(answer.body().size());
+                            fixed_answers::mark_app_answer(
+                                answer.status(),
+                                empty,
+                                answer.headers_mut(),
+                            );
+                            Ok(answer)
+                        }
+                        // An error the app turned into an answer is the app's answer too.
+                        Err(mut error) => {
+                            let empty = is_empty(error.body().size());
+                            fixed_answers::mark_app_answer(
+                                error.status(),
+                                empty,
+                                error.headers_mut(),
+                            );
+                            Err(error)
+                        }
+                    }
                 }
             });
             let http = HttpService::build()
@@ -138,4 +156,8 @@ where
         })?
         .run();
     Ok(Serving { server, drain })
+}
+
+fn is_empty(size: BodySize) -> bool {
+    matches!(size, BodySize::None | BodySize::Sized(0))
 }

@@ -32,6 +32,16 @@ fn start(head_timeout: Duration) -> SocketAddr {
                         "/empty-400",
                         web::get().to(|| async { HttpResponse::BadRequest().finish() }),
                     )
+                    // The same through the error path: an error the app answers itself.
+                    .route(
+                        "/error-400",
+                        web::get().to(|| async {
+                            Err::<HttpResponse, _>(actix_web::error::InternalError::from_response(
+                                "refused",
+                                HttpResponse::BadRequest().finish(),
+                            ))
+                        }),
+                    )
             })
             .unwrap();
             serving.server.await.unwrap();
@@ -150,10 +160,10 @@ fn the_app_s_answers_stay_the_app_s_even_an_empty_400_before_a_fixed_one() {
     // Pipelined: two answers from the app, then garbage the dispatcher answers itself.
     let raw = exchange(
         address,
-        b"GET /ok HTTP/1.1\r\nHost: a\r\n\r\nGET /empty-400 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        b"GET /ok HTTP/1.1\r\nHost: a\r\n\r\nGET /empty-400 HTTP/1.1\r\nHost: a\r\n\r\nGET /error-400 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\n",
     );
     let answers = answers(&raw);
-    assert_eq!(answers.len(), 3, "{}", String::from_utf8_lossy(&raw));
+    assert_eq!(answers.len(), 4, "{}", String::from_utf8_lossy(&raw));
     assert!(answers[0].0.starts_with("HTTP/1.1 200 OK\r\n"));
     assert_eq!(answers[0].1, b"ok");
     // The app's empty 400 stays empty, with `nosniff` to tell it from the dispatcher's.
@@ -168,9 +178,15 @@ fn the_app_s_answers_stay_the_app_s_even_an_empty_400_before_a_fixed_one() {
     );
     assert!(!head.contains("content-type:"), "{head}");
     assert!(body.is_empty());
+    let (head, body) = &answers[2];
+    assert!(
+        head.contains("\r\nx-content-type-options: nosniff\r\n"),
+        "{head}"
+    );
+    assert!(body.is_empty(), "{head}");
     assert_json_error(
-        &answers[2].0,
-        &answers[2].1,
+        &answers[3].0,
+        &answers[3].1,
         "HTTP/1.1 400 Bad Request\r\n",
         "bad_request",
     );

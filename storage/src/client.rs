@@ -96,6 +96,7 @@ pub struct BlobProperties {
 /// A block blob written in blocks ([`Storage::block_writer`]).
 pub struct BlockWriter {
     client: azure_storage_blob::BlockBlobClient,
+    writer_id: String,
     blocks: Vec<Vec<u8>>,
     operation: String,
 }
@@ -112,8 +113,9 @@ impl std::fmt::Debug for BlockWriter {
 impl BlockWriter {
     /// Uploads one block (up to 4,000 MiB; at most 50,000 blocks per blob).
     pub async fn stage(&mut self, bytes: azure_core::Bytes) -> Result<(), StorageError> {
-        // Every id of a blob must have the same length.
-        let id = format!("block-{:08}", self.blocks.len()).into_bytes();
+        // Every id of a blob must have the same length, and be this writer's alone: two
+        // writers of one blob (a retried delivery) must not commit each other's blocks.
+        let id = format!("{}-{:08}", self.writer_id, self.blocks.len()).into_bytes();
         let length = bytes.len() as u64;
         self.client
             .stage_block(&id, length, bytes.into(), None)
@@ -778,6 +780,7 @@ impl Storage {
                 .blobs
                 .blob_client(container, name)
                 .block_blob_client(),
+            writer_id: uuid::Uuid::new_v4().simple().to_string(),
             blocks: Vec::new(),
             operation: format!("write blob '{container}/{name}'"),
         })
@@ -977,9 +980,12 @@ fn check_container_name(name: &str) -> Result<(), StorageError> {
     check_resource_name("container", name)
 }
 
+/// The longest blob name the service takes, in bytes.
+pub const MAX_BLOB_NAME: usize = 1024;
+
 fn check_blob_name(name: &str) -> Result<(), StorageError> {
     // "." and ".." would be dropped as URL path segments and address the container instead.
-    if name.is_empty() || name.len() > 1024 || name == "." || name == ".." {
+    if name.is_empty() || name.len() > MAX_BLOB_NAME || name == "." || name == ".." {
         return Err(StorageError::InvalidArgument(format!(
             "'{name}' is not a valid blob name: use 1 to 1024 characters"
         )));

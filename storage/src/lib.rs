@@ -28,8 +28,9 @@ pub mod settings;
 pub use azure_core::Bytes;
 pub use azure_core::http::Url;
 pub use client::{
-    BlobInfo, BlobPath, BlobProperties, BlobReader, BlockWriter, MAX_MESSAGES_PER_CALL,
-    MAX_VISIBILITY, PeekedMessage, ReceivedMessage, SentMessage, Storage, UpdatedMessage,
+    BlobInfo, BlobPath, BlobProperties, BlobReader, BlockWriter, MAX_BLOB_NAME,
+    MAX_MESSAGES_PER_CALL, MAX_VISIBILITY, PeekedMessage, ReceivedMessage, SentMessage, Storage,
+    UpdatedMessage,
 };
 pub use encoding::{
     DecodeError, MessageEncoding, decode_message, decode_message_bytes, encode_message,

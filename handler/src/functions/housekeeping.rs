@@ -122,7 +122,7 @@ pub async fn run(
     retention: Duration,
     now: OffsetDateTime,
 ) -> Result<Report, StorageError> {
-    let cutoff = now - retention;
+    let cutoff = cutoff(now, retention);
     let mut report = Report {
         retention,
         ..Report::default()
@@ -140,6 +140,15 @@ pub async fn run(
     }
     report.drained = drain_poison(storage, now).await?;
     Ok(report)
+}
+
+/// Blobs last written before this are old. A retention longer than the calendar goes back
+/// makes nothing old.
+fn cutoff(now: OffsetDateTime, retention: Duration) -> OffsetDateTime {
+    time::Duration::try_from(retention)
+        .ok()
+        .and_then(|r| now.checked_sub(r))
+        .unwrap_or(time::PrimitiveDateTime::MIN.assume_utc())
 }
 
 /// Deletes `names` from `container`, a few at a time; returns how many this run deleted.
@@ -232,6 +241,18 @@ async fn drain_poison(storage: &Storage, now: OffsetDateTime) -> Result<usize, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_retention_gives_a_cutoff_without_panicking() {
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(
+            cutoff(now, Duration::from_secs(60)),
+            now - time::Duration::seconds(60)
+        );
+        for huge in [Duration::from_secs(5_000_000 * 86_400), Duration::MAX] {
+            assert_eq!(cutoff(now, huge), time::PrimitiveDateTime::MIN.assume_utc());
+        }
+    }
 
     #[test]
     fn the_report_is_one_line_with_the_counts() {

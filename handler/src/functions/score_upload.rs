@@ -29,7 +29,7 @@ use house_price::api::ErrorBody;
 use house_price::csv_stream::{self, ScoreError};
 use house_price::jobs::RESULTS_CONTAINER;
 use serde_json::{Map, Value};
-use storage::{Storage, StorageError};
+use storage::{BlockWriter, Storage, StorageError};
 use tokio::sync::mpsc;
 
 use house_price::uploads::{CONTAINER as UPLOADS, SOURCE_ETAG, error_name, result_name};
@@ -121,6 +121,13 @@ pub async fn score(
     model: &house_price::Model,
     name: &str,
 ) -> Result<Outcome, StorageError> {
+    // A name too long for its result's name can never be scored: say so once, no retry.
+    if error_name(name).len() > storage::MAX_BLOB_NAME {
+        return Ok(Outcome::Refused(format!(
+            "the name is too long: results are named uploads/<name>.error.json, at most {} bytes",
+            storage::MAX_BLOB_NAME
+        )));
+    }
     let Some(source) = storage.blob_properties(UPLOADS, name).await? else {
         return Ok(Outcome::Gone);
     };
@@ -131,49 +138,14 @@ pub async fn score(
             return Ok(Outcome::AlreadyDone);
         }
     }
-    let Some(mut reader) = storage.open_blob(UPLOADS, name).await? else {
+    let Some(reader) = storage.open_blob(UPLOADS, name).await? else {
         return Ok(Outcome::Gone);
     };
     storage.ensure_container(RESULTS_CONTAINER).await?;
     let metadata: HashMap<String, String> = [(SOURCE_ETAG.to_owned(), reader.etag.clone())].into();
-    let mut writer = storage.block_writer(RESULTS_CONTAINER, &result_name(name))?;
+    let writer = storage.block_writer(RESULTS_CONTAINER, &result_name(name))?;
 
-    let (chunks_in, mut chunks_out) = mpsc::channel(CHANNEL_CHUNKS);
-    let (blocks_in, mut blocks_out) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
-    let model = model.clone();
-    let scoring = tokio::task::spawn_blocking(move || {
-        let input = ChunkReader {
-            chunks: &mut chunks_out,
-            current: Default::default(),
-        };
-        let output = BlockSink {
-            blocks: blocks_in,
-            buffer: Vec::with_capacity(BLOCK_BYTES),
-        };
-        csv_stream::score_csv(&model, input, output)
-    });
-    let download = async {
-        while let Some(chunk) = reader.next_chunk().await? {
-            if chunks_in.send(chunk).await.is_err() {
-                break; // the scorer stopped (a bad row): the rest is not needed
-            }
-        }
-        drop(chunks_in);
-        Ok::<(), StorageError>(())
-    };
-    let upload = async {
-        while let Some(block) = blocks_out.recv().await {
-            writer.stage(block.into()).await?;
-        }
-        Ok::<(), StorageError>(())
-    };
-    let (downloaded, uploaded, scored) = tokio::join!(download, upload, scoring);
-    downloaded?;
-    uploaded?;
-    let scored = scored.map_err(|e| StorageError::Other {
-        operation: format!("score uploads/{name}"),
-        detail: e.to_string(),
-    })?;
+    let (writer, scored) = pipe(model, reader, writer).await?;
     match scored {
         Ok(rows) => {
             writer.commit("text/csv; charset=utf-8", metadata).await?;
@@ -203,6 +175,76 @@ pub async fn score(
             detail,
         }),
     }
+}
+
+/// Where [`pipe`] reads the file from: a blob being downloaded.
+trait ChunkSource {
+    async fn next_chunk(&mut self) -> Result<Option<storage::Bytes>, StorageError>;
+}
+
+impl ChunkSource for storage::BlobReader {
+    async fn next_chunk(&mut self) -> Result<Option<storage::Bytes>, StorageError> {
+        storage::BlobReader::next_chunk(self).await
+    }
+}
+
+/// Where [`pipe`] writes the result to: a blob being written in blocks.
+trait BlockTarget {
+    async fn stage(&mut self, block: Vec<u8>) -> Result<(), StorageError>;
+}
+
+impl BlockTarget for BlockWriter {
+    async fn stage(&mut self, block: Vec<u8>) -> Result<(), StorageError> {
+        BlockWriter::stage(self, block.into()).await
+    }
+}
+
+/// Streams `source` through the scorer (on a blocking thread) into `target`; the target
+/// back, to commit, and what the scorer made of the file. `Err` when reading or writing
+/// failed, whatever the scorer said. Each side owns its end of the bounded channels, so
+/// whichever stops first (a storage failure, a bad row) closes its channel and the others
+/// finish too instead of waiting for ever.
+async fn pipe<S: ChunkSource, T: BlockTarget>(
+    model: &house_price::Model,
+    mut source: S,
+    mut target: T,
+) -> Result<(T, Result<u64, ScoreError>), StorageError> {
+    let (chunks_in, mut chunks_out) = mpsc::channel(CHANNEL_CHUNKS);
+    let (blocks_in, mut blocks_out) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
+    let model = model.clone();
+    let scoring = tokio::task::spawn_blocking(move || {
+        let input = ChunkReader {
+            chunks: &mut chunks_out,
+            current: Default::default(),
+        };
+        let output = BlockSink {
+            blocks: blocks_in,
+            buffer: Vec::with_capacity(BLOCK_BYTES),
+        };
+        csv_stream::score_csv(&model, input, output)
+    });
+    let download = async move {
+        while let Some(chunk) = source.next_chunk().await? {
+            if chunks_in.send(chunk).await.is_err() {
+                break; // the scorer stopped (a bad row): the rest is not needed
+            }
+        }
+        Ok::<(), StorageError>(())
+    };
+    let upload = async move {
+        while let Some(block) = blocks_out.recv().await {
+            target.stage(block).await?;
+        }
+        Ok::<T, StorageError>(target)
+    };
+    let (downloaded, uploaded, scored) = tokio::join!(download, upload, scoring);
+    downloaded?;
+    let target = uploaded?;
+    let scored = scored.map_err(|e| StorageError::Other {
+        operation: "score an upload".to_owned(),
+        detail: e.to_string(),
+    })?;
+    Ok((target, scored))
 }
 
 /// The downloaded chunks as a [`Read`] for the scorer's thread.
@@ -261,6 +303,120 @@ impl std::io::Write for BlockSink {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
+
+    /// A file in memory, cut into 1 MiB chunks; fails instead of giving chunk `fail_at`.
+    struct Chunks {
+        chunks: std::collections::VecDeque<storage::Bytes>,
+        given: usize,
+        fail_at: Option<usize>,
+    }
+
+    impl ChunkSource for Chunks {
+        async fn next_chunk(&mut self) -> Result<Option<storage::Bytes>, StorageError> {
+            if Some(self.given) == self.fail_at {
+                return Err(StorageError::Other {
+                    operation: "read".into(),
+                    detail: "reset".into(),
+                });
+            }
+            self.given += 1;
+            Ok(self.chunks.pop_front())
+        }
+    }
+
+    /// Collects blocks; fails instead of taking block `fail_at`.
+    #[derive(Default)]
+    struct Blocks {
+        taken: Vec<u8>,
+        count: usize,
+        fail_at: Option<usize>,
+    }
+
+    impl BlockTarget for Blocks {
+        async fn stage(&mut self, block: Vec<u8>) -> Result<(), StorageError> {
+            if Some(self.count) == self.fail_at {
+                return Err(StorageError::Other {
+                    operation: "write".into(),
+                    detail: "503".into(),
+                });
+            }
+            self.count += 1;
+            self.taken.extend_from_slice(&block);
+            Ok(())
+        }
+    }
+
+    /// About 12 MiB of rows: five output blocks, more than the channels hold.
+    fn file(fail_at: Option<usize>) -> (String, Chunks) {
+        let mut text = String::from("CHAS,RM,TAX,PTRATIO,B,LSTAT\n");
+        let mut i = 0;
+        while text.len() < 12 << 20 {
+            text.push_str(&format!("{},6.{},296,15.3,396.9,4.98\n", i % 2, i % 10));
+            i += 1;
+        }
+        let chunks = text
+            .as_bytes()
+            .chunks(1 << 20)
+            .map(storage::Bytes::copy_from_slice)
+            .collect();
+        (
+            text,
+            Chunks {
+                chunks,
+                given: 0,
+                fail_at,
+            },
+        )
+    }
+
+    async fn piped(
+        source: Chunks,
+        target: Blocks,
+    ) -> Result<(Blocks, Result<u64, ScoreError>), StorageError> {
+        let model = house_price::Model::embedded().unwrap();
+        // A hang is a failure, not a stuck test run.
+        tokio::time::timeout(Duration::from_secs(60), pipe(&model, source, target))
+            .await
+            .expect("the pipe hung")
+    }
+
+    #[tokio::test]
+    async fn the_pipe_writes_what_the_scorer_makes_of_the_whole_file() {
+        let (text, source) = file(None);
+        let (target, scored) = piped(source, Blocks::default()).await.unwrap();
+        let mut expected = Vec::new();
+        let rows = csv_stream::score_csv(
+            &house_price::Model::embedded().unwrap(),
+            text.as_bytes(),
+            &mut expected,
+        )
+        .unwrap();
+        assert_eq!(scored.unwrap(), rows);
+        assert!(target.taken == expected, "the staged result differs");
+        assert!(target.count > 2 * CHANNEL_CHUNKS);
+    }
+
+    #[tokio::test]
+    async fn a_failed_block_write_ends_the_pipe_with_that_error() {
+        let (_, source) = file(None);
+        let target = Blocks {
+            fail_at: Some(1),
+            ..Blocks::default()
+        };
+        let err = piped(source, target).await.err().expect("an error");
+        assert!(err.to_string().contains("503"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_ends_the_pipe_with_that_error_not_a_partial_result() {
+        let (_, source) = file(Some(5));
+        let err = piped(source, Blocks::default())
+            .await
+            .err()
+            .expect("an error");
+        assert!(err.to_string().contains("reset"), "{err}");
+    }
 
     fn event(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()

@@ -273,3 +273,34 @@ async fn a_blob_streams_in_chunks_and_blocks_commit_into_one_blob_with_metadata(
     );
     storage.delete_container(&container).await.unwrap();
 }
+
+#[tokio::test]
+async fn two_writers_of_one_blob_never_commit_each_other_s_blocks() {
+    let storage = storage();
+    let container = new_container(&storage).await;
+    let mut first = storage.block_writer(&container, "r.csv").unwrap();
+    let mut second = storage.block_writer(&container, "r.csv").unwrap();
+    first.stage(b"first-0 ".to_vec().into()).await.unwrap();
+    second.stage(b"second-0 ".to_vec().into()).await.unwrap();
+    first.stage(b"first-1".to_vec().into()).await.unwrap();
+    second.stage(b"second-1".to_vec().into()).await.unwrap();
+    first.commit("text/csv", Default::default()).await.unwrap();
+    assert_eq!(
+        storage
+            .get_blob(&container, "r.csv")
+            .await
+            .unwrap()
+            .unwrap(),
+        b"first-0 first-1"
+    );
+    second.commit("text/csv", Default::default()).await.unwrap();
+    assert_eq!(
+        storage
+            .get_blob(&container, "r.csv")
+            .await
+            .unwrap()
+            .unwrap(),
+        b"second-0 second-1"
+    );
+    storage.delete_container(&container).await.unwrap();
+}

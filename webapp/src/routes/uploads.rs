@@ -89,7 +89,7 @@ pub async fn upload(
             .eq_ignore_ascii_case("text/csv")
     });
     if is_csv != Some(true) {
-        let given = content_type(&req)?.unwrap_or("none").to_owned();
+        let given = house_price::input::excerpt(content_type(&req)?.unwrap_or("none"));
         return Err(ApiError::UnsupportedMediaType(given).into());
     }
     let declared = req
@@ -155,9 +155,11 @@ async fn receive(
         if total > limit {
             return Err(ApiError::BodyTooLarge { limit }.into());
         }
+        let before = block.len();
         block.extend_from_slice(&chunk);
-        if !header_checked && let Some(end) = block.iter().position(|&b| b == b'\n') {
-            check_header(&block[..=end])?;
+        // Only the new bytes are searched: a long first line is not scanned again per chunk.
+        if !header_checked && let Some(at) = chunk.iter().position(|&b| b == b'\n') {
+            check_header(&block[..=before + at])?;
             header_checked = true;
         }
         if block.len() >= BLOCK_BYTES {
