@@ -293,14 +293,14 @@ async fn two_writers_of_one_blob_never_commit_each_other_s_blocks() {
             .unwrap(),
         b"first-0 first-1"
     );
-    second.commit("text/csv", Default::default()).await.unwrap();
-    assert_eq!(
-        storage
-            .get_blob(&container, "r.csv")
-            .await
-            .unwrap()
-            .unwrap(),
-        b"second-0 second-1"
-    );
+    // The service drops a blob's other uncommitted blocks at a commit: the late writer fails
+    // (its caller retries) instead of committing a mix.
+    assert!(second.commit("text/csv", Default::default()).await.is_err());
+    let kept = storage
+        .get_blob(&container, "r.csv")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept, b"first-0 first-1");
     storage.delete_container(&container).await.unwrap();
 }
