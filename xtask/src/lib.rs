@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod elf;
+pub mod image;
 pub mod package;
 
 use std::path::{Path, PathBuf};

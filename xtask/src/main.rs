@@ -1,13 +1,15 @@
 //! `cargo xtask package [--out DIR] [--skip-build]`: the deployable zips, into dist/.
 //! `cargo xtask app-dir [--out DIR] [--release]`: the function app layout, unzipped, for
 //! the local host (target/functionapp by default).
+//! `cargo xtask image [--out DIR] [--skip-build]`: the web app's OCI image, as an archive in
+//! dist/ (see `xtask::image`).
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use xtask::package::{self, Options};
 
-const USAGE: &str = "usage: cargo xtask package [--out DIR] [--skip-build] | cargo xtask app-dir [--out DIR] [--release]";
+const USAGE: &str = "usage: cargo xtask package [--out DIR] [--skip-build] | cargo xtask app-dir [--out DIR] [--release] | cargo xtask image [--out DIR] [--skip-build]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -37,7 +39,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
                         .ok_or(format!("--out needs a directory; {USAGE}"))?,
                 ))
             }
-            "--skip-build" if task == "package" => skip_build = true,
+            "--skip-build" if task == "package" || task == "image" => skip_build = true,
             "--release" if task == "app-dir" => release = true,
             other => return Err(format!("unknown argument \"{other}\"; {USAGE}")),
         }
@@ -76,6 +78,17 @@ fn run(args: Vec<String>) -> Result<(), String> {
             let dir = out.unwrap_or_else(|| xtask::target_dir(&root).join("functionapp"));
             package::stage_functionapp(&root, &handler, &dir)?;
             println!("{}", dir.display());
+            Ok(())
+        }
+        "image" => {
+            let out = out.unwrap_or_else(|| root.join("dist"));
+            let image = xtask::image::build_webapp(&root, &out, skip_build)?;
+            println!(
+                "{} ({:.1} MB compressed), {}",
+                image.archive.display(),
+                image.compressed_bytes as f64 / 1e6,
+                image.digest
+            );
             Ok(())
         }
         "--help" | "-h" | "help" => {
