@@ -563,6 +563,9 @@ mod tests {
         assert_eq!(queue.trigger().unwrap().name(), "job");
     }
 
+    /// `eventGridTrigger` needs only its name: the extension finds the function by it
+    /// (azure-sdk-for-net `Microsoft.Azure.WebJobs.Extensions.EventGrid`,
+    /// `EventGridExtensionConfigProvider.cs`, listeners keyed by the function's name).
     #[test]
     fn an_event_grid_trigger_round_trips_and_is_the_trigger() {
         let text = json!({"bindings": [

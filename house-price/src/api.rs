@@ -50,7 +50,7 @@ impl Format {
         match essence.as_str() {
             "application/json" | "text/json" => Ok(Format::Json),
             "text/csv" | "application/csv" => Ok(Format::Csv),
-            _ => Err(ApiError::UnsupportedMediaType(raw.to_owned())),
+            _ => Err(ApiError::UnsupportedMediaType(crate::input::excerpt(raw))),
         }
     }
 

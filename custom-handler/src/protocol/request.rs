@@ -470,6 +470,10 @@ mod tests {
         assert_eq!(req.sys(), Sys::default());
     }
 
+    /// The host binds the event as a `JObject` (azure-sdk-for-net `Microsoft.Azure.WebJobs.Extensions.EventGrid`
+    /// `TriggerBinding/EventGridTriggerAttributeBindingProvider.cs`, `BindToTrigger<JToken>`) and
+    /// sends it with `JObject.FromObject` (azure-functions-host `ScriptInvocationContextExtensions.cs`);
+    /// a string holding one is read too, in case the value were serialised once more.
     #[test]
     fn an_event_grid_event_is_an_object_or_a_string_holding_one() {
         let event =

@@ -98,6 +98,19 @@ fn content_type(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     }
 }
 
+/// A body whose `Content-Length` is over `limit` is a 413 before any of it is read.
+fn check_declared_length(req: &HttpRequest, limit: usize) -> Result<(), HttpError> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => Err(HttpError(ApiError::BodyTooLarge { limit })),
+        _ => Ok(()),
+    }
+}
+
 /// Reads the whole body of a route that takes one: more than `limit` bytes is a 413, up
 /// front when `Content-Length` says so, otherwise as soon as the stream passes it; a body
 /// still incomplete after `timeout` is a 408, after which actix closes the connection, since
@@ -109,14 +122,7 @@ async fn read_body(
     timeout: Duration,
 ) -> Result<web::Bytes, HttpError> {
     let too_large = || HttpError(ApiError::BodyTooLarge { limit });
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
+    check_declared_length(req, limit)?;
     match tokio::time::timeout(timeout, payload.to_bytes_limited(limit)).await {
         Ok(Ok(Ok(body))) => Ok(body),
         Ok(Ok(Err(e))) => Err(errors::payload_error(&e, limit)),

@@ -4,10 +4,10 @@
 //! the web app never holds more than a block of it, and it is committed only once it has all
 //! arrived: an upload cut short leaves nothing.
 
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_LENGTH, LOCATION};
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use house_price::api::{ApiError, ErrorBody};
+use house_price::api::{ApiError, ErrorBody, Format};
 use house_price::jobs::RESULTS_CONTAINER;
 use house_price::uploads::{self, CONTAINER};
 use serde::Serialize;
@@ -81,25 +81,17 @@ pub async fn upload(
 ) -> Result<HttpResponse, HttpError> {
     super::jobs::throttle(&state, state.submit_limit.as_ref(), &req)?;
     let limit = state.max_upload_bytes;
-    let is_csv = content_type(&req)?.map(|t| {
-        t.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .eq_ignore_ascii_case("text/csv")
-    });
-    if is_csv != Some(true) {
-        let given = house_price::input::excerpt(content_type(&req)?.unwrap_or("none"));
+    // A file to score is CSV; the type is read as `/predict` reads it, but must be there.
+    let given = content_type(&req)?;
+    if given
+        .map(|t| Format::from_content_type(Some(t)))
+        .transpose()?
+        != Some(Format::Csv)
+    {
+        let given = house_price::input::excerpt(given.unwrap_or("none"));
         return Err(ApiError::UnsupportedMediaType(given).into());
     }
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::BodyTooLarge { limit }.into());
-    }
+    super::check_declared_length(&req, limit)?;
     let storage = state
         .storage
         .as_ref()
