@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check: formatting, lints, all tests (unit, HTTP, browser, Azurite end-to-end),
 # and the offline validation of the pipeline and the Bicep files.
-# Installs what the tests need (Chromium, Azurite, a Python venv, the musl target), starts
+# Installs what the tests need (Chromium, Azurite, a Python venv, the musl target, podman), starts
 # Azurite on free ports, and stops it again however the run ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,8 @@ if ! command -v musl-gcc >/dev/null; then
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq musl-tools >/dev/null
 fi
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+# The container tests run the web app's image with podman (settings in scripts/podman.sh).
+scripts/install-podman.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

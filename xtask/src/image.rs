@@ -17,6 +17,9 @@ use sha2::{Digest, Sha256};
 /// Errors are one sentence for the command line.
 type Result<T> = std::result::Result<T, String>;
 
+/// The image's repository name; the archive's references are `NAME:<version>` and
+/// `NAME:<commit>`, full references so `podman pull oci-archive:...:NAME:<tag>` names it.
+pub const NAME: &str = "house-price-webapp";
 /// Where the binary sits in the image, and its entrypoint.
 pub const ENTRYPOINT: &str = "/app/webapp";
 /// The numeric non-root user the image runs as (the "nonroot" id of distroless images).
@@ -46,6 +49,8 @@ pub struct Image {
     pub digest: String,
     /// The compressed layer's size, what a pull downloads.
     pub compressed_bytes: u64,
+    /// Its references in the archive: `NAME:<version>`, then `NAME:<commit>`.
+    pub references: [String; 2],
 }
 
 /// The files the web app's image holds: the binary, mode 0755, and nothing else.
@@ -164,7 +169,7 @@ pub fn build(binary: &Path, meta: &ImageMeta, archive: &Path) -> Result<Image> {
     }))
     .map_err(|e| e.to_string())?;
     let digest = sha256(&manifest);
-    let tags = [meta.version.clone(), meta.commit.clone()];
+    let tags = [meta.version.as_str(), meta.commit.as_str()].map(|tag| format!("{NAME}:{tag}"));
     let index = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
@@ -209,6 +214,7 @@ pub fn build(binary: &Path, meta: &ImageMeta, archive: &Path) -> Result<Image> {
         archive: archive.to_path_buf(),
         digest,
         compressed_bytes: compressed.len() as u64,
+        references: tags,
     })
 }
 

@@ -84,10 +84,11 @@ fn run(args: Vec<String>) -> Result<(), String> {
             let out = out.unwrap_or_else(|| root.join("dist"));
             let image = xtask::image::build_webapp(&root, &out, skip_build)?;
             println!(
-                "{} ({:.1} MB compressed), {}",
+                "{} ({:.1} MB compressed), {}, tagged {}",
                 image.archive.display(),
                 image.compressed_bytes as f64 / 1e6,
-                image.digest
+                image.digest,
+                image.references.join(" and ")
             );
             Ok(())
         }

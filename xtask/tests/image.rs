@@ -66,7 +66,13 @@ fn the_image_is_reproducible_and_holds_only_the_binary_run_as_non_root() {
                 .unwrap()
         })
         .collect();
-    assert_eq!(tags, ["0.1.0", "0123456789abcdef0123456789abcdef01234567"]);
+    assert_eq!(
+        tags,
+        [
+            "house-price-webapp:0.1.0",
+            "house-price-webapp:0123456789abcdef0123456789abcdef01234567"
+        ]
+    );
     assert_eq!(index["manifests"][0]["digest"], first.digest.as_str());
 
     let manifest: Value = serde_json::from_slice(&blob(&layout, &first.digest)).unwrap();
