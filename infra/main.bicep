@@ -1,8 +1,37 @@
 // House-price prediction service: the Functions custom handler on Flex Consumption, the
-// actix-web app on a Linux App Service plan, their shared storage account and monitoring.
+// actix-web app on a Linux App Service plan or as a container on Azure Container Apps (or
+// both), their shared storage account and monitoring.
 // Deploy into an existing resource group:
 //   az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json
+// The Container Apps path takes two deployments around an image push: see
+// scripts/deploy-containerapp.sh.
 targetScope = 'resourceGroup'
+
+@description('Where the web app runs: App Service (a zip, as `az webapp up`), Container Apps (the image), or both.')
+@allowed([
+  'appService'
+  'containerApps'
+  'both'
+])
+param webHosting string = 'appService'
+
+@description('The web app image for Container Apps, <registry login server>/house-price-webapp:<tag>. Empty creates the registry and the environment only, before the first push.')
+param containerImage string = ''
+
+@description('Globally unique container registry name (5-50 letters and digits).')
+@minLength(5)
+@maxLength(50)
+param registryName string = 'crhouseprice${uniqueString(resourceGroup().id)}'
+
+@description('Container app name (2-32 lowercase letters, digits and hyphens).')
+@minLength(2)
+@maxLength(32)
+param containerAppName string = 'houseprice-ca-${uniqueString(resourceGroup().id)}'
+
+@description('Most container app replicas under load; idle, it scales to zero.')
+@minValue(1)
+@maxValue(300)
+param containerAppMaxReplicas int = 10
 
 @description('Azure region for every resource; it must offer Flex Consumption (az functionapp list-flexconsumption-locations).')
 param location string = resourceGroup().location
@@ -73,6 +102,8 @@ var jobInputsContainerName = 'job-inputs'
 var deploymentContainerName = 'app-package'
 
 var token = uniqueString(resourceGroup().id)
+var onAppService = webHosting != 'containerApps'
+var onContainerApps = webHosting != 'appService'
 
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
@@ -122,7 +153,7 @@ module functionApp 'modules/functionapp.bicep' = {
   }
 }
 
-module webApp 'modules/webapp.bicep' = {
+module webApp 'modules/webapp.bicep' = if (onAppService) {
   name: 'webapp'
   params: {
     location: location
@@ -137,17 +168,49 @@ module webApp 'modules/webapp.bicep' = {
   }
 }
 
+module registry 'modules/registry.bicep' = if (onContainerApps) {
+  name: 'registry'
+  params: {
+    location: location
+    registryName: registryName
+    pullIdentityName: 'id-${containerAppName}-pull'
+    tags: tags
+  }
+}
+
+module containerApp 'modules/containerapp.bicep' = if (onContainerApps) {
+  name: 'containerapp'
+  params: {
+    location: location
+    environmentName: 'cae-houseprice-${token}'
+    containerAppName: containerAppName
+    image: containerImage
+    registryLoginServer: onContainerApps ? registry.outputs.loginServer : ''
+    pullIdentityId: onContainerApps ? registry.outputs.pullIdentityId : ''
+    storageAccountName: storage.outputs.name
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
+    appInsightsName: monitoring.outputs.appInsightsName
+    maxReplicas: containerAppMaxReplicas
+    tags: tags
+  }
+}
+
 module roles 'modules/roles.bicep' = {
   name: 'roles'
   params: {
     storageAccountName: storage.outputs.name
     functionAppPrincipalId: functionApp.outputs.principalId
-    webAppPrincipalId: webApp.outputs.principalId
+    webAppPrincipalId: onAppService ? webApp.outputs.principalId : ''
+    containerAppPrincipalId: onContainerApps ? containerApp.outputs.principalId : ''
   }
 }
 
-output webAppName string = webApp.outputs.name
-output webAppUrl string = 'https://${webApp.outputs.defaultHostName}'
+output webAppName string = onAppService ? webApp.outputs.name : ''
+output webAppUrl string = onAppService ? 'https://${webApp.outputs.defaultHostName}' : ''
+output registryName string = onContainerApps ? registry.outputs.name : ''
+output registryLoginServer string = onContainerApps ? registry.outputs.loginServer : ''
+output containerAppName string = onContainerApps ? containerApp.outputs.name : ''
+output containerAppUrl string = onContainerApps ? containerApp.outputs.url : ''
 output functionAppName string = functionApp.outputs.name
 output functionAppUrl string = 'https://${functionApp.outputs.defaultHostName}'
 output storageAccountName string = storage.outputs.name

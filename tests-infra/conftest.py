@@ -41,6 +41,11 @@ def monitoring_bicep() -> dict:
 
 
 @pytest.fixture(scope="session")
+def containerapp_bicep() -> dict:
+    return parse_bicep(INFRA / "modules" / "containerapp.bicep")
+
+
+@pytest.fixture(scope="session")
 def events_bicep() -> dict:
     return parse_bicep(INFRA / "events.bicep")
 

@@ -23,6 +23,7 @@ ROLE_IDS = {
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
 }
 
 
@@ -42,6 +43,24 @@ def dotted(node: Any) -> str:
     if isinstance(node, dict) and "function" in node:
         return f"{node['function']['type']}()"
     raise AssertionError(f"not a reference: {node!r}")
+
+
+def body(entry: dict) -> dict:
+    """A resource's or module's properties, inside its `if (...)` when it has one."""
+    config = entry["config"]
+    return config["config"] if "condition" in config else config
+
+
+def condition(entry: dict) -> Any:
+    """The `if (...)` of a resource or module, None when it is always deployed."""
+    return entry["config"].get("condition")
+
+
+def ternary(node: Any) -> tuple[Any, Any, Any]:
+    """(condition, then, else) of `c ? a : b`."""
+    assert isinstance(node, dict) and node.get("operator", {}).get("type") == "conditional", node
+    operands = node["operator"]["operands"]
+    return operands["condition"], operands["true_value"], operands["false_value"]
 
 
 def resources_of_type(parsed: dict, resource_type: str) -> dict[str, dict]:

@@ -11,11 +11,14 @@ from helpers import (
     INFRA,
     ROLE_IDS,
     app_settings,
+    body,
+    condition,
     decorator,
     dotted,
     only_resource,
     parse_bicep,
     resources_of_type,
+    ternary,
     walk_strings,
 )
 
@@ -33,6 +36,10 @@ FLEX_DEPRECATED_SETTINGS = {
     "SCM_DO_BUILD_DURING_DEPLOYMENT",
     "ENABLE_ORYX_BUILD",
 }
+# Resource types whose every API version since the properties we use is a preview: the
+# template reference documents this one as current (diagnosticSettings gained categoryGroup
+# in 2021-05-01-preview and has no later version).
+ONLY_PREVIEW_APIS = {"Microsoft.Insights/diagnosticSettings": "2021-05-01-preview"}
 STORAGE_IDENTITY_SETTINGS = {
     "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__credential",
@@ -57,6 +64,8 @@ def test_infra_has_main_and_its_modules():
         "modules/functionapp.bicep",
         "modules/webapp.bicep",
         "modules/roles.bicep",
+        "modules/registry.bicep",
+        "modules/containerapp.bicep",
     } <= names
 
 
@@ -74,6 +83,9 @@ def test_bicep_file_has_no_registry_modules_keys_or_preview_apis(path):
         assert secret not in text, f"{secret} in {path.name}"
     parsed = parse_bicep(path)
     for name, res in parsed.get("resources", {}).items():
+        if res["type"] in ONLY_PREVIEW_APIS:
+            assert res["api_version"] == ONLY_PREVIEW_APIS[res["type"]], name
+            continue
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", res["api_version"]), f"{name}: {res['api_version']}"
 
 
@@ -138,7 +150,7 @@ class TestFunctionApp:
         main_params = main_bicep["parameters"]
         assert main_params["functionInstanceMemoryMB"]["default"] == 2048
         assert main_params["functionMaximumInstanceCount"]["default"] == 100
-        module = main_bicep["modules"]["functionApp"]["config"]["params"]
+        module = body(main_bicep["modules"]["functionApp"])["params"]
         assert module["instanceMemoryMB"] == "functionInstanceMemoryMB"
         assert module["maximumInstanceCount"] == "functionMaximumInstanceCount"
 
@@ -171,7 +183,7 @@ class TestFunctionApp:
         for bicep in (functionapp_bicep, main_bicep):
             assert bicep["parameters"]["housekeepingSchedule"]["default"] == "0 0 3 * * *"
             assert bicep["parameters"]["housekeepingRetention"]["default"] == "7.00:00:00"
-        module = main_bicep["modules"]["functionApp"]["config"]["params"]
+        module = body(main_bicep["modules"]["functionApp"])["params"]
         assert module["housekeepingSchedule"] == "housekeepingSchedule"
 
     def test_no_setting_flex_consumption_deprecates(self, functionapp_bicep):
@@ -189,7 +201,7 @@ class TestWebApp:
         assert plan["sku"] == {"name": "sku"}
         assert webapp_bicep["parameters"]["sku"]["default"] == "B1"
         assert main_bicep["parameters"]["webAppSku"]["default"] == "B1"
-        assert main_bicep["modules"]["webApp"]["config"]["params"]["sku"] == "webAppSku"
+        assert body(main_bicep["modules"]["webApp"])["params"]["sku"] == "webAppSku"
 
     def test_site_runs_the_startup_script_on_a_linux_stack(self, webapp_bicep, main_bicep):
         site = only_resource(webapp_bicep, "Microsoft.Web/sites")["config"]
@@ -229,7 +241,7 @@ class TestWebApp:
     ):
         assert webapp_bicep["parameters"]["authClientId"]["default"] == ""
         assert main_bicep["parameters"]["webAppAuthClientId"]["default"] == ""
-        assert main_bicep["modules"]["webApp"]["config"]["params"]["authClientId"] == "webAppAuthClientId"
+        assert body(main_bicep["modules"]["webApp"])["params"]["authClientId"] == "webAppAuthClientId"
         auth = only_resource(webapp_bicep, "Microsoft.Web/sites/config")["config"]
         assert auth["condition"]["operator"]["type"] == "not"
         assert "authClientId" in repr(auth["condition"])
@@ -258,13 +270,13 @@ class TestStorage:
         assert props["allowSharedKeyAccess"] is False
 
     def test_main_creates_the_queues_and_containers_the_code_uses(self, main_bicep):
-        params = main_bicep["modules"]["storage"]["config"]["params"]
+        params = body(main_bicep["modules"]["storage"])["params"]
         queues = [resolve(main_bicep, q) for q in params["queueNames"]]
         containers = [resolve(main_bicep, c) for c in params["containerNames"]]
         assert queues == ["predict-jobs", "predict-jobs-poison"]
         assert containers == ["results", "job-inputs", "uploads", "poison", "app-package"]
         # The function app deploys from the container the storage module creates.
-        func_params = main_bicep["modules"]["functionApp"]["config"]["params"]
+        func_params = body(main_bicep["modules"]["functionApp"])["params"]
         assert func_params["deploymentContainerName"] in params["containerNames"]
 
     def test_queues_and_containers_are_looped_from_the_parameters(self, storage_bicep):
@@ -285,7 +297,7 @@ class TestRoleAssignments:
         role_vars = roles_bicep["variables"]["roles"]["value"]
         found = {}
         for name, res in resources_of_type(roles_bicep, "Microsoft.Authorization/roleAssignments").items():
-            config = res["config"]
+            config = body(res)
             props = config["properties"]
             role_id_fn = props["roleDefinitionId"]["function"]
             assert role_id_fn["type"] == "subscription_resource_id"
@@ -307,7 +319,7 @@ class TestRoleAssignments:
 
     def test_role_variables_hold_the_builtin_role_ids(self, roles_bicep):
         role_vars = roles_bicep["variables"]["roles"]["value"]
-        assert set(role_vars.values()) == set(ROLE_IDS.values())
+        assert set(role_vars.values()) == {v for k, v in ROLE_IDS.items() if k.startswith("Storage ")}
 
     def test_function_app_gets_host_storage_and_queue_roles(self, roles_bicep):
         found = self.assignments(roles_bicep)
@@ -324,10 +336,22 @@ class TestRoleAssignments:
             ROLE_IDS["Storage Blob Data Contributor"],
         }
 
+    def test_container_app_gets_the_same_roles_as_the_web_app(self, roles_bicep):
+        found = self.assignments(roles_bicep)
+        assert found["containerAppPrincipalId"] == found["webAppPrincipalId"]
+        # Each web hosting's roles exist only when its identity does.
+        for name in ("webQueueContributor", "webBlobContributor", "containerQueueContributor", "containerBlobContributor"):
+            assert "PrincipalId" in repr(condition(roles_bicep["resources"][name])), name
+        for name in ("functionBlobOwner", "functionQueueContributor", "functionTableContributor"):
+            assert condition(roles_bicep["resources"][name]) is None, name
+
     def test_main_wires_each_apps_identity(self, main_bicep):
-        params = main_bicep["modules"]["roles"]["config"]["params"]
+        params = body(main_bicep["modules"]["roles"])["params"]
         assert dotted(params["functionAppPrincipalId"]) == "functionApp.outputs.principalId"
-        assert dotted(params["webAppPrincipalId"]) == "webApp.outputs.principalId"
+        cond, then, otherwise = ternary(params["webAppPrincipalId"])
+        assert (cond, dotted(then), otherwise) == ("onAppService", "webApp.outputs.principalId", "")
+        cond, then, otherwise = ternary(params["containerAppPrincipalId"])
+        assert (cond, dotted(then), otherwise) == ("onContainerApps", "containerApp.outputs.principalId", "")
         assert dotted(params["storageAccountName"]) == "storage.outputs.name"
 
 
@@ -337,8 +361,8 @@ def test_both_apps_report_to_workspace_based_application_insights(
     ai = only_resource(monitoring_bicep, "Microsoft.Insights/components")["config"]
     assert dotted(ai["properties"]["WorkspaceResourceId"]) == "workspace.id"
     only_resource(monitoring_bicep, "Microsoft.OperationalInsights/workspaces")
-    for module in ("functionApp", "webApp"):
-        params = main_bicep["modules"][module]["config"]["params"]
+    for module in ("functionApp", "webApp", "containerApp"):
+        params = body(main_bicep["modules"][module])["params"]
         assert dotted(params["appInsightsName"]) == "monitoring.outputs.appInsightsName"
     for parsed in (functionapp_bicep, webapp_bicep):
         assert only_resource(parsed, "Microsoft.Insights/components")["existing"] is True
@@ -346,14 +370,158 @@ def test_both_apps_report_to_workspace_based_application_insights(
 
 def test_outputs_give_both_urls_and_names(main_bicep):
     outputs = main_bicep["outputs"]
-    assert outputs["webAppUrl"]["value"] == "https://${webApp.outputs.defaultHostName}"
+    assert ternary(outputs["webAppUrl"]["value"]) == ("onAppService", "https://${webApp.outputs.defaultHostName}", "")
     assert outputs["functionAppUrl"]["value"] == "https://${functionApp.outputs.defaultHostName}"
-    assert dotted(outputs["webAppName"]["value"]) == "webApp.outputs.name"
+    cond, name, otherwise = ternary(outputs["webAppName"]["value"])
+    assert (cond, dotted(name), otherwise) == ("onAppService", "webApp.outputs.name", "")
+    for output, source in (
+        ("containerAppUrl", "containerApp.outputs.url"),
+        ("containerAppName", "containerApp.outputs.name"),
+        ("registryLoginServer", "registry.outputs.loginServer"),
+        ("registryName", "registry.outputs.name"),
+    ):
+        cond, then, otherwise = ternary(outputs[output]["value"])
+        assert (cond, dotted(then), otherwise) == ("onContainerApps", source, ""), output
     assert dotted(outputs["functionAppName"]["value"]) == "functionApp.outputs.name"
     for module in ("functionapp", "webapp"):
         parsed = parse_bicep(INFRA / "modules" / f"{module}.bicep")
         assert dotted(parsed["outputs"]["defaultHostName"]["value"]).endswith(".properties.defaultHostName")
         assert dotted(parsed["outputs"]["principalId"]["value"]).endswith(".identity.principalId")
+
+
+def container_app_module(main_bicep):
+    return main_bicep["modules"]["containerApp"]
+
+
+class TestWebHosting:
+    def test_app_service_is_the_default_and_container_apps_or_both_can_be_chosen(self, main_bicep):
+        param = main_bicep["parameters"]["webHosting"]
+        assert param["default"] == "appService"
+        assert decorator(param, "allowed") == ["appService", "containerApps", "both"]
+        variables = main_bicep["variables"]
+        assert repr(variables["onAppService"]["value"]).count("containerApps") == 1
+        assert repr(variables["onContainerApps"]["value"]).count("appService") == 1
+        assert condition(main_bicep["modules"]["webApp"]) == "onAppService"
+        assert condition(main_bicep["modules"]["registry"]) == "onContainerApps"
+        assert condition(container_app_module(main_bicep)) == "onContainerApps"
+        # The function app, storage and monitoring serve either hosting.
+        for module in ("functionApp", "storage", "monitoring", "roles"):
+            assert condition(main_bicep["modules"][module]) is None, module
+
+    def test_the_parameters_file_keeps_the_default_hosting(self, parameters_file):
+        assert "webHosting" not in parameters_file["parameters"]
+        assert "containerImage" not in parameters_file["parameters"]
+
+
+class TestRegistry:
+    def test_registry_has_no_admin_user_and_no_anonymous_pull(self):
+        parsed = parse_bicep(INFRA / "modules" / "registry.bicep")
+        registry = only_resource(parsed, "Microsoft.ContainerRegistry/registries")["config"]
+        assert registry["properties"]["adminUserEnabled"] is False
+        assert registry["properties"]["anonymousPullEnabled"] is False
+        assert registry["sku"] == {"name": "Basic"}
+
+    def test_a_user_assigned_identity_gets_acr_pull_on_the_registry_only(self):
+        parsed = parse_bicep(INFRA / "modules" / "registry.bicep")
+        only_resource(parsed, "Microsoft.ManagedIdentity/userAssignedIdentities")
+        assignment = only_resource(parsed, "Microsoft.Authorization/roleAssignments")["config"]
+        assert assignment["scope"] == "registry"
+        props = assignment["properties"]
+        assert dotted(props["principalId"]) == "pullIdentity.properties.principalId"
+        assert props["principalType"] == "ServicePrincipal"
+        role = props["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
+        assert resolve(parsed, role) == ROLE_IDS["AcrPull"]
+        assert [dotted(v) for v in assignment["name"]["function"]["parameters"].values()] == [
+            "registry.id",
+            "pullIdentity.id",
+            "acrPullRoleId",
+        ]
+        assert dotted(parsed["outputs"]["pullIdentityId"]["value"]) == "pullIdentity.id"
+
+
+@pytest.fixture
+def parsed(containerapp_bicep):
+    return containerapp_bicep
+
+
+@pytest.fixture
+def app(containerapp_bicep):
+    return only_resource(containerapp_bicep, "Microsoft.App/containerApps")
+
+
+class TestContainerApp:
+    def container(self, app):
+        (container,) = body(app)["properties"]["template"]["containers"]
+        return container
+
+    def test_the_app_waits_for_an_image_and_main_passes_it_through(self, parsed, app, main_bicep):
+        # The first deployment creates the registry; the app follows once an image is pushed.
+        assert "image" in repr(condition(app)) and condition(app)["operator"]["type"] == "not"
+        assert parsed["parameters"]["image"]["default"] == ""
+        assert main_bicep["parameters"]["containerImage"]["default"] == ""
+        params = body(container_app_module(main_bicep))["params"]
+        assert params["image"] == "containerImage"
+        assert self.container(app)["image"] == "image"
+
+    def test_ingress_is_external_https_on_the_image_port(self, parsed, app):
+        ingress = body(app)["properties"]["configuration"]["ingress"]
+        assert ingress["external"] is True
+        assert ingress["allowInsecure"] is False
+        assert ingress["targetPort"] == "port"
+        assert parsed["variables"]["port"]["value"] == 8080
+        env = {e["name"]: e for e in self.container(app)["env"]}
+        assert env["PORT"]["value"]["function"]["parameters"]["value_to_convert"] == "port"
+
+    def test_it_scales_to_zero_and_out_on_http_concurrency(self, parsed, app):
+        scale = body(app)["properties"]["template"]["scale"]
+        assert scale["minReplicas"] == 0
+        assert scale["maxReplicas"] == "maxReplicas"
+        (rule,) = scale["rules"]
+        assert set(rule) == {"name", "http"}
+        concurrency = rule["http"]["metadata"]["concurrentRequests"]
+        assert concurrency["function"]["parameters"]["value_to_convert"] == "concurrentRequests"
+        assert parsed["parameters"]["concurrentRequests"]["default"] == 100
+
+    def test_startup_liveness_and_readiness_probe_health_on_the_port(self, app):
+        probes = self.container(app)["probes"]
+        assert sorted(p["type"] for p in probes) == ["Liveness", "Readiness", "Startup"]
+        for probe in probes:
+            assert probe["httpGet"] == {"path": "/health", "port": "port"}
+
+    def test_the_image_is_pulled_with_the_user_assigned_identity_and_no_password(self, app, main_bicep):
+        config = body(app)
+        identity = config["identity"]
+        assert identity["type"] == "SystemAssigned,UserAssigned"
+        assert list(identity["userAssignedIdentities"]) == ["'${pullIdentityId}'"]
+        (registry,) = config["properties"]["configuration"]["registries"]
+        assert registry == {"server": "registryLoginServer", "identity": "pullIdentityId"}
+        assert "passwordSecretRef" not in repr(config) and "username" not in repr(config)
+        params = body(container_app_module(main_bicep))["params"]
+        for param, output in (("pullIdentityId", "registry.outputs.pullIdentityId"),
+                              ("registryLoginServer", "registry.outputs.loginServer")):
+            cond, then, otherwise = ternary(params[param])
+            assert (cond, dotted(then), otherwise) == ("onContainerApps", output, ""), param
+
+    def test_storage_settings_are_the_web_apps_and_telemetry_is_a_secret(self, app, webapp_bicep):
+        env = {e["name"]: e for e in self.container(app)["env"]}
+        web = app_settings(only_resource(webapp_bicep, "Microsoft.Web/sites"))
+        for name in STORAGE_IDENTITY_SETTINGS:
+            assert env[name]["value"] == web[name], name
+        assert env["APPLICATIONINSIGHTS_CONNECTION_STRING"] == {
+            "name": "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            "secretRef": "appinsights-connection-string",
+        }
+        (secret,) = body(app)["properties"]["configuration"]["secrets"]
+        assert dotted(secret["value"]) == "appInsights.properties.ConnectionString"
+        assert set(env) == STORAGE_IDENTITY_SETTINGS | {"PORT", "APPLICATIONINSIGHTS_CONNECTION_STRING"}
+
+    def test_environment_logs_reach_the_workspace_without_its_key(self, parsed):
+        env = only_resource(parsed, "Microsoft.App/managedEnvironments")["config"]
+        assert env["properties"]["appLogsConfiguration"] == {"destination": "azure-monitor"}
+        logs = only_resource(parsed, "Microsoft.Insights/diagnosticSettings")["config"]
+        assert logs["scope"] == "managedEnvironment"
+        assert dotted(logs["properties"]["workspaceId"]) == "workspace.id"
+        assert only_resource(parsed, "Microsoft.OperationalInsights/workspaces")["existing"] is True
 
 
 class TestEvents:

@@ -40,3 +40,4 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 // The apps read the connection string through an `existing` reference, so it never passes
 // through deployment outputs.
 output appInsightsName string = appInsights.name
+output logAnalyticsName string = workspace.name

@@ -9,8 +9,11 @@ param storageAccountName string
 @description('Principal ID of the function app identity.')
 param functionAppPrincipalId string
 
-@description('Principal ID of the web app identity.')
-param webAppPrincipalId string
+@description('Principal ID of the App Service web app identity; empty when it is not deployed.')
+param webAppPrincipalId string = ''
+
+@description('Principal ID of the container app\'s system-assigned identity; empty when there is none.')
+param containerAppPrincipalId string = ''
 
 // Azure built-in role definition IDs (the same in every tenant).
 var roles = {
@@ -58,7 +61,7 @@ resource functionTableContributor 'Microsoft.Authorization/roleAssignments@2022-
 }
 
 // POST /jobs enqueues on predict-jobs.
-resource webQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource webQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(webAppPrincipalId)) {
   name: guid(storage.id, webAppPrincipalId, roles.storageQueueDataContributor)
   scope: storage
   properties: {
@@ -69,12 +72,33 @@ resource webQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01
 }
 
 // GET /jobs/{id} reads results/{jobId}.json.
-resource webBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource webBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(webAppPrincipalId)) {
   name: guid(storage.id, webAppPrincipalId, roles.storageBlobDataContributor)
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: webAppPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The container app runs the same web app: the same two roles.
+resource containerQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(containerAppPrincipalId)) {
+  name: guid(storage.id, containerAppPrincipalId, roles.storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: containerAppPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource containerBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(containerAppPrincipalId)) {
+  name: guid(storage.id, containerAppPrincipalId, roles.storageBlobDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: containerAppPrincipalId
     principalType: 'ServicePrincipal'
   }
 }
