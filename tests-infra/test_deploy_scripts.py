@@ -1,5 +1,6 @@
-"""scripts/deploy-webapp.sh and scripts/deploy-functionapp.sh: their dry runs, their refusal
-without a usable Azure CLI, and that a real run executes exactly what the dry run prints.
+"""scripts/deploy-webapp.sh, scripts/deploy-functionapp.sh and scripts/deploy-containerapp.sh:
+their dry runs, their refusal without a usable Azure CLI, and that a real run executes exactly
+what the dry run prints.
 
 The real `az` cannot run here (no network, no account), so the last check puts a recording
 stand-in named `az` (and `curl`) first on PATH: it answers the few queries whose output the
@@ -21,6 +22,10 @@ from helpers import ROOT
 
 WEBAPP = ROOT / "scripts" / "deploy-webapp.sh"
 FUNCTIONAPP = ROOT / "scripts" / "deploy-functionapp.sh"
+CONTAINERAPP = ROOT / "scripts" / "deploy-containerapp.sh"
+COMMIT = subprocess.run(
+    ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+).stdout.strip()
 BASH = "/bin/bash"
 SMOKE_BODY = '{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}'
 FAKE = {
@@ -28,8 +33,13 @@ FAKE = {
     "STORAGE_ID": "/subscriptions/s/resourceGroups/rg-test/providers/Microsoft.Storage/storageAccounts/sttest",
     "FUNCTION_KEY": "fake-function-key",
     "FUNCTIONAPP_ID": "/subscriptions/s/resourceGroups/rg-test/providers/Microsoft.Web/sites/hp-func",
+    "REGISTRY": "crtest",
+    "LOGIN_SERVER": "crtest.azurecr.io",
+    "APP_URL": "https://hp-ca.example.swedencentral.azurecontainerapps.io",
 }
-SCRUBBED = ("WEBAPP_", "FUNCTION_", "RESOURCE_GROUP", "LOCATION", "STORAGE_ACCOUNT", "HEALTH_", "SMOKE_")
+REGISTRY_TOKEN = "fake-registry-token"
+SCRUBBED = ("WEBAPP_", "FUNCTION_", "RESOURCE_GROUP", "LOCATION", "STORAGE_ACCOUNT", "HEALTH_", "SMOKE_",
+            "WEB_HOSTING", "IMAGE_ARCHIVE")
 
 
 def clean_env(**extra):
@@ -138,6 +148,25 @@ FUNCTIONAPP_EXPECTED = [
     " --subject-begins-with /blobServices/default/containers/uploads/blobs/ --max-events-per-batch 1 --output none",
 ]
 
+IMAGE = f"house-price-webapp:{COMMIT}"
+DEPLOY = ("az deployment group create --resource-group rg-test --template-file infra/main.bicep"
+          " --parameters infra/main.parameters.json webHosting=containerApps")
+CONTAINERAPP_EXPECTED = [
+    "cargo xtask image",
+    "az group create --name rg-test --location swedencentral --output none",
+    # The registry and the environment first; the app needs the image pushed in between.
+    f"REGISTRY=$({DEPLOY} --name houseprice-registry --query properties.outputs.registryName.value --output tsv)",
+    'LOGIN_SERVER=$(az acr show --name "$REGISTRY" --query loginServer --output tsv)',
+    'az acr login --name "$REGISTRY" --expose-token --query accessToken --output tsv'
+    ' | skopeo login --username 00000000-0000-0000-0000-000000000000 --password-stdin "$LOGIN_SERVER"',
+    f'skopeo copy oci-archive:dist/webapp-image.oci.tar:{IMAGE} "docker://$LOGIN_SERVER/{IMAGE}"',
+    f"APP_URL=$({DEPLOY} --name houseprice-containerapp \"containerImage=$LOGIN_SERVER/{IMAGE}\""
+    " --query properties.outputs.containerAppUrl.value --output tsv)",
+    "# until it answers 200, at most 30 tries 10 s apart:",
+    'curl --fail --silent --show-error --max-time 10 --output /dev/null "$APP_URL/health"',
+]
+CONTAINER_ARGS = ("--resource-group", "rg-test", "--location", "swedencentral")
+
 WEB_ARGS = ("--name", "hp-web", "--resource-group", "rg-test", "--location", "swedencentral")
 FUNC_ARGS = ("--name", "hp-func", "--resource-group", "rg-test", "--location", "swedencentral",
              "--storage-account", "sttest")
@@ -167,6 +196,17 @@ def test_functionapp_dry_run_prints_the_exact_commands_in_order():
     assert dry_run_lines(FUNCTIONAPP, *FUNC_ARGS) == FUNCTIONAPP_EXPECTED
 
 
+def test_containerapp_dry_run_prints_the_exact_commands_in_order():
+    assert dry_run_lines(CONTAINERAPP, *CONTAINER_ARGS) == CONTAINERAPP_EXPECTED
+
+
+def test_containerapp_keeps_app_service_too_when_asked_and_reads_the_environment():
+    env = clean_env(RESOURCE_GROUP="rg-test", LOCATION="swedencentral", WEB_HOSTING="both")
+    lines = dry_run_lines(CONTAINERAPP, "--skip-build", env=env)
+    both = [line.replace("webHosting=containerApps", "webHosting=both") for line in CONTAINERAPP_EXPECTED[1:]]
+    assert lines == both
+
+
 def test_functionapp_derives_a_valid_storage_account_name_from_the_app_name():
     lines = dry_run_lines(FUNCTIONAPP, "-n", "House-Price-Func-01", "-g", "rg-test", "-l", "eastus")
     assert lines[2].startswith("az storage account show --name sthousepricefunc01 ")
@@ -187,6 +227,10 @@ def test_functionapp_derives_a_valid_storage_account_name_from_the_app_name():
         (FUNCTIONAPP, (*FUNC_ARGS, "--maximum-instance-count", "0"), "Maximum instance count '0' is out of range"),
         (FUNCTIONAPP, ("-n", "hp-func", "-g", "rg", "-l", "eastus", "--storage-account", "Bad_Name"),
          "Storage account name 'Bad_Name' is invalid"),
+        (CONTAINERAPP, ("--location", "eastus"), "Missing the resource group"),
+        (CONTAINERAPP, ("-g", "rg"), "Missing the Azure region"),
+        (CONTAINERAPP, (*CONTAINER_ARGS, "--hosting", "appService"), "Hosting 'appService' is not offered here"),
+        (CONTAINERAPP, (*CONTAINER_ARGS, "--archive"), "Option --archive needs a value"),
     ],
 )
 def test_bad_arguments_fail_with_one_sentence(script, args, message):
@@ -207,7 +251,7 @@ def bin_dir(tmp_path: Path, *tools: str) -> Path:
     return directory
 
 
-@pytest.mark.parametrize("script,args", [(WEBAPP, WEB_ARGS), (FUNCTIONAPP, FUNC_ARGS)])
+@pytest.mark.parametrize("script,args", [(WEBAPP, WEB_ARGS), (FUNCTIONAPP, FUNC_ARGS), (CONTAINERAPP, CONTAINER_ARGS)])
 def test_without_az_on_path_the_script_stops_with_one_sentence(tmp_path, script, args):
     path = bin_dir(tmp_path, "dirname", "tr", "cut")
     result = run(script, *args, env=clean_env(PATH=str(path)))
@@ -220,7 +264,7 @@ def test_without_az_on_path_the_script_stops_with_one_sentence(tmp_path, script,
     ]
 
 
-@pytest.mark.parametrize("script,args", [(WEBAPP, WEB_ARGS), (FUNCTIONAPP, FUNC_ARGS)])
+@pytest.mark.parametrize("script,args", [(WEBAPP, WEB_ARGS), (FUNCTIONAPP, FUNC_ARGS), (CONTAINERAPP, CONTAINER_ARGS)])
 def test_when_az_is_not_logged_in_the_script_says_so_and_runs_nothing_else(tmp_path, script, args):
     path = bin_dir(tmp_path, "dirname", "tr", "cut")
     log = tmp_path / "az.log"
@@ -245,15 +289,23 @@ def test_when_az_is_not_logged_in_the_script_says_so_and_runs_nothing_else(tmp_p
 RECORDER = """#!{python}
 import json, os, sys
 args = sys.argv[1:]
+# A piped login reads its stdin to the end first, so the writer is always logged before it.
+if os.path.basename(sys.argv[0]) == "skopeo" and "--password-stdin" in args:
+    with open(os.environ["RECORD_LOG"] + ".stdin", "a") as stdin:
+        stdin.write(sys.stdin.read())
 with open(os.environ["RECORD_LOG"], "a") as log:
     log.write(json.dumps([os.path.basename(sys.argv[0])] + args) + "\\n")
 if os.path.basename(sys.argv[0]) == "curl":
     print('{{"prices":[30.1]}}')
     sys.exit(0)
+if os.path.basename(sys.argv[0]) == "skopeo":
+    sys.exit(0)
 # Existence checks report "missing" so that the create branch runs.
 if args[-2:] == ["--output", "none"] and "show" in args and "--query" not in args and args[0] != "account":
     sys.exit(3)
-answers = {{"principalId": {principal!r}, "id": {storage!r}, "functionKeys.default": {key!r}}}
+answers = {{"principalId": {principal!r}, "id": {storage!r}, "functionKeys.default": {key!r},
+           "properties.outputs.registryName.value": {registry!r}, "loginServer": {login_server!r},
+           "accessToken": {token!r}, "properties.outputs.containerAppUrl.value": {app_url!r}}}
 if "--query" in args:
     query = args[args.index("--query") + 1]
     print({functionapp!r} if (args[0], query) == ("functionapp", "id") else answers[query])
@@ -271,7 +323,7 @@ def calls_from_dry_run(lines):
             line = line.split(" && ", 1)[1].removesuffix(")")
         if "=$(" in line.split(" ", 1)[0]:
             line = line.split("=$(", 1)[1].removesuffix(")")
-        for part in line.split(" 2>/dev/null || "):
+        for part in line.replace(" | ", " 2>/dev/null || ").split(" 2>/dev/null || "):
             argv = shlex.split(part)
             calls.append([FAKE_SUB(a) for a in argv])
     return calls
@@ -283,7 +335,11 @@ def FAKE_SUB(arg):  # noqa: N802 - reads as the placeholder it replaces
     return arg
 
 
-@pytest.mark.parametrize("script,args", [(WEBAPP, WEB_ARGS + ("--storage-account", "sttest")), (FUNCTIONAPP, FUNC_ARGS)])
+@pytest.mark.parametrize("script,args", [
+    (WEBAPP, WEB_ARGS + ("--storage-account", "sttest")),
+    (FUNCTIONAPP, FUNC_ARGS),
+    (CONTAINERAPP, CONTAINER_ARGS),
+])
 def test_a_real_run_executes_exactly_what_the_dry_run_prints(tmp_path, script, args):
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -293,8 +349,12 @@ def test_a_real_run_executes_exactly_what_the_dry_run_prints(tmp_path, script, a
         storage=FAKE["STORAGE_ID"],
         key=FAKE["FUNCTION_KEY"],
         functionapp=FAKE["FUNCTIONAPP_ID"],
+        registry=FAKE["REGISTRY"],
+        login_server=FAKE["LOGIN_SERVER"],
+        token=REGISTRY_TOKEN,
+        app_url=FAKE["APP_URL"],
     )
-    for tool in ("az", "curl"):
+    for tool in ("az", "curl", "skopeo"):
         (bindir / tool).write_text(recorder)
         (bindir / tool).chmod(0o755)
     package = tmp_path / "package.zip"
@@ -305,7 +365,8 @@ def test_a_real_run_executes_exactly_what_the_dry_run_prints(tmp_path, script, a
         RECORD_LOG=str(log),
         WEBAPP_STAGE_DIR=str(tmp_path / "stage"),
     )
-    full_args = (*args, "--skip-build", "--package", str(package))
+    option = "--archive" if script == CONTAINERAPP else "--package"
+    full_args = (*args, "--skip-build", option, str(package))
 
     expected = calls_from_dry_run(dry_run_lines(script, *full_args, env=env))
     result = run(script, *full_args, env=env)
@@ -315,3 +376,7 @@ def test_a_real_run_executes_exactly_what_the_dry_run_prints(tmp_path, script, a
     assert recorded[1:] == expected
     if script == WEBAPP:
         assert (tmp_path / "stage" / "PLACEHOLDER.txt").is_file()
+    if script == CONTAINERAPP:
+        # The registry token went to skopeo through its stdin, not its arguments.
+        assert (tmp_path / "calls.jsonl.stdin").read_text().strip() == REGISTRY_TOKEN
+        assert not any(REGISTRY_TOKEN in arg for call in recorded for arg in call)
