@@ -52,5 +52,14 @@ def test_pipeline_overrides_name_main_parameters(pipeline, main_bicep):
         if step.get("task") == "AzureCLI@2"
     )
     overrides = set(re.findall(r"(\w+)=\"\$\(\w+\)\"", script))
-    assert overrides == {"webAppName", "functionAppName", "storageAccountName"}
+    assert overrides == {
+        "webAppName", "functionAppName", "storageAccountName", "webHosting", "registryName", "containerAppName"
+    }
     assert overrides <= set(main_bicep["parameters"])
+    # The pipeline's values pass the template's own checks.
+    for name in overrides:
+        param, value = main_bicep["parameters"][name], pipeline["variables"][name]
+        allowed = decorator(param, "allowed")
+        assert allowed is None or value in allowed, name
+        low, high = decorator(param, "minLength"), decorator(param, "maxLength")
+        assert (low is None or len(value) >= low) and (high is None or len(value) <= high), name

@@ -67,16 +67,20 @@ def test_test_stage_runs_the_readme_command_and_always_publishes_junit(pipeline)
     assert publish[0]["inputs"]["testResultsFiles"] == "target/nextest/ci/junit.xml"
 
 
-def test_package_publishes_both_zips(pipeline):
+def test_package_publishes_both_zips_and_the_image(pipeline):
     package = stage(pipeline, "Package")
-    assert "cargo xtask package" in scripts(package)
+    assert scripts(package)[-2:] == ["cargo xtask package", "cargo xtask image --skip-build"]
     published = {
         step["inputs"]["targetPath"]: step["inputs"]["artifact"]
         for job in package["jobs"]
         for step in job["steps"]
         if step.get("task") == "PublishPipelineArtifact@1"
     }
-    assert published == {"dist/functionapp.zip": "functionapp", "dist/webapp.zip": "webapp"}
+    assert published == {
+        "dist/functionapp.zip": "functionapp",
+        "dist/webapp.zip": "webapp",
+        "dist/webapp-image.oci.tar": "webapp-image",
+    }
 
 
 def test_cargo_is_cached_in_every_build_stage(pipeline):
@@ -92,7 +96,9 @@ def test_deploy_runs_only_for_main_in_deployment_jobs_bound_to_an_environment(pi
     assert "succeeded()" in condition
     assert "eq(variables['Build.SourceBranch'], 'refs/heads/main')" in condition
     deployments = [job for job in deploy["jobs"] if "deployment" in job]
-    assert {job["deployment"] for job in deployments} == {"Infrastructure", "FunctionApp", "Events", "WebApp"}
+    assert {job["deployment"] for job in deployments} == {
+        "Infrastructure", "FunctionApp", "Events", "WebApp", "ContainerImage"
+    }
     for job in deployments:
         assert job["environment"] == "${{ variables.environmentName }}"
 
@@ -141,11 +147,62 @@ def test_the_event_subscription_is_deployed_after_the_function_code(pipeline):
     assert "--template-file infra/events.bicep" in script
 
 
+def deployment(pipeline, name):
+    return next(job for job in stage(pipeline, "Deploy")["jobs"] if job.get("deployment") == name)
+
+
+def test_web_hosting_defaults_to_app_service_and_picks_the_jobs_that_run(pipeline):
+    assert pipeline["variables"]["webHosting"] == "appService"
+    assert deployment(pipeline, "WebApp")["condition"] == (
+        "and(succeeded(), ne(variables['webHosting'], 'containerApps'))"
+    )
+    assert deployment(pipeline, "ContainerImage")["condition"] == (
+        "and(succeeded(), ne(variables['webHosting'], 'appService'))"
+    )
+    (cli,) = [s for s in steps_of(deployment(pipeline, "Infrastructure")) if s.get("task") == "AzureCLI@2"]
+    script = cli["inputs"]["inlineScript"]
+    for param in ('webHosting="$(webHosting)"', 'registryName="$(registryName)"',
+                  'containerAppName="$(containerAppName)"', 'containerImage="$image"'):
+        assert param in script
+
+
+def test_the_image_is_pushed_as_built_then_rolled_out_or_created(pipeline):
+    job = deployment(pipeline, "ContainerImage")
+    assert job["dependsOn"] == "Infrastructure"
+    steps = steps_of(job)
+    assert {"download": "current", "artifact": "webapp-image"} in steps
+    push, roll, create = [s for s in steps if s.get("task") in ("AzureCLI@2", "AzureContainerApps@1")]
+    script = push["inputs"]["inlineScript"]
+    assert "--expose-token" in script and "--password-stdin" in script
+    assert (
+        '"oci-archive:$(Pipeline.Workspace)/webapp-image/webapp-image.oci.tar:house-price-webapp:$(Build.SourceVersion)"'
+        in script
+    )
+    assert '"docker://$(imageRepository):$(Build.SourceVersion)"' in script
+    assert pipeline["variables"]["imageRepository"] == "$(registryName).azurecr.io/house-price-webapp"
+    assert roll["task"] == "AzureContainerApps@1"
+    assert roll["inputs"] == {
+        "azureSubscription": "${{ variables.azureServiceConnection }}",
+        "resourceGroup": "$(resourceGroup)",
+        "containerAppName": "$(containerAppName)",
+        "imageToDeploy": "$(imageRepository):$(Build.SourceVersion)",
+    }
+    assert "eq(variables['containerAppExists'], 'true')" in roll["condition"]
+    assert "eq(variables['containerAppExists'], 'false')" in create["condition"]
+    first = create["inputs"]["inlineScript"]
+    assert "--template-file infra/main.bicep" in first
+    assert 'containerImage="$(imageRepository):$(Build.SourceVersion)"' in first
+
+
 def test_smoke_test_checks_web_health_and_function_predict_with_a_key(pipeline):
     smoke = next(job for job in stage(pipeline, "Deploy")["jobs"] if job.get("job") == "SmokeTest")
-    assert set(smoke["dependsOn"]) == {"FunctionApp", "WebApp"}
+    assert set(smoke["dependsOn"]) == {"FunctionApp", "WebApp", "ContainerImage"}
+    # A hosting that was not chosen is skipped, and that must not skip the smoke test.
+    assert "in(dependencies.WebApp.result, 'Succeeded', 'Skipped')" in smoke["condition"]
+    assert "in(dependencies.ContainerImage.result, 'Succeeded', 'Skipped')" in smoke["condition"]
     script = next(s["inputs"]["inlineScript"] for s in smoke["steps"] if s.get("task") == "AzureCLI@2")
     assert "https://$(webAppName).azurewebsites.net/health" in script
+    assert '"https://${fqdn}/predict"' in script
     assert "az functionapp keys list" in script
     assert "https://$(functionAppName).azurewebsites.net/api/predict" in script
     assert "x-functions-key" in script
@@ -189,5 +246,7 @@ def test_schema_accepts_the_pipeline_and_rejects_a_misspelt_task_input(tmp_path)
     broken.write_text(text.replace("isFlexConsumption: true", "isFlexConsumptionPlan: true", 1))
     assert run_schema(broken).returncode != 0
     broken.write_text(text.replace("startUpCommand:", "startupCommand:", 1))
+    assert run_schema(broken).returncode != 0
+    broken.write_text(text.replace("imageToDeploy:", "image:", 1))
     assert run_schema(broken).returncode != 0
 
