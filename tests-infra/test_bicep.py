@@ -487,6 +487,9 @@ class TestContainerApp:
         assert sorted(p["type"] for p in probes) == ["Liveness", "Readiness", "Startup"]
         for probe in probes:
             assert probe["httpGet"] == {"path": "/health", "port": "port"}
+            # Container Apps' limits: 1-10 failures, 1-240 s between tries.
+            assert 1 <= probe.get("failureThreshold", 3) <= 10, probe
+            assert 1 <= probe.get("periodSeconds", 10) <= 240, probe
 
     def test_the_image_is_pulled_with_the_user_assigned_identity_and_no_password(self, app, main_bicep):
         config = body(app)
