@@ -74,6 +74,11 @@ if ! $dry_run && [[ ! -f $archive ]]; then
   die "The image archive $archive does not exist: run 'cargo xtask image' first."
 fi
 
+# A new subscription knows none of these yet; registering is a no-op once done.
+for namespace in Microsoft.App Microsoft.ContainerRegistry Microsoft.ManagedIdentity \
+  Microsoft.OperationalInsights Microsoft.Insights Microsoft.Storage Microsoft.Web; do
+  run az provider register --namespace "$namespace" --wait
+done
 run az group create --name "$resource_group" --location "$location" --output none
 
 deployment=(az deployment group create --resource-group "$resource_group"
@@ -94,8 +99,9 @@ fi
 run skopeo copy "oci-archive:$archive:$image" "docker://$LOGIN_SERVER/$image"
 
 # Then the app on the pushed image.
-capture APP_URL "${deployment[@]}" --name houseprice-containerapp \
-  "containerImage=$LOGIN_SERVER/$image" --query properties.outputs.containerAppUrl.value --output tsv
+# (`--parameters` takes only the words right after it: the image gets its own.)
+capture APP_URL "${deployment[@]}" --parameters "containerImage=$LOGIN_SERVER/$image" \
+  --name houseprice-containerapp --query properties.outputs.containerAppUrl.value --output tsv
 
 probe=(curl --fail --silent --show-error --max-time 10 --output /dev/null "$APP_URL/health")
 if $dry_run; then

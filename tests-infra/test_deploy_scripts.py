@@ -153,6 +153,10 @@ DEPLOY = ("az deployment group create --resource-group rg-test --template-file i
           " --parameters infra/main.parameters.json webHosting=containerApps")
 CONTAINERAPP_EXPECTED = [
     "cargo xtask image",
+    *(f"az provider register --namespace {namespace} --wait" for namespace in (
+        "Microsoft.App", "Microsoft.ContainerRegistry", "Microsoft.ManagedIdentity",
+        "Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.Storage", "Microsoft.Web",
+    )),
     "az group create --name rg-test --location swedencentral --output none",
     # The registry and the environment first; the app needs the image pushed in between.
     f"REGISTRY=$({DEPLOY} --name houseprice-registry --query properties.outputs.registryName.value --output tsv)",
@@ -160,8 +164,9 @@ CONTAINERAPP_EXPECTED = [
     'az acr login --name "$REGISTRY" --expose-token --query accessToken --output tsv'
     ' | skopeo login --username 00000000-0000-0000-0000-000000000000 --password-stdin "$LOGIN_SERVER"',
     f'skopeo copy oci-archive:dist/webapp-image.oci.tar:{IMAGE} "docker://$LOGIN_SERVER/{IMAGE}"',
-    f"APP_URL=$({DEPLOY} --name houseprice-containerapp \"containerImage=$LOGIN_SERVER/{IMAGE}\""
-    " --query properties.outputs.containerAppUrl.value --output tsv)",
+    # Its own --parameters: the Azure CLI gives --parameters only the words right after it.
+    f"APP_URL=$({DEPLOY} --parameters \"containerImage=$LOGIN_SERVER/{IMAGE}\""
+    " --name houseprice-containerapp --query properties.outputs.containerAppUrl.value --output tsv)",
     "# until it answers 200, at most 30 tries 10 s apart:",
     'curl --fail --silent --show-error --max-time 10 --output /dev/null "$APP_URL/health"',
 ]
@@ -198,6 +203,35 @@ def test_functionapp_dry_run_prints_the_exact_commands_in_order():
 
 def test_containerapp_dry_run_prints_the_exact_commands_in_order():
     assert dry_run_lines(CONTAINERAPP, *CONTAINER_ARGS) == CONTAINERAPP_EXPECTED
+
+
+def stray_words(argv):
+    """Words of an `az` call that no option takes: as the Azure CLI parses them, where
+    `--parameters` takes every word up to the next option and other options one word each."""
+    stray, i = [], 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--parameters":
+            i += 1
+            while i < len(argv) and not argv[i].startswith("--"):
+                i += 1
+        elif word.startswith("--"):
+            i += 2 if i + 1 < len(argv) and not argv[i + 1].startswith("--") else 1
+        else:
+            stray.append(word)
+            i += 1
+    return stray
+
+
+@pytest.mark.parametrize("script,args", [(CONTAINERAPP, CONTAINER_ARGS), (FUNCTIONAPP, FUNC_ARGS), (WEBAPP, WEB_ARGS)])
+def test_every_deployment_parameter_follows_parameters(script, args):
+    calls = calls_from_dry_run(dry_run_lines(script, *args))
+    deployments = [c for c in calls if c[:4] == ["az", "deployment", "group", "create"]]
+    assert deployments or script != CONTAINERAPP
+    for call in deployments:
+        assert stray_words(call[4:]) == [], call
+    # The check itself catches a parameter after another option.
+    assert stray_words(["--parameters", "f.json", "a=1", "--name", "n", "b=2"]) == ["b=2"]
 
 
 def test_containerapp_keeps_app_service_too_when_asked_and_reads_the_environment():
