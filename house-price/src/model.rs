@@ -184,6 +184,107 @@ fn walk3(t: &Tree3, x: &Padded) -> f64 {
 /// walks overlap in the CPU's pipeline.
 const BLOCK: usize = 64;
 
+/// Rows in one column block of the depth-3 batch kernel: four AVX-512 vectors of f64.
+const COLUMNS: usize = 32;
+
+/// Feature columns of a block of rows, padded to 8 like [`Padded`].
+type Columns = [[f64; COLUMNS]; 8];
+
+/// Adds every depth-3 tree to `sums`, a column block at a time. Each tree's seven splits are
+/// compared for all rows at once and the leaf is picked by selects from the bottom level up,
+/// so there is no data-dependent load: the loop compiles to vector compares and blends.
+/// A select picks the same leaf [`walk3`] reaches, and trees are added in the same order,
+/// so every sum is bit for bit the one [`Model::predict`] gives.
+#[inline(always)]
+fn score3(trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
+    for t in trees {
+        let col = |n: usize| &cols[usize::from(t.feature[n] & 7)];
+        let (c0, c1, c2, c3, c4, c5, c6) = (col(0), col(1), col(2), col(3), col(4), col(5), col(6));
+        // Values, not references: selects between two loads of one array would become a
+        // gather of an index; between two values they are blends.
+        let [t0, t1, t2, t3, t4, t5, t6] = t.threshold;
+        let [l0, l1, l2, l3, l4, l5, l6, l7] = t.leaf;
+        for i in 0..COLUMNS {
+            let v3 = if c3[i] > t3 { l1 } else { l0 };
+            let v4 = if c4[i] > t4 { l3 } else { l2 };
+            let v5 = if c5[i] > t5 { l5 } else { l4 };
+            let v6 = if c6[i] > t6 { l7 } else { l6 };
+            let v1 = if c1[i] > t1 { v4 } else { v3 };
+            let v2 = if c2[i] > t2 { v6 } else { v5 };
+            sums[i] += if c0[i] > t0 { v2 } else { v1 };
+        }
+    }
+}
+
+/// [`score3`] compiled for AVX-512 (eight rows per instruction).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn score3_avx512(trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
+    score3(trees, cols, sums)
+}
+
+/// [`score3`] compiled for AVX2 (four rows per instruction).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn score3_avx2(trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
+    score3(trees, cols, sums)
+}
+
+/// Which build of [`score3`] this CPU runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kernel {
+    /// Baseline x86-64 (SSE2) or another architecture.
+    Scalar,
+    /// AVX2.
+    Avx2,
+    /// AVX-512F.
+    Avx512,
+}
+
+impl Kernel {
+    /// The widest build the CPU supports (detected once; the result is cached by std).
+    pub(crate) fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Kernel::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Scalar
+    }
+
+    /// Every kernel this CPU can run, for tests that compare them.
+    #[cfg(test)]
+    pub(crate) fn available() -> Vec<Kernel> {
+        let mut all = vec![Kernel::Scalar];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                all.push(Kernel::Avx2);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                all.push(Kernel::Avx512);
+            }
+        }
+        all
+    }
+
+    fn score3(self, trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `detect` and `available` return Avx512 only when the CPU has AVX-512F.
+            Kernel::Avx512 => unsafe { score3_avx512(trees, cols, sums) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `detect` and `available` return Avx2 only when the CPU has AVX2.
+            Kernel::Avx2 => unsafe { score3_avx2(trees, cols, sums) },
+            _ => score3(trees, cols, sums),
+        }
+    }
+}
+
 /// Walks one tree of depth `depth` (a complete binary tree in breadth-first order).
 #[inline(always)]
 fn walk(splits: &[Split], leaves: &[f64], depth: u32, x: &[f64; N_FEATURES]) -> f64 {
@@ -372,20 +473,24 @@ impl Model {
     /// Predicts every row into `out` (cleared first), reusing its allocation. Gives exactly
     /// what [`Model::predict`] gives each row: trees are added in the same order.
     pub fn predict_into(&self, rows: &[Row], out: &mut Vec<f64>) {
+        self.predict_into_with(Kernel::detect(), rows, out)
+    }
+
+    pub(crate) fn predict_into_with(&self, kernel: Kernel, rows: &[Row], out: &mut Vec<f64>) {
         out.clear();
         out.resize(rows.len(), self.base);
         if !self.trees3.is_empty() {
-            let mut block = [[0.0; 8]; BLOCK];
-            for (rows, sums) in rows.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
-                let xs = &mut block[..rows.len()];
-                for (x, row) in xs.iter_mut().zip(rows) {
-                    *x = padded(&self.scaled(row));
-                }
-                for t in &self.trees3 {
-                    for (x, sum) in xs.iter().zip(sums.iter_mut()) {
-                        *sum += walk3(t, x);
+            let mut cols: Columns = [[0.0; COLUMNS]; 8];
+            for (rows, out) in rows.chunks(COLUMNS).zip(out.chunks_mut(COLUMNS)) {
+                // A short last block scores what its unused lanes last held, then drops it.
+                for (i, row) in rows.iter().enumerate() {
+                    for (f, v) in self.scaled(row).into_iter().enumerate() {
+                        cols[f][i] = v;
                     }
                 }
+                let mut sums = [self.base; COLUMNS];
+                kernel.score3(&self.trees3, &cols, &mut sums);
+                out.copy_from_slice(&sums[..out.len()]);
             }
             return;
         }
@@ -464,6 +569,37 @@ mod tests {
             .collect();
         let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
         assert_eq!(m.predict_all(&rows), one_by_one);
+    }
+
+    #[test]
+    fn every_kernel_gives_each_row_the_bits_predict_gives_it() {
+        let m = Model::embedded().unwrap();
+        // Rows on every split's threshold (where `>` and `>=` differ), just beside it, and a
+        // few more so that the last column block is short.
+        let mut rows: Vec<Row> = Vec::new();
+        for t in &m.trees3 {
+            for (n, threshold) in t.threshold.iter().enumerate() {
+                for x in [*threshold, threshold.next_down(), threshold.next_up()] {
+                    let mut v = [0.0, 6.575, 296.0, 15.3, 396.9, 4.98];
+                    v[usize::from(t.feature[n])] = x;
+                    if let Ok(row) = Row::new(v) {
+                        rows.push(row);
+                    }
+                }
+            }
+        }
+        assert!(rows.len() > 7_000, "{}", rows.len());
+        while rows.len() % COLUMNS != 5 {
+            let rm = 4.0 + rows.len() as f64 % 5.0;
+            rows.push(Row::new([1.0, rm, 296.0, 15.3, 396.9, 4.98]).unwrap());
+        }
+        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
+        for kernel in Kernel::available() {
+            let mut out = Vec::new();
+            m.predict_into_with(kernel, &rows, &mut out);
+            let same = out.iter().zip(&one_by_one).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{kernel:?} differs from predict");
+        }
     }
 
     #[test]
