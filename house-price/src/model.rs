@@ -597,7 +597,10 @@ mod tests {
         for kernel in Kernel::available() {
             let mut out = Vec::new();
             m.predict_into_with(kernel, &rows, &mut out);
-            let same = out.iter().zip(&one_by_one).all(|(a, b)| a.to_bits() == b.to_bits());
+            let same = out
+                .iter()
+                .zip(&one_by_one)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(same, "{kernel:?} differs from predict");
         }
     }
