@@ -18,7 +18,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::features::{FEATURES, N_FEATURES, Row, ValueProblem, check_value, feature_index};
 
-mod pandas;
+mod fast;
 
 /// Where a row came from, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -360,7 +360,7 @@ pub fn parse_json(body: &[u8], max_rows: usize) -> Result<Vec<Row>, InputError> 
     let body = utf8_body(body).map_err(InputError::MalformedJson)?;
     // The original client's form, when it is right, in one pass; anything else, and every
     // error, through the general parser below.
-    if let Some(rows) = pandas::parse(&body, max_rows) {
+    if let Some(rows) = fast::parse(&body, max_rows) {
         return Ok(rows);
     }
     parse_general(&body, max_rows)

@@ -1,27 +1,35 @@
-//! pandas' column form (`DataFrame.to_json()`, `orient="columns"`) in one pass: each column
-//! is read straight into `(row number, value)` pairs, row keys are turned into integers while
-//! they are read, and no string, map or JSON tree is built per cell.
+//! The JSON forms of a body that is right, in one pass: pandas' column form
+//! (`DataFrame.to_json()`, `orient="columns"`, the original client's), a records array and a
+//! single record. Columns are read straight into `(row number, value)` pairs, row keys are
+//! turned into integers while they are read, and no string, map or JSON tree is built per cell.
 //!
-//! This is only the fast road for bodies that are right. It answers `Some` only when the
-//! general parser ([`super::parse_json`]) would return exactly these rows, and `None` for
-//! anything else (another shape, a bad key or value, a duplicate, too many rows), which the
-//! general parser then reads again and explains. Numbers are read by the same
-//! `serde_json` (with `float_roundtrip`) and converted the same way, so the values are the
-//! same bits.
+//! This is only the fast road. It answers `Some` only when the general parser
+//! ([`super::parse_json`]) would return exactly these rows, and `None` for anything else
+//! (another shape, a bad key or value, a duplicate, too many rows), which the general parser
+//! then reads again and explains. Numbers are read by the same `serde_json` (with
+//! `float_roundtrip`) and converted the same way, so the values are the same bits.
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::features::{N_FEATURES, Row, feature_index};
 
-/// The rows of a pandas column-form body, in row-number order; `None` when the body is not
-/// one with only valid rows (see the module documentation).
+/// The rows of a body in one of the three forms, in the order the general parser gives
+/// them; `None` when the body is not one with only valid rows (see the module documentation).
 pub(super) fn parse(body: &[u8], max_rows: usize) -> Option<Vec<Row>> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let columns = Frame { max_rows }.deserialize(&mut de).ok()?;
+    let body = Body { max_rows }.deserialize(&mut de).ok()?;
     de.end().ok()?;
-    rows(columns)
+    match body {
+        Parsed::Columns(columns) => rows(columns),
+        Parsed::Rows(rows) => Some(rows),
+    }
+}
+
+enum Parsed {
+    Columns([Vec<(u64, f64)>; N_FEATURES]),
+    Rows(Vec<Row>),
 }
 
 /// Sorts each column by row number and lines them up: every column must hold the same row
@@ -47,46 +55,164 @@ fn rows(mut columns: [Vec<(u64, f64)>; N_FEATURES]) -> Option<Vec<Row>> {
         .collect()
 }
 
-/// The top-level object: the six feature names, each once, each an object of rows.
-struct Frame {
+/// The whole body: an object (of columns, or one record) or an array of records.
+struct Body {
     max_rows: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for Frame {
-    type Value = [Vec<(u64, f64)>; N_FEATURES];
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+impl<'de> DeserializeSeed<'de> for Body {
+    type Value = Parsed;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Parsed, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Body {
+    type Value = Parsed;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object or an array")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Parsed, A::Error> {
+        Frame {
+            max_rows: self.max_rows,
+        }
+        .visit_map(map)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Parsed, A::Error> {
+        let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max_rows));
+        while let Some(row) = seq.next_element_seed(Record)? {
+            if rows.len() == self.max_rows {
+                return Err(de::Error::custom("too many rows"));
+            }
+            rows.push(row);
+        }
+        Ok(Parsed::Rows(rows))
+    }
+}
+
+/// One record of a records array: an object of the six features, each a number, once.
+struct Record;
+
+impl<'de> DeserializeSeed<'de> for Record {
+    type Value = Row;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Row, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for Frame {
-    type Value = [Vec<(u64, f64)>; N_FEATURES];
+impl<'de> Visitor<'de> for Record {
+    type Value = Row;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object of columns")
+        f.write_str("a record")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut columns: [Option<Vec<(u64, f64)>>; N_FEATURES] = Default::default();
-        let mut rows_hint = 0;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
+        let mut values = [None; N_FEATURES];
         while let Some(feature) = map.next_key_seed(FeatureName)? {
-            if columns[feature].is_some() {
+            if values[feature]
+                .replace(map.next_value_seed(Number)?)
+                .is_some()
+            {
                 return Err(de::Error::custom("a feature is given twice"));
             }
-            let column = map.next_value_seed(Column {
+        }
+        row_of(values)
+    }
+}
+
+/// The row of six values, each given once and valid.
+fn row_of<E: de::Error>(values: [Option<f64>; N_FEATURES]) -> Result<Row, E> {
+    let mut all = [0.0; N_FEATURES];
+    for (slot, value) in all.iter_mut().zip(values) {
+        *slot = value.ok_or_else(|| E::custom("a feature is missing"))?;
+    }
+    Row::new(all).map_err(|_| E::custom("a value is not valid"))
+}
+
+/// A top-level object: the six feature names, each once, each either an object of rows
+/// (the column form) or a number (a single record), all the same.
+struct Frame {
+    max_rows: usize,
+}
+
+impl<'de> Frame {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
+        let mut columns: [Option<Vec<(u64, f64)>>; N_FEATURES] = Default::default();
+        let mut numbers: [Option<f64>; N_FEATURES] = [None; N_FEATURES];
+        let mut rows_hint = 0;
+        while let Some(feature) = map.next_key_seed(FeatureName)? {
+            if columns[feature].is_some() || numbers[feature].is_some() {
+                return Err(de::Error::custom("a feature is given twice"));
+            }
+            match map.next_value_seed(Cell {
                 max_rows: self.max_rows,
                 rows_hint,
-            })?;
-            rows_hint = column.len();
-            columns[feature] = Some(column);
+            })? {
+                Value::Column(column) => {
+                    rows_hint = column.len();
+                    columns[feature] = Some(column);
+                }
+                Value::Number(n) => numbers[feature] = Some(n),
+            }
         }
-        let mut missing = false;
-        let columns = columns.map(|c| {
-            missing |= c.is_none();
-            c.unwrap_or_default()
-        });
-        if missing {
-            return Err(de::Error::custom("a feature is missing"));
+        if numbers.iter().all(Option::is_none) {
+            let mut missing = false;
+            let columns = columns.map(|c| {
+                missing |= c.is_none();
+                c.unwrap_or_default()
+            });
+            if missing {
+                return Err(de::Error::custom("a feature is missing"));
+            }
+            return Ok(Parsed::Columns(columns));
         }
-        Ok(columns)
+        // A single record: a number for every feature and no column.
+        if columns.iter().any(Option::is_some) || self.max_rows == 0 {
+            return Err(de::Error::custom("not one form"));
+        }
+        Ok(Parsed::Rows(vec![row_of(numbers)?]))
+    }
+}
+
+/// A value of the top-level object.
+enum Value {
+    Column(Vec<(u64, f64)>),
+    Number(f64),
+}
+
+/// Reads a column or a number, whichever the body holds.
+struct Cell {
+    max_rows: usize,
+    rows_hint: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Cell {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Cell {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a column or a number")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        Column {
+            max_rows: self.max_rows,
+            rows_hint: self.rows_hint,
+        }
+        .visit_map(map)
+        .map(Value::Column)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Number.visit_i64(v).map(Value::Number)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Number.visit_u64(v).map(Value::Number)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number.visit_f64(v).map(Value::Number)
     }
 }
 
@@ -115,13 +241,6 @@ struct Column {
     max_rows: usize,
     /// The previous column's length: the next is most likely the same.
     rows_hint: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for Column {
-    type Value = Vec<(u64, f64)>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
 }
 
 impl<'de> Visitor<'de> for Column {
@@ -207,6 +326,7 @@ mod tests {
 
     #[test]
     fn the_original_clients_body_takes_the_fast_road_to_the_same_row() {
+        // (The general parser's own tests cover every error; these cover the fast road.)
         assert!(parse(ORIGINAL.as_bytes(), 10).is_some());
         check(ORIGINAL, 10);
     }
@@ -223,10 +343,21 @@ mod tests {
     #[test]
     fn anything_off_the_road_is_left_to_the_general_parser() {
         let off = [
-            // Another shape, or not JSON.
-            r#"[{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}]"#,
-            r#"{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}"#,
+            // Not JSON, or not one of the forms.
             r#"{"CHAS":{"0":0}"#,
+            "[1]",
+            "6.575",
+            "{}",
+            r#"[{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98},[]]"#,
+            r#"{"CHAS":0,"RM":[6.575],"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}"#,
+            // The two forms mixed in one object.
+            &ORIGINAL.replace(r#""RM":{"0":6.575}"#, r#""RM":6.575"#),
+            // A record with a feature missing, twice, unknown, or not a number.
+            r#"[{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9}]"#,
+            r#"[{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98,"RM":6}]"#,
+            r#"[{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98,"X":1}]"#,
+            r#"{"CHAS":0,"RM":"6.575","TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}"#,
+            r#"{"CHAS":0.5,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}"#,
             // A feature missing, unknown, or twice.
             &ORIGINAL.replace(r#","LSTAT":{"0":4.98}"#, ""),
             &ORIGINAL.replace("LSTAT", "LSTATS"),
@@ -251,14 +382,32 @@ mod tests {
         for body in off {
             assert_eq!(parse(body.as_bytes(), 10), None, "{body}");
         }
-        // More rows than allowed.
+        // More rows than allowed, in each form.
         assert_eq!(parse(ORIGINAL.as_bytes(), 0), None);
+        assert_eq!(parse(RECORD.as_bytes(), 0), None);
+        assert_eq!(parse(format!("[{RECORD},{RECORD}]").as_bytes(), 1), None);
+    }
+
+    const RECORD: &str = r#"{"LSTAT":4.98,"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9}"#;
+
+    #[test]
+    fn records_and_a_single_record_take_the_fast_road_to_the_same_rows() {
+        for (body, rows) in [
+            (RECORD.to_owned(), 1),
+            (format!("[{RECORD},{}]", RECORD.replace("6.575", "7")), 2),
+            ("[]".to_owned(), 0),
+        ] {
+            let fast = parse(body.as_bytes(), 10).expect("the fast road answers");
+            assert_eq!(fast.len(), rows);
+            assert_eq!(Some(fast), general(&body, 10), "{body}");
+        }
     }
 
     #[test]
     fn mutated_bodies_never_take_the_fast_road_to_another_answer() {
-        // A small deterministic fuzzer: valid pandas bodies of 0 to 4 rows in shuffled key
-        // order, then bytes replaced, deleted or doubled. Wherever the fast road answers,
+        // A small deterministic fuzzer: valid bodies in each form (columns, one record,
+        // records) of 0 to 4 rows in shuffled key order, then bytes replaced, deleted or
+        // doubled. Wherever the fast road answers,
         // the general parser must give the same rows; a valid body must take the fast road.
         let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
         let mut next = move |n: usize| {
@@ -302,10 +451,36 @@ mod tests {
                 })
                 .collect();
             columns.rotate_left(next(6));
-            let mut body = format!("{{{}}}", columns.join(",")).into_bytes();
+            let record = |next: &mut dyn FnMut(usize) -> usize| {
+                let mut fields: Vec<String> = names
+                    .iter()
+                    .map(|name| {
+                        let v = if *name == "CHAS" {
+                            values[next(2)]
+                        } else {
+                            values[next(values.len())]
+                        };
+                        format!("\"{name}\":{v}")
+                    })
+                    .collect();
+                fields.rotate_left(next(6));
+                format!("{{{}}}", fields.join(","))
+            };
+            let mut body = match case % 3 {
+                0 => format!("{{{}}}", columns.join(",")),
+                1 => record(&mut next),
+                _ => {
+                    let records: Vec<String> = (0..rows).map(|_| record(&mut next)).collect();
+                    format!("[{}]", records.join(","))
+                }
+            }
+            .into_bytes();
             let valid = general(std::str::from_utf8(&body).unwrap(), 10).is_some();
             if case % 4 != 0 {
                 for _ in 0..1 + next(3) {
+                    if body.is_empty() {
+                        break;
+                    }
                     let at = next(body.len());
                     match next(3) {
                         0 => body[at] = b"{}[]\",:0123456789.e-\"x "[next(21)],
