@@ -11,7 +11,7 @@
 //! a number, an unknown column is an error (a typo must not silently drop a feature).
 
 use std::collections::HashSet;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -556,13 +556,13 @@ impl CsvTable {
         let mut w = csv::Writer::from_writer(Vec::with_capacity(64 * (self.records.len() + 1)));
         let mut out = Vec::new();
         let result: Result<(), csv::Error> = (|| {
-            let mut header = self.header.clone();
-            header.push_field("prediction");
-            w.write_record(&header)?;
+            w.write_record(self.header.iter().chain(["prediction"]))?;
+            // One buffer for every prediction's text, and no copy of the record.
+            let mut cell = String::new();
             for (record, p) in self.records.iter().zip(predictions) {
-                let mut r = record.clone();
-                r.push_field(&p.to_string());
-                w.write_record(&r)?;
+                cell.clear();
+                let _ = write!(cell, "{p}");
+                w.write_record(record.iter().chain([cell.as_str()]))?;
             }
             w.flush()?;
             Ok(())
