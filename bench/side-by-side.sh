@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The issue 12 figures side by side in one run: the release web app, a bare actix-web
+# baseline answering the same bytes (webapp/examples/bare_predict.rs) and the Flask +
+# scikit-learn peer (gunicorn, 2 workers) from a temporary copy, interleaved round by round.
+# Prints the ratios: 10,000-row batches against the peer, one row against the baseline.
+#
+# Usage: bench/side-by-side.sh        (loopback only; stops everything it starts)
+# Env:   PEER (the peer's folder, default ../shared/peers/flask), ROUNDS (3),
+#        DURATION (10, seconds of wrk per server and round), BATCH_REPS (5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PEER=${PEER:-../shared/peers/flask}
+WORK=target/bench/flask-peer
+
+if ! command -v wrk >/dev/null 2>&1; then
+  sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq wrk >/dev/null
+fi
+
+# The peer is read-only where it lives: a copy with its own venv and model, kept for reruns.
+[ -d "$PEER" ] || { echo "side-by-side.sh: the peer is not at $PEER; set PEER to its folder." >&2; exit 1; }
+if [ ! -f "$WORK/model.joblib" ]; then
+  rm -rf "$WORK" && mkdir -p "$WORK"
+  cp -r "$PEER"/. "$WORK"/
+  chmod -R u+w "$WORK"
+  rm -rf "$WORK/venv"
+  python3 -m venv "$WORK/venv"
+  "$WORK/venv/bin/pip" install -q -r "$WORK/requirements.txt"
+  (cd "$WORK" && ./venv/bin/python train.py >/dev/null)
+fi
+
+cargo build --release --locked -q -p webapp --bin webapp --example bare_predict
+exec python3 bench/side-by-side.py --peer "$WORK" \
+  --webapp target/release/webapp --bare target/release/examples/bare_predict \
+  --rounds "${ROUNDS:-3}" --duration "${DURATION:-10}" --batch-reps "${BATCH_REPS:-5}"
