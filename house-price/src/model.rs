@@ -187,6 +187,9 @@ const BLOCK: usize = 64;
 /// Rows in one column block of the depth-3 batch kernel: four AVX-512 vectors of f64.
 const COLUMNS: usize = 32;
 
+/// Fewer rows than this in a block are walked one by one instead (see `predict_into_with`).
+const FEW_ROWS: usize = 8;
+
 /// Feature columns of a block of rows, padded to 8 like [`Padded`].
 type Columns = [[f64; COLUMNS]; 8];
 
@@ -482,6 +485,14 @@ impl Model {
         if !self.trees3.is_empty() {
             let mut cols: Columns = [[0.0; COLUMNS]; 8];
             for (rows, out) in rows.chunks(COLUMNS).zip(out.chunks_mut(COLUMNS)) {
+                // A few rows (the one of a one-row request) are cheaper walked one by one
+                // than scored as a whole block: the same bits either way.
+                if rows.len() < FEW_ROWS {
+                    for (row, out) in rows.iter().zip(out.iter_mut()) {
+                        *out = self.predict(row);
+                    }
+                    continue;
+                }
                 // A short last block scores what its unused lanes last held, then drops it.
                 for (i, row) in rows.iter().enumerate() {
                     for (f, v) in self.scaled(row).into_iter().enumerate() {
@@ -589,13 +600,24 @@ mod tests {
             }
         }
         assert!(rows.len() > 7_000, "{}", rows.len());
-        while rows.len() % COLUMNS != 5 {
+        // A short last block, but one the kernel scores (not walked row by row).
+        while rows.len() % COLUMNS != FEW_ROWS + 5 {
             let rm = 4.0 + rows.len() as f64 % 5.0;
             rows.push(Row::new([1.0, rm, 296.0, 15.3, 396.9, 4.98]).unwrap());
         }
         let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
         for kernel in Kernel::available() {
             let mut out = Vec::new();
+            // Every batch size up to two blocks, then the whole set.
+            for n in 0..2 * COLUMNS {
+                m.predict_into_with(kernel, &rows[..n], &mut out);
+                assert!(
+                    out.iter()
+                        .zip(&one_by_one)
+                        .all(|(a, b)| a.to_bits() == b.to_bits())
+                );
+                assert_eq!(out.len(), n);
+            }
             m.predict_into_with(kernel, &rows, &mut out);
             let same = out
                 .iter()
