@@ -34,10 +34,21 @@ fn inference(c: &mut Criterion) {
     let mut out = Vec::with_capacity(batch.len());
     let mut group = c.benchmark_group("batch");
     group.throughput(Throughput::Elements(batch.len() as u64));
+    // Both cores: a batch this large is split over two threads.
     group.bench_function("predict_10000_rows", |b| {
         b.iter(|| {
             model.predict_into(black_box(&batch), &mut out);
             black_box(out.len())
+        })
+    });
+    // One core: the same rows in pieces below the size that is split.
+    let piece = house_price::model::PARALLEL_ROWS - 1;
+    group.bench_function("predict_10000_rows_one_core", |b| {
+        b.iter(|| {
+            for rows in black_box(&batch).chunks(piece) {
+                model.predict_into(rows, &mut out);
+                black_box(out.len());
+            }
         })
     });
     group.finish();

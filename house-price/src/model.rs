@@ -187,6 +187,16 @@ const BLOCK: usize = 64;
 /// Rows in one column block of the depth-3 batch kernel: four AVX-512 vectors of f64.
 const COLUMNS: usize = 32;
 
+/// The cores this process may use, asked once: the standard library reads the cgroup's
+/// CPU quota from files on every call, microseconds a one-row request should not pay.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Batches from this size up are scored on two threads (see [`Model::predict_into`]).
+pub const PARALLEL_ROWS: usize = 4096;
+
 /// Fewer rows than this in a block are walked one by one instead (see `predict_into_with`).
 const FEW_ROWS: usize = 8;
 
@@ -475,13 +485,44 @@ impl Model {
 
     /// Predicts every row into `out` (cleared first), reusing its allocation. Gives exactly
     /// what [`Model::predict`] gives each row: trees are added in the same order.
+    ///
+    /// A batch of [`PARALLEL_ROWS`] or more is split in two and the halves scored on two
+    /// threads, so a large request uses both cores of a small plan; rows are independent, so
+    /// the bits are the same.
     pub fn predict_into(&self, rows: &[Row], out: &mut Vec<f64>) {
-        self.predict_into_with(Kernel::detect(), rows, out)
+        let kernel = Kernel::detect();
+        out.clear();
+        out.resize(rows.len(), self.base);
+        if rows.len() < PARALLEL_ROWS || cores() < 2 {
+            return self.score_into(kernel, rows, out);
+        }
+        // Split on a block boundary so each half keeps whole column blocks.
+        let half = rows.len() / 2 / COLUMNS * COLUMNS;
+        let (first_rows, second_rows) = rows.split_at(half);
+        let (first_out, second_out) = out.split_at_mut(half);
+        let threaded = std::thread::scope(|scope| {
+            let spawned = std::thread::Builder::new()
+                .name("score".into())
+                .spawn_scoped(scope, || self.score_into(kernel, second_rows, second_out));
+            self.score_into(kernel, first_rows, first_out);
+            spawned.is_ok()
+        });
+        // No thread to be had (a process limit): the second half is scored here instead.
+        if !threaded {
+            self.score_into(kernel, second_rows, &mut out[half..]);
+        }
     }
 
+    /// One thread, the given kernel: for the tests that compare kernels.
+    #[cfg(test)]
     pub(crate) fn predict_into_with(&self, kernel: Kernel, rows: &[Row], out: &mut Vec<f64>) {
         out.clear();
         out.resize(rows.len(), self.base);
+        self.score_into(kernel, rows, out);
+    }
+
+    /// Adds every tree to `out` (which holds the base score), one row per value.
+    fn score_into(&self, kernel: Kernel, rows: &[Row], out: &mut [f64]) {
         if !self.trees3.is_empty() {
             let mut cols: Columns = [[0.0; COLUMNS]; 8];
             for (rows, out) in rows.chunks(COLUMNS).zip(out.chunks_mut(COLUMNS)) {
@@ -580,6 +621,34 @@ mod tests {
             .collect();
         let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
         assert_eq!(m.predict_all(&rows), one_by_one);
+    }
+
+    #[test]
+    fn a_batch_split_over_two_threads_gives_the_same_bits() {
+        let m = Model::embedded().unwrap();
+        let rows: Vec<Row> = (0..PARALLEL_ROWS * 2 + 7)
+            .map(|i| {
+                let f = (i % 101) as f64 / 101.0;
+                Row::new([
+                    (i % 2) as f64,
+                    4.0 + 4.0 * f,
+                    200.0 + 500.0 * f,
+                    13.0,
+                    390.0 * f,
+                    2.0 + 30.0 * f,
+                ])
+                .unwrap()
+            })
+            .collect();
+        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
+        let batch = m.predict_all(&rows);
+        assert!(
+            batch
+                .iter()
+                .zip(&one_by_one)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        assert_eq!(batch.len(), rows.len());
     }
 
     #[test]
