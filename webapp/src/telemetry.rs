@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use env_logger::{Env, Target};
+use env_logger::{Env, Target, WriteStyle};
 
 /// How long a log line may wait in the buffer.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
@@ -84,6 +84,9 @@ pub fn init_logging() {
         })
         .clone();
     let _ = env_logger::Builder::from_env(Env::default().default_filter_or("info"))
+        // App Service's log stream is no terminal: write no colours, so nothing is stripped
+        // from every line either.
+        .write_style(WriteStyle::Never)
         .target(Target::Pipe(Box::new(LineWriter {
             pending,
             line: Vec::new(),
