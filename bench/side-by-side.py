@@ -1,7 +1,8 @@
 """Issue 12's figures in one interleaved run (bench/side-by-side.sh prepares and calls this).
 
-Each round starts the three servers in turn on loopback: the release web app, the bare
-actix-web baseline and the Flask peer (gunicorn, 2 workers). For each it runs wrk on the
+Each round starts the servers in turn on loopback: the release web app, the bare actix-web
+baseline, the Flask peer (gunicorn, 2 workers) and the Functions handler (the same 10,000 rows
+in one invocation of `predict`, as the host would POST it). For each it runs wrk on the
 one-row POST /predict (64 connections), then times 10,000-row POSTs (the peer's own batch
 body: pandas column JSON; for the web app also the same rows as records JSON and as CSV).
 Medians over rounds, then the ratios the issue asks for. Standard library only.
@@ -22,6 +23,19 @@ import time
 
 HOST = "127.0.0.1"
 ONE_ROW = open("webapp/tests/data/original_client_payload.json", "rb").read()
+# What the Functions host POSTs for the original client's request (Core Tools' shape).
+ENVELOPE = json.load(open("handler/tests/data/predict_original_client_core_tools.json"))
+INVOCATION_ID = "6a1e53c2-4c1b-4f0e-9d8e-1c2b3a4d5e6f"
+
+
+def invocation(body: bytes) -> bytes:
+    """The host's invocation of `predict` carrying `body` as the HTTP request's body."""
+    envelope = json.loads(json.dumps(ENVELOPE))
+    req = envelope["Data"]["req"]
+    req["Body"] = body.decode()
+    req["Headers"]["Content-Length"] = [str(len(body))]
+    envelope["Metadata"]["Headers"]["Content-Length"] = str(len(body))
+    return json.dumps(envelope).encode()
 
 
 def free_port() -> int:
@@ -33,20 +47,21 @@ def free_port() -> int:
 def post(port: int, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
     c = http.client.HTTPConnection(HOST, port, timeout=60)
     try:
-        c.request("POST", "/predict", body=body, headers={"Content-Type": content_type})
+        c.request("POST", "/predict", body=body, headers={"Content-Type": content_type,
+                                                          "X-Azure-Functions-InvocationId": INVOCATION_ID})
         r = c.getresponse()
         return r.status, r.read()
     finally:
         c.close()
 
 
-def wait_ready(proc: subprocess.Popen, port: int, deadline_s: float = 60) -> None:
+def wait_ready(proc: subprocess.Popen, port: int, body: bytes, deadline_s: float = 60) -> None:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args[0]} exited during start-up")
         try:
-            if post(port, ONE_ROW)[0] == 200:
+            if post(port, body)[0] == 200:
                 return
         except OSError:
             pass
@@ -78,7 +93,13 @@ def timed(port: int, body: bytes, content_type: str, reps: int, rows: int) -> li
     status, answer = post(port, body, content_type)  # warm-up, and a check
     if status != 200:
         raise RuntimeError(f"{content_type} batch answered {status}: {answer[:200]!r}")
-    lines = answer.count(b"\n") - 1 if content_type == "text/csv" else len(json.loads(answer)["prediction"])
+    if content_type == "text/csv":
+        lines = answer.count(b"\n") - 1
+    elif b'"Outputs"' in answer[:200]:
+        # The handler's invocation response: the HTTP answer's body is a JSON string.
+        lines = len(json.loads(json.loads(answer)["Outputs"]["res"]["body"])["prediction"])
+    else:
+        lines = len(json.loads(answer)["prediction"])
     if lines != rows:
         raise RuntimeError(f"{content_type} batch answered {lines} rows, not {rows}")
     times = []
@@ -110,6 +131,7 @@ def main() -> None:
     ap.add_argument("--peer", required=True)
     ap.add_argument("--webapp", required=True)
     ap.add_argument("--bare", required=True)
+    ap.add_argument("--handler", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--batch-reps", type=int, default=5)
@@ -125,17 +147,28 @@ def main() -> None:
             cmd = [os.path.join(a.peer, "venv/bin/gunicorn"), f"--bind={HOST}:{port}", "--workers", "2",
                    "--no-control-socket", "app:app"]
             return subprocess.Popen(cmd, cwd=a.peer, stdout=log, stderr=log)
+        if name == "handler":
+            env = {k: v for k, v in os.environ.items() if k not in ("AzureWebJobsStorage", "MODEL_PATH")}
+            env.update(FUNCTIONS_CUSTOMHANDLER_PORT=str(port), RUST_LOG="warn")
+            return subprocess.Popen([a.handler], env=env, stdout=log, stderr=log)
         env = dict(os.environ, PORT=str(port), BIND_ADDRESS=HOST)
         return subprocess.Popen([a.webapp if name == "webapp" else a.bare], env=env, stdout=log, stderr=log)
 
     one_row: dict[str, list[dict]] = {}
     batch: dict[str, list[float]] = {}
+    handler_batch = invocation(pandas)
     for round_ in range(a.rounds):
-        for name in ("webapp", "bare", "peer"):
+        for name in ("webapp", "bare", "peer", "handler"):
             port = free_port()
             proc = start(name, port)
             try:
-                wait_ready(proc, port)
+                wait_ready(proc, port, invocation(ONE_ROW) if name == "handler" else ONE_ROW)
+                if name == "handler":
+                    t = timed(port, handler_batch, "application/json", a.batch_reps, rows)
+                    batch.setdefault("handler pandas", []).extend(t)
+                    print(f"round {round_ + 1} handler: {rows} rows as pandas in one invocation: median "
+                          f"{statistics.median(t) * 1e3:7.2f} ms", flush=True)
+                    continue
                 wrk(port, 2)  # warm-up, discarded
                 r = wrk(port, a.duration)
                 one_row.setdefault(name, []).append(r)
@@ -163,6 +196,8 @@ def main() -> None:
     print("|---|---|---|---|")
     print(f"| 10,000 rows, pandas JSON, vs the Flask peer | {b['webapp pandas'] * 1e3:.2f} ms | "
           f"{b['peer pandas'] * 1e3:.1f} ms | **{b['peer pandas'] / b['webapp pandas']:.1f}x** |")
+    print(f"| 10,000 rows, pandas JSON, the handler's invocation vs the web app | {b['handler pandas'] * 1e3:.2f} ms | "
+          f"{b['webapp pandas'] * 1e3:.2f} ms | {b['handler pandas'] / b['webapp pandas']:.2f}x |")
     print(f"| 10,000 rows, records JSON | {b['webapp records'] * 1e3:.2f} ms | | |")
     print(f"| 10,000 rows, CSV | {b['webapp csv'] * 1e3:.2f} ms | | |")
     print(f"| one row, 64 connections, vs bare actix | {rps['webapp']:.0f} req/s, p99 {p99['webapp']:.2f} ms | "

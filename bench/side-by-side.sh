@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The issue 12 figures side by side in one run: the release web app, a bare actix-web
 # baseline answering the same bytes (webapp/examples/bare_predict.rs) and the Flask +
-# scikit-learn peer (gunicorn, 2 workers) from a temporary copy, interleaved round by round.
-# Prints the ratios: 10,000-row batches against the peer, one row against the baseline.
+# scikit-learn peer (gunicorn, 2 workers) from a temporary copy, and the Functions handler
+# (one invocation carrying the batch), interleaved round by round. Prints the ratios:
+# 10,000-row batches against the peer and the handler, one row against the baseline.
 #
 # Usage: bench/side-by-side.sh        (loopback only; stops everything it starts)
 # Env:   PEER (the peer's folder, default ../shared/peers/flask), ROUNDS (3),
@@ -31,6 +32,8 @@ if [ ! -f "$WORK/model.joblib" ]; then
 fi
 
 cargo build --release --locked -q -p webapp --bin webapp --example bare_predict
-exec python3 bench/side-by-side.py --peer "$WORK" \
+cargo build --release --locked -q -p handler
+exec python3 bench/side-by-side.py --peer "$PWD/$WORK" \
   --webapp target/release/webapp --bare target/release/examples/bare_predict \
+  --handler target/release/handler \
   --rounds "${ROUNDS:-3}" --duration "${DURATION:-10}" --batch-reps "${BATCH_REPS:-5}"

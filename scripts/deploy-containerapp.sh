@@ -103,17 +103,6 @@ run skopeo copy "oci-archive:$archive:$image" "docker://$LOGIN_SERVER/$image"
 capture APP_URL "${deployment[@]}" --parameters "containerImage=$LOGIN_SERVER/$image" \
   --name houseprice-containerapp --query properties.outputs.containerAppUrl.value --output tsv
 
-probe=(curl --fail --silent --show-error --max-time 10 --output /dev/null "$APP_URL/health")
-if $dry_run; then
-  printf '# until it answers 200, at most %s tries %s s apart:\n' "$health_attempts" "$health_interval"
-  print_cmd "${probe[@]}"
-  exit 0
-fi
-for ((attempt = 1; attempt <= health_attempts; attempt++)); do
-  if "${probe[@]}" 2>/dev/null; then
-    printf 'The container app is up: %s/health answered 200.\n' "$APP_URL"
-    exit 0
-  fi
-  sleep "$health_interval"
-done
-die "The container app did not answer 200 on $APP_URL/health after $health_attempts tries: see 'az containerapp logs show --resource-group $resource_group --name <containerAppName output>'."
+until_ok "The container app is up: $APP_URL/health answered 200." \
+  "The container app did not answer 200 on $APP_URL/health after $health_attempts tries: see 'az containerapp logs show --resource-group $resource_group --name <containerAppName output>'." \
+  curl --fail --silent --show-error --max-time 10 --output /dev/null "$APP_URL/health"

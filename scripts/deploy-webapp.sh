@@ -134,17 +134,6 @@ fi
 run az webapp deploy --name "$name" --resource-group "$resource_group" --src-path "$package" --type zip
 
 url="https://$name.azurewebsites.net/health"
-probe=(curl --fail --silent --show-error --max-time 10 --output /dev/null "$url")
-if $dry_run; then
-  printf '# until it answers 200, at most %s tries %s s apart:\n' "$health_attempts" "$health_interval"
-  print_cmd "${probe[@]}"
-  exit 0
-fi
-for ((attempt = 1; attempt <= health_attempts; attempt++)); do
-  if "${probe[@]}" 2>/dev/null; then
-    printf 'Web app is up: %s answered 200.\n' "$url"
-    exit 0
-  fi
-  sleep "$health_interval"
-done
-die "The web app did not answer 200 on $url after $health_attempts tries: see 'az webapp log tail --name $name --resource-group $resource_group'."
+until_ok "Web app is up: $url answered 200." \
+  "The web app did not answer 200 on $url after $health_attempts tries: see 'az webapp log tail --name $name --resource-group $resource_group'." \
+  curl --fail --silent --show-error --max-time 10 --output /dev/null "$url"

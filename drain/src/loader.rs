@@ -104,3 +104,39 @@ pub fn read_response(stream: &mut TcpStream) -> Option<(u16, bool)> {
     }
     Some((status, head.contains("connection: close")))
 }
+
+/// A `POST /predict` whose body is only half sent: the request a signal should let finish.
+pub struct HalfSent {
+    stream: TcpStream,
+    rest: Vec<u8>,
+}
+
+impl HalfSent {
+    /// Connects to `127.0.0.1:port` and sends the head and the first half of `body` (JSON),
+    /// with `Connection: close`, then waits 200 ms so the server has read them.
+    pub fn start(port: u16, body: &[u8]) -> std::io::Result<HalfSent> {
+        let (first, rest) = body.split_at(body.len() / 2);
+        let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(
+            stream,
+            "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )?;
+        stream.write_all(first)?;
+        stream.flush()?;
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(HalfSent {
+            stream,
+            rest: rest.to_vec(),
+        })
+    }
+
+    /// Sends the rest of the body and reads the whole answer, head and body.
+    pub fn finish(mut self) -> std::io::Result<String> {
+        self.stream.write_all(&self.rest)?;
+        let mut response = Vec::new();
+        self.stream.read_to_end(&mut response)?;
+        Ok(String::from_utf8_lossy(&response).into_owned())
+    }
+}

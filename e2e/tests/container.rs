@@ -5,12 +5,12 @@
 //! container exits 0 within 5 s). podman runs through `scripts/podman.sh`, which holds the
 //! settings it needs here; `scripts/install-podman.sh` installs it.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use drain::loader::HalfSent;
 use house_price::Model;
 use house_price::api::{self, Limits};
 
@@ -143,28 +143,11 @@ fn check_runs_as_container_apps_runs_it(image: &str) {
 
     // SIGTERM while a request's body is half sent: it still gets its answer, then the
     // container exits 0 within the 5 s Container Apps and App Service allow.
-    let body = ORIGINAL_CLIENT_PAYLOAD.as_bytes();
-    let (first, rest) = body.split_at(body.len() / 2);
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(first).unwrap();
-    stream.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let request = HalfSent::start(port, ORIGINAL_CLIENT_PAYLOAD.as_bytes()).unwrap();
     let signalled = Instant::now();
     podman(&["kill", "--signal", "TERM", &container]);
     std::thread::sleep(Duration::from_millis(300));
-    stream.write_all(rest).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let response = String::from_utf8_lossy(&response);
+    let response = request.finish().unwrap();
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(
         response.ends_with(std::str::from_utf8(&expected.body).unwrap()),

@@ -54,3 +54,24 @@ require_az_login() {
       die "The Azure CLI is not logged in: run 'az login' (and 'az account set --subscription ...') first."
   fi
 }
+
+# until_ok UP FAILURE CMD...: repeats CMD (at most $health_attempts times, $health_interval s
+# apart) until it succeeds, then prints UP; dies with FAILURE if it never does. A dry run
+# prints the command and the bound instead.
+until_ok() {
+  local up=$1 failure=$2 attempt
+  shift 2
+  if $dry_run; then
+    printf '# until it answers 200, at most %s tries %s s apart:\n' "$health_attempts" "$health_interval"
+    print_cmd "$@"
+    return 0
+  fi
+  for ((attempt = 1; attempt <= health_attempts; attempt++)); do
+    if "$@" 2>/dev/null; then
+      printf '%s\n' "$up"
+      return 0
+    fi
+    sleep "$health_interval"
+  done
+  die "$failure"
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use drain::loader::{self, read_response};
+use drain::loader::{self, HalfSent, read_response};
 
 use crate::helpers::{ORIGINAL_CLIENT_PAYLOAD, free_port, spawn_webapp_process};
 
@@ -48,21 +48,7 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     let mut server = Server(spawn_webapp_process(port, Stdio::piped()));
 
     // A request whose body is only half sent when the signal arrives.
-    let body = ORIGINAL_CLIENT_PAYLOAD.as_bytes();
-    let (first, rest) = body.split_at(body.len() / 2);
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(first).unwrap();
-    stream.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let request = HalfSent::start(port, ORIGINAL_CLIENT_PAYLOAD.as_bytes()).unwrap();
 
     let signalled = Instant::now();
     kill(Pid::from_raw(server.0.id() as i32), Signal::SIGTERM).unwrap();
@@ -77,9 +63,7 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     }
 
     // The in-flight request still gets its answer.
-    stream.write_all(rest).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = request.finish().unwrap();
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(response.contains("{\"prediction\":["), "{response}");
 
