@@ -212,18 +212,48 @@ impl<'a> Scan<'a> {
         Some(vec![row_of(numbers)?])
     }
 
-    /// One column: row keys (decimal integers, as pandas writes its index) to numbers.
+    /// One column: row keys (decimal integers, as pandas writes its index) to numbers. The
+    /// hot loop of a batch, so written out rather than through `members`.
     fn column(&mut self, max_rows: usize, rows_hint: usize) -> Option<Vec<(u64, f64)>> {
+        self.expect(b'{')?;
         let mut cells = Vec::with_capacity(rows_hint.min(max_rows));
-        self.members(|s, key| {
+        if self.eat(b'}') {
+            return Some(cells);
+        }
+        loop {
             if cells.len() == max_rows {
                 return None;
             }
-            let row = super::parse_row_key(key)?;
-            cells.push((row, s.number()?));
-            Some(())
-        })?;
-        Some(cells)
+            self.expect(b'"')?;
+            let row = self.row_key()?;
+            self.expect(b':')?;
+            cells.push((row, self.number()?));
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(cells);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The rest of a row key after its opening quote: ASCII digits that fit a `u64`, then
+    /// the closing quote, as [`super::parse_row_key`] takes them.
+    fn row_key(&mut self) -> Option<u64> {
+        let start = self.i;
+        let mut n: u64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            self.i += 1;
+        }
+        if self.i == start || self.peek()? != b'"' {
+            return None;
+        }
+        self.i += 1;
+        Some(n)
     }
 
     /// A records array: objects of the six features, each a number, once.
@@ -345,6 +375,9 @@ mod tests {
             // Bad row keys, a key twice (also as "00"), rows that differ between columns.
             &ORIGINAL.replace(r#""RM":{"0""#, r#""RM":{"x""#),
             &ORIGINAL.replace(r#""RM":{"0""#, r#""RM":{"-0""#),
+            &ORIGINAL.replace(r#""RM":{"0""#, r#""RM":{"""#),
+            &ORIGINAL.replace(r#""RM":{"0""#, r#""RM":{"0 ""#),
+            &ORIGINAL.replace(r#"{"0""#, r#"{"18446744073709551616""#),
             &ORIGINAL.replace(r#""RM":{"0":6.575}"#, r#""RM":{"0":6.575,"0":6.5}"#),
             &ORIGINAL.replace(r#""RM":{"0":6.575}"#, r#""RM":{"0":6.575,"00":6.5}"#),
             &ORIGINAL.replace(r#""RM":{"0""#, r#""RM":{"1""#),
