@@ -196,6 +196,8 @@ fn cores() -> usize {
 
 /// Batches from this size up are scored on two threads (see [`Model::predict_into`]).
 pub const PARALLEL_ROWS: usize = 4096;
+// Each half of a split batch keeps at least one whole column block.
+const _: () = assert!(PARALLEL_ROWS >= 2 * COLUMNS);
 
 /// Fewer rows than this in a block are walked one by one instead (see `predict_into_with`).
 const FEW_ROWS: usize = 8;
@@ -229,71 +231,85 @@ fn score3(trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
     }
 }
 
-/// [`score3`] compiled for AVX-512 (eight rows per instruction).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn score3_avx512(trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
-    score3(trees, cols, sums)
-}
+pub(crate) use kernel::Kernel;
 
-/// [`score3`] compiled for AVX2 (four rows per instruction).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn score3_avx2(trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
-    score3(trees, cols, sums)
-}
+/// The builds of [`score3`] and the one way to get one: a [`Kernel`] can only come from the
+/// CPU's own answer, so the `unsafe` calls below never run an instruction set it lacks.
+mod kernel {
+    use super::{COLUMNS, Columns, Tree3, score3};
 
-/// Which build of [`score3`] this CPU runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kernel {
-    /// Baseline x86-64 (SSE2) or another architecture.
-    Scalar,
-    /// AVX2.
-    Avx2,
-    /// AVX-512F.
-    Avx512,
-}
+    /// Which build of [`score3`] this CPU runs; made only by [`Kernel::detect`] and
+    /// [`Kernel::available`], which ask the CPU.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) struct Kernel(Width);
 
-impl Kernel {
-    /// The widest build the CPU supports (detected once; the result is cached by std).
-    pub(crate) fn detect() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Kernel::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                return Kernel::Avx2;
-            }
-        }
-        Kernel::Scalar
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Width {
+        /// Baseline x86-64 (SSE2) or another architecture.
+        Scalar,
+        /// AVX2 (four rows per instruction).
+        #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+        Avx2,
+        /// AVX-512F (eight rows per instruction).
+        #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+        Avx512,
     }
 
-    /// Every kernel this CPU can run, for tests that compare them.
-    #[cfg(test)]
-    pub(crate) fn available() -> Vec<Kernel> {
-        let mut all = vec![Kernel::Scalar];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                all.push(Kernel::Avx2);
-            }
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                all.push(Kernel::Avx512);
-            }
-        }
-        all
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn score3_avx512(trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
+        score3(trees, cols, sums)
     }
 
-    fn score3(self, trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
-        match self {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn score3_avx2(trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
+        score3(trees, cols, sums)
+    }
+
+    impl Kernel {
+        /// The widest build the CPU supports (detected once; the result is cached by std).
+        pub(crate) fn detect() -> Kernel {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `detect` and `available` return Avx512 only when the CPU has AVX-512F.
-            Kernel::Avx512 => unsafe { score3_avx512(trees, cols, sums) },
+            {
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    return Kernel(Width::Avx512);
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    return Kernel(Width::Avx2);
+                }
+            }
+            Kernel(Width::Scalar)
+        }
+
+        /// Every kernel this CPU can run, for tests that compare them.
+        #[cfg(test)]
+        pub(crate) fn available() -> Vec<Kernel> {
+            let mut all = vec![Kernel(Width::Scalar)];
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `detect` and `available` return Avx2 only when the CPU has AVX2.
-            Kernel::Avx2 => unsafe { score3_avx2(trees, cols, sums) },
-            _ => score3(trees, cols, sums),
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    all.push(Kernel(Width::Avx2));
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    all.push(Kernel(Width::Avx512));
+                }
+            }
+            all
+        }
+
+        pub(super) fn score3(self, trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
+            match self.0 {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: only `detect` and `available` make an Avx512 kernel, and only when
+                // the CPU reports AVX-512F.
+                Width::Avx512 => unsafe { score3_avx512(trees, cols, sums) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: only `detect` and `available` make an Avx2 kernel, and only when the
+                // CPU reports AVX2.
+                Width::Avx2 => unsafe { score3_avx2(trees, cols, sums) },
+                _ => score3(trees, cols, sums),
+            }
         }
     }
 }

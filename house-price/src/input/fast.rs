@@ -111,7 +111,6 @@ impl<'a> Scan<'a> {
             fraction = i32::try_from(n).unwrap_or(i32::MAX);
         }
         let mut exponent = 0i32;
-        let mut long_exponent = false;
         if let Some(b'e' | b'E') = self.peek() {
             self.i += 1;
             let sign = match self.peek() {
@@ -124,17 +123,19 @@ impl<'a> Scan<'a> {
             }
             let mut e: u64 = 0;
             let n = self.digits(&mut e);
-            if n == 0 {
+            // A long exponent goes the general way: the standard parser stops reading
+            // exponent digits past 65,536 where serde_json reads them all, and `0.<655,360
+            // zeros>1e655361` is 1.0 to serde_json but 0.0 to it.
+            if n == 0 || n > 4 {
                 return None;
             }
-            long_exponent = n > 4;
             exponent = i32::try_from(e).unwrap_or(0) * if sign < 0 { -1 } else { 1 };
         }
         // Clinger's fast path: an integer below 2^53 times or over a power of ten up to
         // 10^22, both exact in f64, is one correctly rounded operation, so it is exactly the
         // correctly rounded value of the text.
-        let scale = exponent - fraction;
-        if digits <= 19 && mantissa <= 1 << 53 && !long_exponent && (-22..=22).contains(&scale) {
+        let scale = exponent.saturating_sub(fraction);
+        if digits <= 19 && mantissa <= 1 << 53 && (-22..=22).contains(&scale) {
             let m = mantissa as f64;
             let v = if scale >= 0 {
                 m * POWERS_OF_TEN[scale as usize]
@@ -545,7 +546,10 @@ mod tests {
                 text.push('.');
                 text.push_str(&digits[point..]);
             }
-            if next(3) == 0 {
+            let long_exponent = next(50) == 0;
+            if long_exponent {
+                text.push_str(&format!("e-{:0>6}", next(400)));
+            } else if next(3) == 0 {
                 text.push_str(&format!("e{}", next(81) as i64 - 40));
             }
             let mut scan = Scan {
@@ -553,10 +557,31 @@ mod tests {
                 i: 0,
             };
             let ours = scan.number();
+            if long_exponent {
+                assert_eq!(ours, None, "{text}");
+                continue;
+            }
             assert_eq!(scan.i, text.len(), "{text}");
             let std = text.parse::<f64>().unwrap();
+            let serde: f64 = serde_json::from_str(&text).unwrap();
             assert_eq!(ours.map(f64::to_bits), Some(std.to_bits()), "{text}");
+            assert_eq!(std.to_bits(), serde.to_bits(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_long_exponent_is_left_to_serde_json_which_reads_all_of_it() {
+        // The standard parser stops reading exponent digits at 65,536; serde_json does not.
+        let chas = format!("0.{}1e655361", "0".repeat(655_360));
+        let body = RECORD.replace(r#""CHAS":0"#, &format!(r#""CHAS":{chas}"#));
+        assert_eq!(parse(body.as_bytes(), 10), None);
+        let rows = general(&body, 10).expect("serde_json reads it as 1");
+        assert_eq!(rows[0].values()[0], 1.0);
+        // An exponent beyond i32 cannot overflow anything on the way out.
+        assert_eq!(
+            parse(ORIGINAL.replace("6.575", "1.25e-2147483647").as_bytes(), 10),
+            None
+        );
     }
 
     #[test]
