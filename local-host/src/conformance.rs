@@ -123,6 +123,15 @@ fn every_request_is_built_as_the_host_builds_it() {
                 data.insert(timer.name.clone(), value);
                 (data, None)
             }
+            Binding::EventGridTrigger(trigger) => {
+                let (data, binding_data) = crate::event_grid::event_invocation(
+                    "f",
+                    &trigger.name,
+                    given["event"].clone(),
+                )
+                .unwrap();
+                (data, Some(binding_data.metadata()))
+            }
             other => panic!("{name}: no check for a {} binding", other.type_name()),
         };
         let mut expected = fixture["Data"].clone();

@@ -170,14 +170,24 @@ pub(crate) fn trigger_value(
     let Some(Binding::EventGridTrigger(trigger)) = function.json.trigger() else {
         return Err(format!("`{}` has no Event Grid trigger", function.name));
     };
+    event_invocation(&function.name, &trigger.name, event)
+}
+
+/// [`trigger_value`] for a trigger binding named `trigger` of `function`: what the shared
+/// conformance corpus (`conformance/requests/event_grid_blob_created.json`) pins.
+pub(crate) fn event_invocation(
+    function: &str,
+    trigger: &str,
+    event: Value,
+) -> Result<(Map<String, Value>, BindingData), String> {
     if !event.is_object() {
         return Err("an Event Grid event must be a JSON object".to_owned());
     }
-    let mut binding_data = BindingData::new(&function.name);
+    let mut binding_data = BindingData::new(function);
     if let Some(data) = event.get("data") {
         binding_data.add("data", data.clone());
     }
     let mut values = Map::new();
-    values.insert(trigger.name.clone(), event);
+    values.insert(trigger.to_owned(), event);
     Ok((values, binding_data))
 }

@@ -102,6 +102,10 @@ fn every_request_decodes_to_what_the_host_was_given() {
                 assert_eq!(status.next.as_deref(), given["next"].as_str());
                 assert_eq!(info.is_past_due, given["isPastDue"].as_bool().unwrap());
             }
+            Binding::EventGridTrigger(trigger) => {
+                let event = request.event_grid_event(&trigger.name).unwrap();
+                assert_eq!(Value::Object(event), given["event"], "{name}");
+            }
             other => panic!("{name}: no check for a {} binding", other.type_name()),
         }
     }
