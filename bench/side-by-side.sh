@@ -5,13 +5,16 @@
 # (one invocation carrying the batch), interleaved round by round. Prints the ratios:
 # 10,000-row batches against the peer and the handler, one row against the baseline.
 #
-# Usage: bench/side-by-side.sh        (loopback only; stops everything it starts)
-# Env:   PEER (the peer's folder, default ../shared/peers/flask), ROUNDS (3),
+# Usage: PEER=<the Flask peer's folder> bench/side-by-side.sh   (loopback only; stops what it starts)
+# Env:   PEER (required: the peer's folder, which is copied, never written), ROUNDS (3),
 #        DURATION (10, seconds of wrk per server and round), BATCH_REPS (5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PEER=${PEER:-../shared/peers/flask}
 WORK=target/bench/flask-peer
+[ -n "${PEER:-}" ] || [ -f "$WORK/model.joblib" ] || {
+  echo "side-by-side.sh: set PEER to the Flask + scikit-learn peer's folder (it is not part of this repository)." >&2
+  exit 1
+}
 
 if ! command -v wrk >/dev/null 2>&1; then
   sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
@@ -20,8 +23,8 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 # The peer is read-only where it lives: a copy with its own venv and model, kept for reruns.
-[ -d "$PEER" ] || { echo "side-by-side.sh: the peer is not at $PEER; set PEER to its folder." >&2; exit 1; }
 if [ ! -f "$WORK/model.joblib" ]; then
+  [ -d "$PEER" ] || { echo "side-by-side.sh: the peer is not at $PEER; set PEER to its folder." >&2; exit 1; }
   rm -rf "$WORK" && mkdir -p "$WORK"
   cp -r "$PEER"/. "$WORK"/
   chmod -R u+w "$WORK"
