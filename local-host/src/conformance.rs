@@ -124,12 +124,9 @@ fn every_request_is_built_as_the_host_builds_it() {
                 (data, None)
             }
             Binding::EventGridTrigger(trigger) => {
-                let (data, binding_data) = crate::event_grid::event_invocation(
-                    "f",
-                    &trigger.name,
-                    given["event"].clone(),
-                )
-                .unwrap();
+                let (data, binding_data) =
+                    crate::event_grid::event_invocation("f", &trigger.name, given["event"].clone())
+                        .unwrap();
                 (data, Some(binding_data.metadata()))
             }
             other => panic!("{name}: no check for a {} binding", other.type_name()),
