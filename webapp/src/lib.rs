@@ -3,6 +3,7 @@
 //! a page for people at `/`. Everything about houses lives in `house_price`; this crate is HTTP.
 #![warn(missing_docs)]
 
+pub mod access_log;
 pub mod configuration;
 pub mod errors;
 pub mod openapi;

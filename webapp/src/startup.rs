@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
-use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, web};
 use drain::Drain;
 use house_price::model::ModelError;
 use storage::{Storage, StorageError};
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::access_log::AccessLog;
 use crate::configuration::{ConfigError, STORAGE_PREFIX, Settings};
 use crate::errors;
 use crate::openapi::OpenApiJson;
@@ -129,8 +130,9 @@ impl Application {
                 // Innermost: compressed bodies are refused before any route reads them.
                 .wrap(from_fn(errors::refuse_encoded))
                 .wrap(security_headers())
-                // `%{r}a`: the client address App Service's front end forwards, not the front end's own.
-                .wrap(Logger::new(r#"%{r}a "%r" %s %b "%{User-Agent}i" %T"#))
+                // Outermost: every answer gets its line, with the client address App Service's
+                // front end forwards, not the front end's own.
+                .wrap(AccessLog)
                 .app_data(state.clone())
                 .app_data(page.clone())
                 .app_data(openapi.clone())

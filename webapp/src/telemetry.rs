@@ -94,6 +94,14 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// Queues one whole line (newline included) that bypasses `log`: the access log's
+/// ([`crate::access_log`]). Dropped when logging was never set up, as `log` drops records.
+pub(crate) fn push_line(line: &[u8]) {
+    if let Some(pending) = PENDING.get() {
+        pending.push(line);
+    }
+}
+
 /// Writes every line logged so far; call before exiting.
 pub fn flush_logs() {
     if let Some(pending) = PENDING.get() {

@@ -80,10 +80,21 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
         .unwrap();
     let requests: Vec<&str> = stdout.lines().filter(|l| l.contains("\" 200 ")).collect();
     assert_eq!(requests.len(), 1, "{stdout}");
+    // The line, field by field (`webapp/src/access_log.rs`): the bytes sent, and the time
+    // from the head to the last byte, which covers the 300 ms the body was held back.
+    let (stamp, fields) = requests[0].split_once("] ").unwrap();
     assert!(
-        requests[0].contains("\"POST /predict HTTP/1.1\" 200 "),
+        stamp.starts_with("[20") && stamp.ends_with("Z INFO  webapp::access_log"),
         "{stdout}"
     );
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    let expected = format!(
+        "127.0.0.1 \"POST /predict HTTP/1.1\" 200 {} \"-\" ",
+        body.len()
+    );
+    let seconds = fields.strip_prefix(&expected).expect(&stdout);
+    let seconds: f64 = seconds.parse().expect(&stdout);
+    assert!((0.3..5.0).contains(&seconds), "{stdout}");
 }
 
 /// `POST /predict?tag=...` with the original client's payload.
