@@ -19,6 +19,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use crate::features::{FEATURES, N_FEATURES, Row, ValueProblem, check_value, feature_index};
 
 mod fast;
+mod fast_csv;
 
 /// Where a row came from, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -539,13 +540,27 @@ fn parse_row_key(key: &str) -> Option<u64> {
 
 /// A parsed CSV body: the rows for the model, and the original text to echo back.
 #[derive(Debug)]
-pub struct CsvTable {
-    header: csv::StringRecord,
-    records: Vec<csv::StringRecord>,
+pub struct CsvTable<'a> {
+    echo: Echo<'a>,
     rows: Vec<Row>,
 }
 
-impl CsvTable {
+/// The text each answer line starts with.
+#[derive(Debug)]
+enum Echo<'a> {
+    /// A plain body's own lines ([`fast_csv`]), echoed as they are.
+    Lines {
+        body: &'a [u8],
+        spans: fast_csv::Spans,
+    },
+    /// Records as the general reader read them, written again by the `csv` writer.
+    Records {
+        header: csv::StringRecord,
+        records: Vec<csv::StringRecord>,
+    },
+}
+
+impl CsvTable<'_> {
     /// The validated rows, in file order.
     pub fn rows(&self) -> &[Row] {
         &self.rows
@@ -553,30 +568,105 @@ impl CsvTable {
 
     /// The input CSV with a `prediction` column appended to every line.
     pub fn render_with_predictions(&self, predictions: &[f64]) -> Vec<u8> {
-        let mut w = csv::Writer::from_writer(Vec::with_capacity(64 * (self.records.len() + 1)));
-        let mut out = Vec::new();
-        let result: Result<(), csv::Error> = (|| {
-            w.write_record(self.header.iter().chain(["prediction"]))?;
-            // One buffer for every prediction's text, and no copy of the record.
-            let mut cell = String::new();
-            for (record, p) in self.records.iter().zip(predictions) {
-                cell.clear();
-                let _ = write!(cell, "{p}");
-                w.write_record(record.iter().chain([cell.as_str()]))?;
+        match &self.echo {
+            Echo::Lines { body, spans } => {
+                let mut out = Vec::with_capacity(body.len() + 24 * (predictions.len() + 1));
+                out.extend_from_slice(&body[spans.header.0..spans.header.1]);
+                out.extend_from_slice(b",prediction\n");
+                for (&(start, end), p) in spans.lines.iter().zip(predictions) {
+                    out.extend_from_slice(&body[start..end]);
+                    out.push(b',');
+                    write_display(&mut out, *p);
+                    out.push(b'\n');
+                }
+                out
             }
-            w.flush()?;
-            Ok(())
-        })();
-        // Writing to a Vec cannot fail; if it somehow did, an empty body is still no panic.
-        if result.is_ok() {
-            out = w.into_inner().unwrap_or_default();
+            Echo::Records { header, records } => render_records(header, records, predictions),
         }
-        out
     }
 }
 
+/// Writes `value` exactly as `format!("{value}")` does, a few times faster: the shortest
+/// digits that read back to it, from zmij, laid out as `Display` lays them out.
+///
+/// Both pick the nearest of the shortest candidates, but when two are equally near
+/// (989671000828220.25: `.2` or `.3`) they may pick differently. Equally near means the
+/// value is exactly halfway, so its exact decimal form has one digit more than the shortest;
+/// a double's exact form has as many decimals as it has fraction bits. So zmij's text is used
+/// only when the value has more than one fraction bit beyond its decimals; otherwise, and for
+/// exponents, infinities and NaN, `Display` writes it.
+fn write_display(out: &mut Vec<u8>, value: f64) {
+    let mut buffer = zmij::Buffer::new();
+    let text = buffer.format(value);
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+    let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+    if !plain || fraction_bits(value) <= decimals + 1 {
+        // Writing to a Vec cannot fail.
+        let _ = std::io::Write::write_fmt(out, format_args!("{value}"));
+        return;
+    }
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// How many binary digits after the point a finite double's exact value has.
+fn fraction_bits(value: f64) -> usize {
+    let bits = value.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i64;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, shift) = if exponent == 0 {
+        (fraction, 1074)
+    } else {
+        (fraction | 1 << 52, 1075 - exponent)
+    };
+    if mantissa == 0 {
+        return 0;
+    }
+    usize::try_from(shift - i64::from(mantissa.trailing_zeros())).unwrap_or(0)
+}
+
+/// The `csv` writer's lines: each record as read, then its prediction.
+fn render_records(
+    header: &csv::StringRecord,
+    records: &[csv::StringRecord],
+    predictions: &[f64],
+) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(64 * (records.len() + 1)));
+    let mut out = Vec::new();
+    let result: Result<(), csv::Error> = (|| {
+        w.write_record(header.iter().chain(["prediction"]))?;
+        // One buffer for every prediction's text, and no copy of the record.
+        let mut cell = String::new();
+        for (record, p) in records.iter().zip(predictions) {
+            cell.clear();
+            let _ = write!(cell, "{p}");
+            w.write_record(record.iter().chain([cell.as_str()]))?;
+        }
+        w.flush()?;
+        Ok(())
+    })();
+    // Writing to a Vec cannot fail; if it somehow did, an empty body is still no panic.
+    if result.is_ok() {
+        out = w.into_inner().unwrap_or_default();
+    }
+    out
+}
+
 /// Parses CSV with a header row naming each feature once, in any order.
-pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable, InputError> {
+pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable<'_>, InputError> {
+    // A plain body, in one pass; anything else, and every error, through the `csv` reader.
+    if let Some((rows, spans)) = fast_csv::parse(body, max_rows) {
+        return Ok(CsvTable {
+            echo: Echo::Lines { body, spans },
+            rows,
+        });
+    }
+    parse_csv_generally(body, max_rows)
+}
+
+/// [`parse_csv`] without the fast road (and for the tests that compare the two).
+fn parse_csv_generally(body: &[u8], max_rows: usize) -> Result<CsvTable<'static>, InputError> {
     let body = utf8_body(body).map_err(InputError::MalformedCsv)?;
     let mut reader = CsvRows::new(body.as_ref())?;
     let mut records = Vec::new();
@@ -593,8 +683,10 @@ pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable, InputError> {
         records.push(record);
     }
     Ok(CsvTable {
-        header: reader.header().clone(),
-        records,
+        echo: Echo::Records {
+            header: reader.header().clone(),
+            records,
+        },
         rows,
     })
 }
@@ -885,6 +977,62 @@ mod tests {
             parse_csv(csv.as_bytes(), 2).unwrap_err().code(),
             "too_many_rows"
         );
+    }
+
+    #[test]
+    fn predictions_are_written_exactly_as_display_writes_them() {
+        let mut seed = 0x853C_49E6_748F_EA9B_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let special = [
+            0.0,
+            -0.0,
+            24.0,
+            1.0,
+            0.1,
+            0.3,
+            1e15,
+            1e16,
+            1e17,
+            1e21,
+            1e22,
+            1e-5,
+            1e-7,
+            123.456,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::MIN,
+            5e-324,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        let mut values = special.to_vec();
+        values.extend((0..300_000).map(|_| f64::from_bits(next())));
+        // Prices: the range predictions fall in, at every precision.
+        for _ in 0..300_000 {
+            values.push((next() % 60_000_000) as f64 / 1e6 + (next() % 1000) as f64 * 1e-13);
+        }
+        // Exactly halfway between two shortest candidates: n/2^15 near 24, n/2^8 near 2^29.
+        for n in [1, 3, 12_345, 32_767] {
+            values.push(24.0 + f64::from(n) / 32_768.0);
+            values.push(536_870_912.0 + f64::from(n % 256) / 256.0);
+        }
+        values.extend([0x430c_20cd_e397_49e2, 0x4310_4212_307a_4181].map(f64::from_bits));
+        let mut out = Vec::new();
+        for v in values {
+            out.clear();
+            write_display(&mut out, v);
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                format!("{v}"),
+                "{:#x}",
+                v.to_bits()
+            );
+        }
     }
 
     #[test]

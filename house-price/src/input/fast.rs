@@ -28,6 +28,17 @@ pub(super) fn parse(body: &[u8], max_rows: usize) -> Option<Vec<Row>> {
     (s.i == body.len()).then_some(rows)
 }
 
+/// The JSON number that starts exactly at `start` (no whitespace before it), converted as
+/// [`parse`] converts numbers, and where it ends; `None` if there is none. For the CSV road.
+pub(super) fn number_at(body: &[u8], start: usize) -> Option<(f64, usize)> {
+    if !matches!(body.get(start)?, b'-' | b'0'..=b'9') {
+        return None;
+    }
+    let mut s = Scan { b: body, i: start };
+    let v = s.number()?;
+    Some((v, s.i))
+}
+
 /// 10^0 to 10^22: every one exact in f64 (5^22 < 2^53).
 const POWERS_OF_TEN: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
