@@ -16,7 +16,8 @@
 #        BIG_CONCURRENCY (4), POLL_MS (20), JOB_TIMEOUT_S (600, per load run),
 #        WRK_DURATION (10s), WRK_CONNECTIONS (16), WRK_THREADS (2),
 #        KEEP_LOGS (a directory to copy the host's and the handler's logs to at exit),
-#        RUST_LOG (unset: the host's default, info, as `local-host start` runs)
+#        RUST_LOG (unset: info, as `local-host start` runs, plus the host's per-invocation
+#        debug line, which the stage table below reads: inputs bound, handler, outputs)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -134,6 +135,7 @@ HOST_PORT=$(free_port)
 HOST_URL=http://127.0.0.1:$HOST_PORT
 # housekeeping's timer needs its schedule (the deployment sets it); once a day, out of the way.
 AzureWebJobsStorage=$AZURITE_CONNECTION_STRING FUNCTIONS_KEY=$KEY HOUSEKEEPING_SCHEDULE="0 0 3 * * *" \
+    RUST_LOG=${RUST_LOG:-info,local_host::invocation=debug} \
     "$HOST_BIN" start --app-dir "$APP" --port "$HOST_PORT" >"$WORK/host.log" 2>&1 &
 HOST_PID=$!
 wait_ready "$HOST_URL" "$HOST_PID" "the local host"
@@ -154,7 +156,8 @@ direct=$(predict_once "$HANDLER_URL")
 [[ $via_host == "$direct" ]] || die "the host and the handler answer differently: $via_host vs $direct"
 say "POST /api/predict answers $direct (both ways)"
 
-# One load run; prints its RESULT line's fields as "jobs_per_s rows_per_s p50_ms p99_ms".
+# One load run; prints its RESULT line's fields as "jobs_per_s rows_per_s p50_ms p99_ms
+# submit_p50_ms waiting_p50_ms fetch_p50_ms".
 jobs_run() {
     local jobs=$1 rows=$2 concurrency=$3 line
     line=$(AzureWebJobsStorage=$AZURITE_CONNECTION_STRING timeout $((JOB_TIMEOUT_S + 60)) "$LOAD" --url "$HOST_URL" --key "$KEY" \
@@ -162,7 +165,7 @@ jobs_run() {
         --poll-ms "$POLL_MS" --timeout-s "$JOB_TIMEOUT_S") || die "the load run ($jobs jobs of $rows rows) failed"
     say "$rows-row jobs: $line"
     awk '{for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}
-          print v["jobs_per_s"], v["rows_per_s"], v["p50_ms"], v["p99_ms"]}' <<<"$line"
+          print v["jobs_per_s"], v["rows_per_s"], v["p50_ms"], v["p99_ms"], v["submit_p50_ms"], v["waiting_p50_ms"], v["fetch_p50_ms"]}' <<<"$line"
 }
 
 # wrk's latency in milliseconds ("850.00us", "1.23ms", "1.02s").
@@ -192,6 +195,8 @@ wrk_run() {
 }
 
 declare -a small_jps small_rps small_p50 small_p99 big_jps big_rps big_p50 big_p99
+declare -a big_submit big_waiting big_fetch
+declare -a big_submit_host big_bound big_handler big_scored big_outputs
 declare -a host_rps host_p50 host_p99 direct_rps direct_p50 direct_p99 overhead_p50
 for run in $(seq 1 "$RUNS"); do
     say "run $run of $RUNS"
@@ -199,9 +204,19 @@ for run in $(seq 1 "$RUNS"); do
     res=$(jobs_run "$SMALL_JOBS" 1 "$SMALL_CONCURRENCY")
     read -r a b c d <<<"$res"
     small_jps+=("$a"); small_rps+=("$b"); small_p50+=("$c"); small_p99+=("$d")
+    logged=$(wc -l <"$WORK/host.log")
     res=$(jobs_run "$BIG_JOBS" "$BIG_ROWS" "$BIG_CONCURRENCY")
-    read -r a b c d <<<"$res"
+    read -r a b c d e f g <<<"$res"
+    # The host's lines for this run's big jobs: each invocation's stages.
+    tail -n +"$((logged + 1))" "$WORK/host.log" >"$WORK/big-run.log"
+    stage() { sed -n "$1" "$WORK/big-run.log" | sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]; else print "?"}'; }
+    big_submit_host+=("$(stage "s/.*Executed 'Functions.submit-job' (Succeeded.*Duration=\([0-9]*\)ms).*/\1/p")")
+    big_bound+=("$(stage 's/.*\[score-job [^]]*\] inputs bound in \([0-9.]*\) ms.*/\1/p')")
+    big_handler+=("$(stage 's/.*\[score-job [^]]*\] inputs bound.*the handler answered in \([0-9.]*\) ms.*/\1/p')")
+    big_scored+=("$(stage 's/.*\[score-job [^]]*\] job .* rows, read, scored and written out in \([0-9.]*\) ms.*/\1/p')")
+    big_outputs+=("$(stage 's/.*\[score-job [^]]*\] inputs bound.*outputs applied in \([0-9.]*\) ms.*/\1/p')")
     big_jps+=("$a"); big_rps+=("$b"); big_p50+=("$c"); big_p99+=("$d")
+    big_submit+=("$e"); big_waiting+=("$f"); big_fetch+=("$g")
     res=$(wrk_run "$HANDLER_URL" "")
     read -r a b c <<<"$res"
     direct_rps+=("$a"); direct_p50+=("$b"); direct_p99+=("$c")
@@ -238,6 +253,14 @@ row "$BIG_ROWS-row jobs ($BIG_JOBS jobs, $BIG_CONCURRENCY in flight): throughput
 row "$BIG_ROWS-row jobs: rows" "rows/s" "${big_rps[@]}"
 row "$BIG_ROWS-row jobs: submit-to-result p50" "ms" "${big_p50[@]}"
 row "$BIG_ROWS-row jobs: submit-to-result p99" "ms" "${big_p99[@]}"
+row "$BIG_ROWS-row jobs: the submit answered, p50" "ms" "${big_submit[@]}"
+row "$BIG_ROWS-row jobs: from then to the GET that finds the result, p50" "ms" "${big_waiting[@]}"
+row "$BIG_ROWS-row jobs: that GET, its body read, p50" "ms" "${big_fetch[@]}"
+row "$BIG_ROWS-row jobs: submit-job in the host (parse, rows blob written, message sent), median" "ms" "${big_submit_host[@]}"
+row "$BIG_ROWS-row jobs: score-job's rows blob read by the host, median" "ms" "${big_bound[@]}"
+row "$BIG_ROWS-row jobs: score-job's handler answer, median" "ms" "${big_handler[@]}"
+row "$BIG_ROWS-row jobs: of which parse, score and render in the handler, median" "ms" "${big_scored[@]}"
+row "$BIG_ROWS-row jobs: score-job's result blob written by the host, median" "ms" "${big_outputs[@]}"
 row "POST /api/predict, handler direct ($WRK_CONNECTIONS conns, $WRK_DURATION): throughput" "req/s" "${direct_rps[@]}"
 row "POST /api/predict, handler direct: p50" "ms" "${direct_p50[@]}"
 row "POST /api/predict, handler direct: p99" "ms" "${direct_p99[@]}"

@@ -285,6 +285,11 @@ impl Invocation {
         &self.request
     }
 
+    /// The same, to take values out of (see [`InvocationRequest::take_http_trigger`]).
+    pub fn request_mut(&mut self) -> &mut InvocationRequest {
+        &mut self.request
+    }
+
     /// The declared `dataType` of the trigger or input binding `name`.
     fn input_data_type(&self, name: &str) -> Result<Option<DataType>, DecodeError> {
         let binding = self

@@ -4,7 +4,8 @@
 //! most `--concurrency` jobs are in flight, and the poll load stays bounded.
 //!
 //! Prints one line for the driver to parse:
-//! `RESULT jobs=N rows=R elapsed_s=.. jobs_per_s=.. rows_per_s=.. p50_ms=.. p99_ms=.. max_ms=..`
+//! `RESULT jobs=N rows=R elapsed_s=.. jobs_per_s=.. rows_per_s=.. p50_ms=.. p99_ms=.. max_ms=..
+//! submit_p50_ms=.. waiting_p50_ms=.. fetch_p50_ms=..`
 //! where elapsed runs from the first submit to the last result seen, and each latency from a
 //! job's submit to its result being seen.
 //!
@@ -108,8 +109,8 @@ fn records(n: usize) -> Value {
 }
 
 impl Load {
-    /// Submits one job and waits for its result; answers the submit-to-result latency.
-    async fn one_job(&self) -> Result<Duration, String> {
+    /// Submits one job and waits for its result; answers where its time went.
+    async fn one_job(&self) -> Result<Timing, String> {
         let start = Instant::now();
         let res = self
             .http
@@ -133,8 +134,10 @@ impl Load {
         let Some(id) = accepted["jobId"].as_str() else {
             return Err(format!("the submit answer has no jobId: {text}"));
         };
+        let submitted = start.elapsed();
         let url = format!("{}/api/jobs/{id}", self.args.url);
         loop {
+            let asked = start.elapsed();
             let res = self
                 .http
                 .get(&url)
@@ -145,7 +148,6 @@ impl Load {
             let status = res.status().as_u16();
             match status {
                 200 => {
-                    let seen = start.elapsed();
                     let text = res
                         .text()
                         .await
@@ -159,7 +161,13 @@ impl Load {
                             self.args.rows, result["status"]
                         ));
                     }
-                    return Ok(seen);
+                    let seen = start.elapsed();
+                    return Ok(Timing {
+                        total: seen,
+                        submit: submitted,
+                        waiting: asked - submitted,
+                        fetch: seen - asked,
+                    });
                 }
                 404 => {}
                 other => {
@@ -196,6 +204,17 @@ async fn ensure_storage() -> Result<(), String> {
             .map_err(|e| format!("cannot create container {container}: {e}"))?;
     }
     Ok(())
+}
+
+/// One job's time: `submit` (the `POST` answered), `waiting` (from then to the `GET` that
+/// finds the result: the queue, `score-job`, and up to one poll interval), `fetch` (that `GET`,
+/// its body read and checked) and `total`, submit to result.
+#[derive(Clone, Copy, Debug)]
+struct Timing {
+    total: Duration,
+    submit: Duration,
+    waiting: Duration,
+    fetch: Duration,
 }
 
 /// The value at quantile `q` of sorted `values` (nearest rank).
@@ -245,25 +264,33 @@ async fn run(args: Args) -> Result<String, String> {
             Ok::<_, String>(latencies)
         });
     }
-    let mut latencies = Vec::with_capacity(load.args.jobs);
+    let mut timings = Vec::with_capacity(load.args.jobs);
     while let Some(joined) = workers.join_next().await {
         let worker = joined.map_err(|e| format!("a worker task failed: {e}"))?;
-        latencies.extend(worker?);
+        timings.extend(worker?);
     }
     let elapsed = started.elapsed();
-    latencies.sort();
+    let sorted = |part: fn(&Timing) -> Duration| {
+        let mut values: Vec<Duration> = timings.iter().map(part).collect();
+        values.sort();
+        values
+    };
+    let latencies = sorted(|t| t.total);
 
     let jobs = latencies.len();
     let rows = jobs * load.args.rows;
     let secs = elapsed.as_secs_f64();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     Ok(format!(
-        "RESULT jobs={jobs} rows={rows} elapsed_s={secs:.3} jobs_per_s={:.2} rows_per_s={:.1} p50_ms={:.1} p99_ms={:.1} max_ms={:.1}",
+        "RESULT jobs={jobs} rows={rows} elapsed_s={secs:.3} jobs_per_s={:.2} rows_per_s={:.1} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} submit_p50_ms={:.1} waiting_p50_ms={:.1} fetch_p50_ms={:.1}",
         jobs as f64 / secs,
         rows as f64 / secs,
         ms(quantile(&latencies, 0.50)),
         ms(quantile(&latencies, 0.99)),
         ms(quantile(&latencies, 1.0)),
+        ms(quantile(&sorted(|t| t.submit), 0.50)),
+        ms(quantile(&sorted(|t| t.waiting), 0.50)),
+        ms(quantile(&sorted(|t| t.fetch), 0.50)),
     ))
 }
 

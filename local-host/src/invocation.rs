@@ -299,6 +299,8 @@ impl Invoker {
         mut data: Map<String, Value>,
         binding_data: BindingData,
     ) -> Result<Completed, String> {
+        // Where an invocation's time goes, for `RUST_LOG=local_host=debug` (bench/serverless.sh).
+        let started = Instant::now();
         // Bind: resolve every blob path first, read inputs.
         let mut blob_outputs = Vec::new();
         for binding in &function.json.bindings {
@@ -330,6 +332,7 @@ impl Invoker {
             metadata: binding_data.metadata(),
             forwarded_bodies: Default::default(),
         };
+        let bound = started.elapsed();
         let base = self.handler_url().await?;
         let response = self
             .client
@@ -355,6 +358,7 @@ impl Invoker {
             .await
             .map_err(|e| format!("the custom handler's answer could not be read ({e})"))?;
         let answer = read_answer(status, content_type.as_deref(), &body)?;
+        let answered = started.elapsed();
         for line in &answer.logs {
             log::info!("[{} {id}] {line}", function.name);
         }
@@ -412,6 +416,14 @@ impl Invoker {
                 .await
                 .map_err(|e| format!("output `{}`: {e}", blob.name))?;
         }
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        log::debug!(
+            "[{} {id}] inputs bound in {:.1} ms, the handler answered in {:.1} ms, outputs applied in {:.1} ms",
+            function.name,
+            ms(bound),
+            ms(answered - bound),
+            ms(started.elapsed() - answered)
+        );
         Ok(completed)
     }
 }

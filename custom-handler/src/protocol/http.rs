@@ -58,27 +58,33 @@ impl HttpRequest {
     /// The host base64-encodes bodies of `application/octet-stream` and `multipart/*` requests
     /// only; every other body arrives as text. A missing body is empty.
     pub fn body_bytes(&self) -> Result<Vec<u8>, DecodeError> {
+        self.body_slice().map(std::borrow::Cow::into_owned)
+    }
+
+    /// [`HttpRequest::body_bytes`] without copying a body that needs no decoding.
+    pub fn body_slice(&self) -> Result<std::borrow::Cow<'_, [u8]>, DecodeError> {
+        use std::borrow::Cow;
         if let Some(raw) = &self.raw_body {
-            return Ok(raw.clone());
+            return Ok(Cow::Borrowed(raw));
         }
         let Some(body) = &self.body else {
-            return Ok(Vec::new());
+            return Ok(Cow::Borrowed(&[]));
         };
         if is_binary_content_type(self.content_type()) {
-            STANDARD.decode(body.trim()).map_err(|e| {
+            STANDARD.decode(body.trim()).map(Cow::Owned).map_err(|e| {
                 DecodeError::new(format!(
                     "the request body is declared as {} but is not valid base64 ({e})",
                     self.content_type().unwrap_or("binary")
                 ))
             })
         } else {
-            Ok(body.clone().into_bytes())
+            Ok(Cow::Borrowed(body.as_bytes()))
         }
     }
 
     /// The body parsed as JSON into `T`; an empty body is an error like any other invalid JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        let bytes = self.body_bytes()?;
+        let bytes = self.body_slice()?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(DecodeError::new(
                 "the request body is empty; send a JSON document",

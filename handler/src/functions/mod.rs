@@ -15,9 +15,9 @@ use house_price::api::ApiError;
 ///
 /// The host hands bodies over as they came (ASP.NET Core decodes no request body), so a
 /// compressed one is refused here, by the same rule as the web app's.
-pub(crate) fn body(req: &HttpRequest) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn body(req: &HttpRequest) -> Result<std::borrow::Cow<'_, [u8]>, ApiError> {
     house_price::api::check_content_encoding(req.header("content-encoding"))?;
-    req.body_bytes()
+    req.body_slice()
         .map_err(|e| ApiError::BadRequest(format!("the request body cannot be decoded: {e}")))
 }
 

@@ -21,10 +21,14 @@ pub fn function(state: Arc<State>) -> Function {
         .handler(service_fn(move |inv| handle(state.clone(), inv)))
 }
 
-async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
+async fn handle(
+    state: Arc<State>,
+    mut inv: Invocation,
+) -> Result<InvocationResponse, InvocationError> {
+    // Taken, not copied: the body is the batch.
     let req = inv
-        .request()
-        .http_trigger("req")
+        .request_mut()
+        .take_http_trigger("req")
         .map_err(|e| super::missing("req", e))?;
     let result = super::body(&req).and_then(|body| {
         house_price::api::predict(

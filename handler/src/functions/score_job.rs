@@ -43,13 +43,17 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
     let rows = inv
         .blob_input("rows")
         .map_err(|e| InvocationError::permanent(format!("the rows blob is unusable: {e}")))?;
+    let started = std::time::Instant::now();
     match jobs::score(&state.model, &text, rows.as_deref()) {
         Ok(result) => {
             inv.log(
                 log::Level::Info,
                 format!(
-                    "job {} {:?}: {} rows",
-                    result.job_id, result.status, result.rows
+                    "job {} {:?}: {} rows, read, scored and written out in {:.1} ms",
+                    result.job_id,
+                    result.status,
+                    result.rows,
+                    started.elapsed().as_secs_f64() * 1e3
                 ),
             );
             Ok(InvocationResponse::new().output_text("result", result.to_json()))

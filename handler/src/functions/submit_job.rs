@@ -19,10 +19,14 @@ pub fn function(state: Arc<State>) -> Function {
         .handler(service_fn(move |inv| handle(state.clone(), inv)))
 }
 
-async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
+async fn handle(
+    state: Arc<State>,
+    mut inv: Invocation,
+) -> Result<InvocationResponse, InvocationError> {
+    // Taken, not copied: the body is the batch.
     let req = inv
-        .request()
-        .http_trigger("req")
+        .request_mut()
+        .take_http_trigger("req")
         .map_err(|e| super::missing("req", e))?;
     let rows = super::body(&req)
         .and_then(|body| api::parse_rows(&state.job_limits, req.content_type(), &body))
