@@ -189,7 +189,7 @@ const COLUMNS: usize = 32;
 
 /// The cores this process may use, asked once: the standard library reads the cgroup's
 /// CPU quota from files on every call, microseconds a one-row request should not pay.
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
