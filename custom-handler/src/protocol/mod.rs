@@ -17,6 +17,7 @@
 //! The HTTP trigger value is read tolerantly (keys in any case, `Query` as an object or a
 //! string holding one); a value of the wrong JSON type is an error naming the binding.
 
+mod envelope;
 pub(crate) mod http;
 mod request;
 mod response;

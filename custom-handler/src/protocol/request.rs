@@ -30,9 +30,14 @@ pub struct InvocationRequest {
 impl InvocationRequest {
     /// Parses an invocation body, with one-sentence errors for each way it can be malformed.
     pub fn from_slice(body: &[u8]) -> Result<Self, DecodeError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            DecodeError::new(format!("the invocation body is not valid JSON ({e})"))
-        })?;
+        // The quick reader takes what it can (the same value); the rest, errors included,
+        // goes through serde_json.
+        let value = match super::envelope::parse(body) {
+            Some(value) => value,
+            None => serde_json::from_slice(body).map_err(|e| {
+                DecodeError::new(format!("the invocation body is not valid JSON ({e})"))
+            })?,
+        };
         Self::try_from(value)
     }
 
