@@ -7,6 +7,14 @@ use webapp::configuration::Settings;
 use webapp::startup::{Application, StartupError};
 use webapp::telemetry;
 
+/// jemalloc in the static musl build that ships: musl's own allocator serialises every
+/// allocation of every thread on one lock, and under load the web app served 17k one-row
+/// requests a second with it against 100k with jemalloc (docs/benchmarks.md). A glibc build
+/// keeps glibc's allocator, which was as fast or faster there.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     telemetry::init_logging();
