@@ -87,13 +87,28 @@ fn the_packages_run_under_the_local_host_as_shipped() {
     assert_eq!(mode_of(&web, "webapp"), 0o755);
     assert_eq!(mode_of(&web, "startup.sh"), 0o755);
 
-    // Unpack as Azure does and check the binaries are what we claim: static and stripped.
+    // Unpack as Azure does and check the binaries are what we claim: static, stripped, and
+    // allocating with jemalloc rather than musl's allocator.
     let app = out.join("functionapp");
     package::unpack(&packages.functionapp, &app).unwrap();
     package::check_binary(&app.join("handler")).unwrap();
     let site = out.join("wwwroot");
     package::unpack(&packages.webapp, &site).unwrap();
     package::check_binary(&site.join("webapp")).unwrap();
+    // The same binary without jemalloc's marks is refused, in one sentence.
+    let mut bytes = std::fs::read(site.join("webapp")).unwrap();
+    for at in 0..bytes.len().saturating_sub(11) {
+        if &bytes[at..at + 11] == b"<jemalloc>:" {
+            bytes[at + 1] = b'J';
+        }
+    }
+    let plain = out.join("webapp-without-jemalloc");
+    std::fs::write(&plain, &bytes).unwrap();
+    let refused = package::check_binary(&plain).unwrap_err();
+    assert!(
+        refused.contains("does not allocate with jemalloc"),
+        "{refused}"
+    );
     let startup = std::fs::read_to_string(site.join("startup.sh")).unwrap();
     assert!(startup.lines().any(|l| l.starts_with("exec ")), "{startup}");
 

@@ -109,6 +109,13 @@ pub fn check_binary(path: &Path) -> Result<()> {
             path.display()
         ));
     }
+    // jemalloc's messages are in every binary that links it (webapp/src/main.rs says why).
+    if !bytes.windows(11).any(|w| w == b"<jemalloc>:") {
+        return Err(format!(
+            "{} does not allocate with jemalloc; musl's own allocator is five times slower under load",
+            path.display()
+        ));
+    }
     Ok(())
 }
 
