@@ -132,6 +132,7 @@ def main() -> None:
     ap.add_argument("--webapp", required=True)
     ap.add_argument("--bare", required=True)
     ap.add_argument("--handler", required=True)
+    ap.add_argument("--shipped", help="the shipped static musl web app, measured like the web app")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--batch-reps", type=int, default=5)
@@ -152,13 +153,14 @@ def main() -> None:
             env.update(FUNCTIONS_CUSTOMHANDLER_PORT=str(port), RUST_LOG="warn")
             return subprocess.Popen([a.handler], env=env, stdout=log, stderr=log)
         env = dict(os.environ, PORT=str(port), BIND_ADDRESS=HOST)
-        return subprocess.Popen([a.webapp if name == "webapp" else a.bare], env=env, stdout=log, stderr=log)
+        binary = {"webapp": a.webapp, "shipped": a.shipped, "bare": a.bare}[name]
+        return subprocess.Popen([binary], env=env, stdout=log, stderr=log)
 
     one_row: dict[str, list[dict]] = {}
     batch: dict[str, list[float]] = {}
     handler_batch = invocation(pandas)
     for round_ in range(a.rounds):
-        for name in ("webapp", "bare", "peer", "handler"):
+        for name in ("webapp", "bare", "peer", "handler") + (("shipped",) if a.shipped else ()):
             port = free_port()
             proc = start(name, port)
             try:
@@ -204,6 +206,11 @@ def main() -> None:
           f"{rps['bare']:.0f} req/s, p99 {p99['bare']:.2f} ms | **{100 * rps['webapp'] / rps['bare']:.0f} %** |")
     print(f"| one row, 64 connections, vs the Flask peer | {rps['webapp']:.0f} req/s | {rps['peer']:.0f} req/s "
           f"(gunicorn closes each connection) | {rps['webapp'] / rps['peer']:.0f}x |")
+    if a.shipped:
+        print(f"| the shipped musl build: 10,000 rows, pandas JSON, vs the Flask peer | {b['shipped pandas'] * 1e3:.2f} ms | "
+              f"{b['peer pandas'] * 1e3:.1f} ms | {b['peer pandas'] / b['shipped pandas']:.1f}x |")
+        print(f"| the shipped musl build: one row, 64 connections, vs bare actix | {rps['shipped']:.0f} req/s, "
+              f"p99 {p99['shipped']:.2f} ms | {rps['bare']:.0f} req/s | {100 * rps['shipped'] / rps['bare']:.0f} % |")
 
 
 if __name__ == "__main__":
