@@ -981,13 +981,8 @@ mod tests {
 
     #[test]
     fn predictions_are_written_exactly_as_display_writes_them() {
-        let mut seed = 0x853C_49E6_748F_EA9B_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::Rng(0x853C_49E6_748F_EA9B);
+        let mut next = move || rng.next_u64();
         let special = [
             0.0,
             -0.0,

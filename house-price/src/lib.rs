@@ -11,6 +11,8 @@ pub mod features;
 pub mod input;
 pub mod jobs;
 pub mod model;
+#[cfg(test)]
+mod test_rng;
 pub mod uploads;
 
 pub use features::{FEATURES, N_FEATURES, Row};

@@ -612,13 +612,8 @@ mod tests {
         // records) of 0 to 4 rows in shuffled key order, then bytes replaced, deleted or
         // doubled. Wherever the fast road answers,
         // the general parser must give the same rows; a valid body must take the fast road.
-        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = crate::test_rng::Rng(0x9E37_79B9_7F4A_7C15);
+        let mut next = move |n: usize| rng.below(n);
         let names = ["CHAS", "RM", "TAX", "PTRATIO", "B", "LSTAT"];
         let values = [
             "0",
@@ -713,13 +708,8 @@ mod tests {
     fn numbers_are_the_bits_of_the_correctly_rounded_parse() {
         // Random decimals on and off Clinger's fast path: 1 to 22 digits, a point anywhere,
         // exponents to ±40, both signs; each must be exactly what `str::parse` gives.
-        let mut seed = 0x2545_F491_4F6C_DD1D_u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::test_rng::Rng(0x2545_F491_4F6C_DD1D);
+        let mut next = move |n: u64| rng.next_u64() % n;
         for _ in 0..200_000 {
             let digits: String = (0..1 + next(22))
                 .map(|_| char::from(b'0' + next(10) as u8))

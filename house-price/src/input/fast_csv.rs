@@ -121,6 +121,7 @@ fn row(body: &[u8], start: usize, end: usize, position: &[usize; N_FEATURES]) ->
 mod tests {
     use super::*;
     use crate::input::{InputError, parse_csv, parse_csv_generally};
+    use crate::test_rng::Rng;
 
     /// What each road answers: the rows' bits and the answer's bytes, or the error.
     fn answer(
@@ -155,18 +156,6 @@ mod tests {
     }
 
     const NAMES: [&str; N_FEATURES] = ["CHAS", "RM", "TAX", "PTRATIO", "B", "LSTAT"];
-
-    /// A small deterministic generator, so a failure repeats.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
 
     /// A valid body: the columns in a shuffled order, `rows` rows of values written in every
     /// way JSON's grammar allows, `\n` or `\r\n`, with or without a last terminator.
