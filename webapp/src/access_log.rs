@@ -228,12 +228,24 @@ impl Line {
 
 impl Drop for Line {
     fn drop(&mut self) {
-        let elapsed = self.start.elapsed();
-        LINE.with_borrow_mut(|buf| {
+        let micros = self.start.elapsed().as_micros();
+        let now = SystemTime::now();
+        // The thread's buffer, or a new one while it is out of reach (a drop during the
+        // thread's teardown): never a panic.
+        let reused = LINE.try_with(|cell| {
+            let Ok(mut buf) = cell.try_borrow_mut() else {
+                return false;
+            };
             buf.clear();
-            self.render(buf, elapsed.as_micros(), SystemTime::now());
-            telemetry::push_line(buf);
+            self.render(&mut buf, micros, now);
+            telemetry::push_line(&buf);
+            true
         });
+        if !matches!(reused, Ok(true)) {
+            let mut buf = Vec::with_capacity(256);
+            self.render(&mut buf, micros, now);
+            telemetry::push_line(&buf);
+        }
     }
 }
 
@@ -249,12 +261,13 @@ fn write_second(out: &mut Vec<u8>, now: SystemTime) {
     let secs = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    SECOND.with_borrow_mut(|(second, text)| {
+    let cached = SECOND.try_with(|cell| {
+        let Ok(mut cached) = cell.try_borrow_mut() else {
+            return false;
+        };
+        let (second, text) = &mut *cached;
         if *second != secs {
-            let stamp = i64::try_from(secs)
-                .ok()
-                .and_then(|s| jiff::Timestamp::from_second(s).ok())
-                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            let stamp = stamp_of(secs);
             let mut formatted = Vec::with_capacity(20);
             let _ = write!(formatted, "{stamp:.0}");
             // Every second from 1970 to 9999 takes exactly 20 bytes.
@@ -263,11 +276,22 @@ fn write_second(out: &mut Vec<u8>, now: SystemTime) {
                 *second = secs;
             } else {
                 out.extend_from_slice(&formatted);
-                return;
+                return true;
             }
         }
         out.extend_from_slice(text);
+        true
     });
+    if !matches!(cached, Ok(true)) {
+        let _ = write!(out, "{:.0}", stamp_of(secs));
+    }
+}
+
+fn stamp_of(secs: u64) -> jiff::Timestamp {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 /// A client's bytes as printable ASCII: `"`, `\` and anything outside space to `~` become

@@ -5,11 +5,13 @@
 //! Like the JSON road ([`super::fast`]), it answers `Some` only when the general reader
 //! ([`super::CsvRows`], the `csv` crate and `str::parse`) would give exactly these rows and
 //! the answer exactly these bytes; for anything else (a byte order mark, quotes, spaces, a
-//! lone `\r`, an empty line, a bad or out-of-range value, too many rows) it answers `None`
-//! and the general reader reads the body again and explains. Numbers are JSON's grammar,
-//! which `str::parse` reads to the same correctly rounded `f64`; the `csv` writer quotes no
-//! field made of digits, signs, dots and exponents, so echoing the line is what it writes.
+//! lone `\r`, an empty line, a line over 64 KiB, a bad or out-of-range value, too many rows)
+//! it answers `None` and the general reader reads the body again and explains. Numbers are
+//! JSON's grammar, which `str::parse` reads to the same correctly rounded `f64`; the `csv`
+//! writer quotes no field made of digits, signs, dots and exponents, so echoing the line is
+//! what it writes.
 
+use super::MAX_CSV_ROW_BYTES;
 use crate::features::{N_FEATURES, Row, feature_index};
 
 /// Where the header line and each data line are in the body, line terminators left out.
@@ -29,7 +31,8 @@ pub(super) fn parse(body: &[u8], max_rows: usize) -> Option<(Vec<Row>, Spans)> {
     let mut spans = Vec::new();
     let mut rows = Vec::new();
     while let Some((start, end)) = lines.next() {
-        if rows.len() == max_rows || start == end {
+        // A line over the general reader's bound is its to refuse (`MAX_CSV_ROW_BYTES`).
+        if rows.len() == max_rows || start == end || end - start > MAX_CSV_ROW_BYTES as usize {
             return None;
         }
         if rows.is_empty() {
@@ -238,6 +241,16 @@ mod tests {
         ] {
             assert!(!check(body, 2), "{}", String::from_utf8_lossy(body));
         }
+        // A number of 200,000 digits makes a line the general reader refuses as too long.
+        let long = format!(
+            "CHAS,RM,TAX,PTRATIO,B,LSTAT\n0,6.{},296,15.3,396.9,4.98\n",
+            "0".repeat(200_000)
+        );
+        assert!(!check(long.as_bytes(), 2));
+        assert_eq!(
+            parse_csv(long.as_bytes(), 2).unwrap_err().code(),
+            "malformed_csv"
+        );
     }
 
     #[test]
