@@ -210,7 +210,7 @@ impl<'a> Scan<'a> {
     /// A top-level object: the six features, each once, each an object of rows (the column
     /// form) or each a number (a single record).
     fn object(&mut self, max_rows: usize) -> Option<Vec<Row>> {
-        let mut columns: [Option<Vec<(u64, f64)>>; N_FEATURES] = Default::default();
+        let mut columns: [Option<Column>; N_FEATURES] = Default::default();
         let mut numbers: [Option<f64>; N_FEATURES] = [None; N_FEATURES];
         let mut rows_hint = 0;
         self.members(|s, key| {
@@ -229,12 +229,7 @@ impl<'a> Scan<'a> {
             Some(())
         })?;
         if numbers.iter().all(Option::is_none) {
-            let mut missing = false;
-            let columns = columns.map(|c| {
-                missing |= c.is_none();
-                c.unwrap_or_default()
-            });
-            return if missing { None } else { rows(columns) };
+            return rows(columns);
         }
         // A single record: a number for every feature and no column.
         if columns.iter().any(Option::is_some) || max_rows == 0 {
@@ -381,18 +376,13 @@ fn columns_in_two(body: &[u8], max_rows: usize) -> Option<Vec<Row>> {
         let second = second.join().ok().flatten();
         Some((first?, second?))
     })?;
-    let mut columns: [Option<Vec<(u64, f64)>>; N_FEATURES] = Default::default();
+    let mut columns: [Option<Column>; N_FEATURES] = Default::default();
     for (feature, column) in first.into_iter().chain(second) {
         if columns[feature].replace(column).is_some() {
             return None;
         }
     }
-    let mut missing = false;
-    let columns = columns.map(|c| {
-        missing |= c.is_none();
-        c.unwrap_or_default()
-    });
-    if missing { None } else { rows(columns) }
+    rows(columns)
 }
 
 /// Where, after the middle, a member may begin after a column: the `"` of `}`, `,`, `"`
@@ -419,9 +409,13 @@ fn split_point(body: &[u8]) -> Option<usize> {
     None
 }
 
-/// Sorts each column by row number and lines them up: every column must hold the same row
-/// numbers, each once.
-fn rows(mut columns: [Vec<(u64, f64)>; N_FEATURES]) -> Option<Vec<Row>> {
+/// Sorts each column by row number and lines them up: every feature must have a column, and
+/// every column must hold the same row numbers, each once.
+fn rows(columns: [Option<Column>; N_FEATURES]) -> Option<Vec<Row>> {
+    if columns.iter().any(Option::is_none) {
+        return None;
+    }
+    let mut columns = columns.map(Option::unwrap_or_default);
     for column in &mut columns {
         // pandas writes rows in index order, so this is usually one pass that finds it sorted.
         if !column.is_sorted_by_key(|c| c.0) {
