@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::features::{FEATURES, N_FEATURES, Row};
 
+mod ranked;
+
 /// The artifact format this build reads and the training tool writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -143,6 +145,9 @@ pub struct Model {
     leaf: Vec<f64>,
     /// The same trees in the fixed depth-3 layout, when that is their depth (else empty).
     trees3: Vec<Tree3>,
+    /// The same depth-3 trees over feature ranks, for the AVX-512BW kernel (see
+    /// [`ranked`]); `None` for other depths, or a feature with too many thresholds.
+    ranked: Option<std::sync::Arc<ranked::Ranked>>,
     artifact: Artifact,
 }
 
@@ -236,7 +241,7 @@ pub(crate) use kernel::Kernel;
 /// The builds of [`score3`] and the one way to get one: a [`Kernel`] can only come from the
 /// CPU's own answer, so the `unsafe` calls below never run an instruction set it lacks.
 mod kernel {
-    use super::{COLUMNS, Columns, Tree3, score3};
+    use super::{COLUMNS, Columns, N_FEATURES, Tree3, ranked, score3};
 
     /// Which build of [`score3`] this CPU runs; made only by [`Kernel::detect`] and
     /// [`Kernel::available`], which ask the CPU.
@@ -253,6 +258,10 @@ mod kernel {
         /// AVX-512F (eight rows per instruction).
         #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
         Avx512,
+        /// AVX-512F and BW: feature ranks, 32 rows per instruction (see [`ranked`]); the
+        /// `f64` AVX-512 build for a model that has no rank form.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+        Avx512Ranked,
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -273,6 +282,11 @@ mod kernel {
             #[cfg(target_arch = "x86_64")]
             {
                 if std::arch::is_x86_feature_detected!("avx512f") {
+                    if std::arch::is_x86_feature_detected!("avx512bw")
+                        && std::arch::is_x86_feature_detected!("popcnt")
+                    {
+                        return Kernel(Width::Avx512Ranked);
+                    }
                     return Kernel(Width::Avx512);
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {
@@ -293,17 +307,47 @@ mod kernel {
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     all.push(Kernel(Width::Avx512));
+                    if std::arch::is_x86_feature_detected!("avx512bw")
+                        && std::arch::is_x86_feature_detected!("popcnt")
+                    {
+                        all.push(Kernel(Width::Avx512Ranked));
+                    }
                 }
             }
             all
         }
 
+        /// Whether this kernel scores feature ranks (see [`ranked`]).
+        pub(super) fn ranked(self) -> bool {
+            self.0 == Width::Avx512Ranked
+        }
+
+        /// Adds every tree to `sums` for the block of rows `xs` (see
+        /// `Ranked::score_avx512`); for a kernel that is not [`Kernel::ranked`], this does
+        /// nothing.
+        pub(super) fn score_ranked(
+            self,
+            model: &ranked::Ranked,
+            xs: &[[f64; N_FEATURES]],
+            ranks: &mut ranked::Ranks,
+            sums: &mut ranked::Sums,
+        ) {
+            #[cfg(target_arch = "x86_64")]
+            if self.0 == Width::Avx512Ranked {
+                // SAFETY: only `detect` and `available` make an Avx512Ranked kernel, and
+                // only when the CPU reports AVX-512F, AVX-512BW and POPCNT.
+                unsafe { model.score_avx512(xs, ranks, sums) }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = (model, xs, ranks, sums);
+        }
+
         pub(super) fn score3(self, trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
             match self.0 {
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: only `detect` and `available` make an Avx512 kernel, and only when
+                // SAFETY: only `detect` and `available` make these kernels, and only when
                 // the CPU reports AVX-512F.
-                Width::Avx512 => unsafe { score3_avx512(trees, cols, sums) },
+                Width::Avx512 | Width::Avx512Ranked => unsafe { score3_avx512(trees, cols, sums) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: only `detect` and `available` make an Avx2 kernel, and only when the
                 // CPU reports AVX2.
@@ -417,6 +461,24 @@ impl Model {
                 Some((mean, scale))
             }
         };
+        let trees3: Vec<Tree3> = if t.depth == 3 {
+            t.feature
+                .chunks_exact(7)
+                .zip(t.threshold.chunks_exact(7))
+                .zip(t.leaf.chunks_exact(8))
+                .map(|((f, th), l)| Tree3 {
+                    threshold: th.try_into().unwrap_or([f64::MAX; 7]),
+                    feature: f.try_into().unwrap_or([0; 7]),
+                    leaf: l.try_into().unwrap_or([0.0; 8]),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let ranked = (!trees3.is_empty())
+            .then(|| ranked::Ranked::new(&trees3))
+            .flatten()
+            .map(std::sync::Arc::new);
         Ok(Model {
             version: artifact.model_version.clone(),
             depth: t.depth,
@@ -434,20 +496,8 @@ impl Model {
                 })
                 .collect(),
             leaf: t.leaf.clone(),
-            trees3: if t.depth == 3 {
-                t.feature
-                    .chunks_exact(7)
-                    .zip(t.threshold.chunks_exact(7))
-                    .zip(t.leaf.chunks_exact(8))
-                    .map(|((f, th), l)| Tree3 {
-                        threshold: th.try_into().unwrap_or([f64::MAX; 7]),
-                        feature: f.try_into().unwrap_or([0; 7]),
-                        leaf: l.try_into().unwrap_or([0.0; 8]),
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            trees3,
+            ranked,
             artifact,
         })
     }
@@ -539,6 +589,9 @@ impl Model {
 
     /// Adds every tree to `out` (which holds the base score), one row per value.
     fn score_into(&self, kernel: Kernel, rows: &[Row], out: &mut [f64]) {
+        if let (true, Some(ranked)) = (kernel.ranked(), &self.ranked) {
+            return self.score_ranked(kernel, ranked, rows, out);
+        }
         if !self.trees3.is_empty() {
             let mut cols: Columns = [[0.0; COLUMNS]; 8];
             for (rows, out) in rows.chunks(COLUMNS).zip(out.chunks_mut(COLUMNS)) {
@@ -572,6 +625,32 @@ impl Model {
                 for (x, sum) in xs.iter().zip(sums.iter_mut()) {
                     *sum += walk(splits, leaves, self.depth, x);
                 }
+            }
+        }
+    }
+
+    /// [`Model::score_into`] through the rank kernel.
+    fn score_ranked(&self, kernel: Kernel, ranked: &ranked::Ranked, rows: &[Row], out: &mut [f64]) {
+        let mut ranks: ranked::Ranks = [[0; ranked::BLOCK_ROWS]; 8];
+        let mut xs = [[0.0; N_FEATURES]; ranked::BLOCK_ROWS];
+        for (rows, out) in rows
+            .chunks(ranked::BLOCK_ROWS)
+            .zip(out.chunks_mut(ranked::BLOCK_ROWS))
+        {
+            if rows.len() < FEW_ROWS {
+                for (row, out) in rows.iter().zip(out.iter_mut()) {
+                    *out = self.predict(row);
+                }
+                continue;
+            }
+            for (x, row) in xs.iter_mut().zip(rows) {
+                *x = self.scaled(row);
+            }
+            let mut sums = [[self.base; 8]; 8];
+            // A short last block scores what its unused lanes last held, then drops it.
+            kernel.score_ranked(ranked, &xs[..rows.len()], &mut ranks, &mut sums);
+            for (i, out) in out.iter_mut().enumerate() {
+                *out = ranked::sum_of(&sums, i);
             }
         }
     }
@@ -685,16 +764,16 @@ mod tests {
             }
         }
         assert!(rows.len() > 7_000, "{}", rows.len());
-        // A short last block, but one the kernel scores (not walked row by row).
-        while rows.len() % COLUMNS != FEW_ROWS + 5 {
+        // A short last block, but one the kernels score (not walked row by row).
+        while rows.len() % COLUMNS.max(ranked::BLOCK_ROWS) != FEW_ROWS + 5 {
             let rm = 4.0 + rows.len() as f64 % 5.0;
             rows.push(Row::new([1.0, rm, 296.0, 15.3, 396.9, 4.98]).unwrap());
         }
         let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
         for kernel in Kernel::available() {
             let mut out = Vec::new();
-            // Every batch size up to two blocks, then the whole set.
-            for n in 0..2 * COLUMNS {
+            // Every batch size up to two blocks of the widest kernel, then the whole set.
+            for n in 0..2 * COLUMNS.max(ranked::BLOCK_ROWS) {
                 m.predict_into_with(kernel, &rows[..n], &mut out);
                 assert!(
                     out.iter()

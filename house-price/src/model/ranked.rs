@@ -1,0 +1,320 @@
+//! Depth-3 trees scored on feature *ranks* in 16-bit lanes: 32 rows per AVX-512 vector
+//! instead of the 8 that `f64` compares allow.
+//!
+//! A split only asks whether `x > t`. Sort a feature's distinct thresholds; the rank of `x`
+//! is how many of them are below it. Then `x > t` exactly when the rank is above `t`'s own
+//! place in that list, so comparing small integers gives every split the answer the `f64`
+//! compare gives, NaN and infinities included, and each tree picks the same leaf. Leaves
+//! are still `f64`, added tree after tree in the same order, so every sum keeps its bits.
+
+use crate::features::N_FEATURES;
+
+use super::Tree3;
+
+/// 16-bit ranks in one vector.
+const LANES: usize = 32;
+
+/// Rows in one block: two vectors of ranks per feature, so each tree's keys, leaves and
+/// feature indexes are fetched once for both.
+pub(super) const BLOCK_ROWS: usize = 2 * LANES;
+
+/// The kernel reads a compare's answer from bits 13 to 15 of `key - rank`, which all hold
+/// the sign while both are below 2^13 (see [`Ranked::score_avx512`]).
+const MAX_THRESHOLDS: usize = (1 << 13) - 1;
+
+/// Ranks of a block of rows, feature by feature (padded to 8 like the `f64` columns).
+pub(super) type Ranks = [[u16; BLOCK_ROWS]; 8];
+
+/// A block's sums in the order the kernel's permutes leave them: row `32 * h + 4 * q + j`
+/// is `sums[4 * h + j][q]`.
+pub(super) type Sums = [[f64; 8]; 8];
+
+/// Where row `i` of a block is in [`Sums`].
+#[inline]
+pub(super) fn sum_of(sums: &Sums, i: usize) -> f64 {
+    let (h, r) = (i / LANES, i % LANES);
+    sums[4 * h + r % 4][r / 4]
+}
+
+/// One tree for the kernel: each split's place in its feature's sorted thresholds, already
+/// repeated across a whole vector so the kernel loads it instead of broadcasting.
+#[derive(Clone, Debug)]
+#[repr(C, align(64))]
+struct RankedTree {
+    key: [[u16; LANES]; 7],
+    leaf: [f64; 8],
+    feature: [u8; 7],
+}
+
+/// The ensemble in rank form, when every feature has few enough distinct thresholds.
+#[derive(Clone, Debug)]
+pub(super) struct Ranked {
+    /// Each feature's distinct thresholds, ascending, padded with `+inf` to whole groups of
+    /// [`GROUP`] and one group more, so that the group after any sample can be read whole
+    /// (see [`Ranked::rank_avx512`]).
+    padded: [Vec<f64>; N_FEATURES],
+    /// The last threshold of each group of `padded` but the extra one, padded with `+inf`
+    /// to whole vectors of eight.
+    samples: [Vec<f64>; N_FEATURES],
+    trees: Vec<RankedTree>,
+}
+
+/// Thresholds counted at once in the second step of a vector rank: two vectors.
+const GROUP: usize = 16;
+
+impl Ranked {
+    /// The rank form of `trees`, or `None` when a feature has too many distinct thresholds
+    /// (the `f64` kernels then score the model).
+    pub(super) fn new(trees: &[Tree3]) -> Option<Ranked> {
+        let mut thresholds: [Vec<f64>; N_FEATURES] = Default::default();
+        for t in trees {
+            for (f, threshold) in t.feature.iter().zip(t.threshold) {
+                thresholds.get_mut(usize::from(*f))?.push(threshold);
+            }
+        }
+        for list in &mut thresholds {
+            // No NaN here: the artifact's validation refuses one. `-0.0` and `0.0` split
+            // alike, so equal values are one entry.
+            list.sort_by(f64::total_cmp);
+            list.dedup_by(|a, b| a == b);
+            if list.len() > MAX_THRESHOLDS {
+                return None;
+            }
+        }
+        let trees = trees
+            .iter()
+            .map(|t| {
+                let mut key = [[0u16; LANES]; 7];
+                for (n, k) in key.iter_mut().enumerate() {
+                    let list = &thresholds[usize::from(t.feature[n])];
+                    let place = list.partition_point(|s| *s < t.threshold[n]);
+                    // Below MAX_THRESHOLDS, checked above, so it fits.
+                    *k = [u16::try_from(place).ok()?; LANES];
+                }
+                Some(RankedTree {
+                    key,
+                    leaf: t.leaf,
+                    feature: t.feature,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let padded = thresholds.map(|mut list| {
+            let groups = list.len().div_ceil(GROUP) + 1;
+            list.resize(groups * GROUP, f64::INFINITY);
+            list
+        });
+        let samples = std::array::from_fn(|f| {
+            let groups = padded[f].len() / GROUP - 1;
+            let mut samples: Vec<f64> = (0..groups)
+                .map(|g| padded[f][g * GROUP + GROUP - 1])
+                .collect();
+            samples.resize(groups.div_ceil(8) * 8, f64::INFINITY);
+            samples
+        });
+        Some(Ranked {
+            padded,
+            samples,
+            trees,
+        })
+    }
+
+    /// [`Ranked::rank`] with vector compares: the samples below `x` say in which group of
+    /// thresholds it falls; the thresholds below `x` in that group add the rest. `+inf`
+    /// padding is never below `x`, and a NaN `x` is above nothing, as in `rank`.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F and POPCNT.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,popcnt")]
+    #[inline]
+    unsafe fn rank_avx512(&self, feature: usize, x: f64) -> u16 {
+        use std::arch::x86_64::*;
+        let below = |v: &[f64; 8]| {
+            // SAFETY: `v` is 8 f64.
+            let v = unsafe { _mm512_loadu_pd(v.as_ptr()) };
+            _mm512_cmp_pd_mask::<_CMP_LT_OQ>(v, _mm512_set1_pd(x)).count_ones() as usize
+        };
+        let (samples, _) = self.samples[feature].as_chunks::<8>();
+        let group = samples.iter().map(below).sum::<usize>() * GROUP;
+        let (group_vectors, _) = self.padded[feature][group..].as_chunks::<8>();
+        let rank = match group_vectors {
+            [a, b, ..] => group + below(a) + below(b),
+            // Every sample up to `group` is below `x`, so `padded` has one more group.
+            _ => group,
+        };
+        // At most the number of thresholds, below MAX_THRESHOLDS.
+        rank as u16
+    }
+
+    /// How many of `feature`'s thresholds are below `x` (the `+inf` padding never is):
+    /// `x > t` exactly when this is above `t`'s place in the sorted list. The reference
+    /// the vector rank is tested against.
+    #[cfg(test)]
+    fn rank(&self, feature: usize, x: f64) -> u16 {
+        // At most MAX_THRESHOLDS, so it fits.
+        self.padded[feature].partition_point(|t| *t < x) as u16
+    }
+
+    /// Adds every tree to `sums` (see [`Sums`]) for a block of rows, given their (scaled)
+    /// feature values. Rows past `xs` score what their lanes of `ranks` last held.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F, AVX-512BW and POPCNT.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,popcnt")]
+    pub(super) unsafe fn score_avx512(
+        &self,
+        xs: &[[f64; N_FEATURES]],
+        ranks: &mut Ranks,
+        sums: &mut Sums,
+    ) {
+        use std::arch::x86_64::*;
+        for (i, x) in xs.iter().take(BLOCK_ROWS).enumerate() {
+            for (f, v) in x.iter().enumerate() {
+                // SAFETY: the caller's CPU has AVX-512F.
+                ranks[f][i] = unsafe { self.rank_avx512(f, *v) };
+            }
+        }
+        // `a ? b : c`, bit by bit.
+        const SELECT: i32 = 0xCA;
+        // SAFETY (both): each row of `ranks` is two vectors.
+        let rank: [[__m512i; 8]; 2] = [
+            std::array::from_fn(|f| unsafe { _mm512_loadu_si512(ranks[f].as_ptr().cast()) }),
+            std::array::from_fn(|f| unsafe {
+                _mm512_loadu_si512(ranks[f][LANES..].as_ptr().cast())
+            }),
+        ];
+        let top = _mm512_set1_epi16(0x8000u16 as i16);
+        let top_two = _mm512_set1_epi16(0xC000u16 as i16);
+        // SAFETY: each `sums[j]` is 8 f64.
+        let mut s: [__m512d; 8] =
+            std::array::from_fn(|j| unsafe { _mm512_loadu_pd(sums[j].as_ptr()) });
+        for t in &self.trees {
+            // SAFETY: each key row is a vector, aligned by the struct; `leaf` is 8 f64.
+            let key: [__m512i; 7] =
+                std::array::from_fn(|n| unsafe { _mm512_load_si512(t.key[n].as_ptr().cast()) });
+            let leaf = unsafe { _mm512_loadu_pd(t.leaf.as_ptr()) };
+            let feature = t.feature.map(|f| usize::from(f & 7));
+            for (h, rank) in rank.iter().enumerate() {
+                // `key - rank` is negative exactly when rank > key, that is when the row
+                // goes right; both are below 2^13, so bits 13 to 15 all hold that answer.
+                let d: [__m512i; 7] =
+                    std::array::from_fn(|n| _mm512_sub_epi16(key[n], rank[feature[n]]));
+                // The leaf index, as `walk3` finds it: bit 2 the root's answer, bit 1 the
+                // second level's, bit 0 the third's.
+                let mid = _mm512_ternarylogic_epi32::<SELECT>(d[0], d[2], d[1]);
+                let low_right = _mm512_ternarylogic_epi32::<SELECT>(mid, d[6], d[5]);
+                let low_left = _mm512_ternarylogic_epi32::<SELECT>(mid, d[4], d[3]);
+                let low = _mm512_ternarylogic_epi32::<SELECT>(d[0], low_right, low_left);
+                // Bit 15 from the root, bit 14 from the middle, bit 13 from the bottom.
+                let index = _mm512_ternarylogic_epi32::<SELECT>(top, d[0], mid);
+                let index = _mm512_ternarylogic_epi32::<SELECT>(top_two, index, low);
+                // A permute reads the low three bits of each 64-bit lane, which holds four
+                // rows' 16-bit lanes: shifting brings each row's index down in turn.
+                let s = &mut s[4 * h..4 * h + 4];
+                s[0] = _mm512_add_pd(
+                    s[0],
+                    _mm512_permutexvar_pd(_mm512_srli_epi64::<13>(index), leaf),
+                );
+                s[1] = _mm512_add_pd(
+                    s[1],
+                    _mm512_permutexvar_pd(_mm512_srli_epi64::<29>(index), leaf),
+                );
+                s[2] = _mm512_add_pd(
+                    s[2],
+                    _mm512_permutexvar_pd(_mm512_srli_epi64::<45>(index), leaf),
+                );
+                s[3] = _mm512_add_pd(
+                    s[3],
+                    _mm512_permutexvar_pd(_mm512_srli_epi64::<61>(index), leaf),
+                );
+            }
+        }
+        for (j, v) in s.into_iter().enumerate() {
+            // SAFETY: each `sums[j]` is 8 f64.
+            unsafe { _mm512_storeu_pd(sums[j].as_mut_ptr(), v) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_rng::Rng;
+
+    #[test]
+    fn a_rank_answers_every_split_as_the_f64_compare_does() {
+        let model = crate::model::Model::embedded().unwrap();
+        let ranked = Ranked::new(&model.trees3).expect("the embedded model has few thresholds");
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for (t, tree) in model.trees3.iter().zip(&ranked.trees) {
+            for n in 0..7 {
+                let f = usize::from(t.feature[n]);
+                let threshold = t.threshold[n];
+                let key = tree.key[n][0];
+                let probe = |x: f64| {
+                    let rank = ranked.rank(f, x);
+                    assert_eq!(
+                        rank > key,
+                        x > threshold,
+                        "feature {f}, x {x}, threshold {threshold}"
+                    );
+                    #[cfg(target_arch = "x86_64")]
+                    if std::arch::is_x86_feature_detected!("avx512f")
+                        && std::arch::is_x86_feature_detected!("popcnt")
+                    {
+                        // SAFETY: the CPU has AVX-512F and POPCNT.
+                        assert_eq!(
+                            unsafe { ranked.rank_avx512(f, x) },
+                            rank,
+                            "feature {f}, x {x}"
+                        );
+                    }
+                };
+                for x in [
+                    threshold,
+                    threshold.next_down(),
+                    threshold.next_up(),
+                    -threshold,
+                ] {
+                    probe(x);
+                }
+                for x in [
+                    f64::NAN,
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                    0.0,
+                    -0.0,
+                    f64::MAX,
+                    f64::MIN,
+                ] {
+                    probe(x);
+                }
+                for _ in 0..20 {
+                    probe(f64::from_bits(rng.next_u64()));
+                    probe(threshold * (1.0 + rng.below(1000) as f64 / 1e4));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_model_with_too_many_thresholds_on_a_feature_has_no_rank_form() {
+        let model = crate::model::Model::embedded().unwrap();
+        let mut trees = model.trees3.clone();
+        while trees.len() * 7 <= MAX_THRESHOLDS {
+            trees.extend_from_slice(&model.trees3);
+        }
+        let mut next = 0.0f64;
+        for t in &mut trees {
+            t.feature = [1; 7];
+            for threshold in &mut t.threshold {
+                next += 1.0;
+                *threshold = next;
+            }
+        }
+        assert!(Ranked::new(&trees).is_none());
+        trees.truncate(MAX_THRESHOLDS / 7);
+        assert!(Ranked::new(&trees).is_some());
+    }
+}
