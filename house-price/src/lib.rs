@@ -11,6 +11,7 @@ pub mod features;
 pub mod input;
 pub mod jobs;
 pub mod model;
+pub mod parallel;
 #[cfg(test)]
 mod test_rng;
 pub mod uploads;

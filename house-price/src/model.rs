@@ -202,7 +202,7 @@ pub(crate) fn cores() -> usize {
 /// Batches from this size up are scored on two threads (see [`Model::predict_into`]).
 pub const PARALLEL_ROWS: usize = 4096;
 // Each half of a split batch keeps at least one whole column block.
-const _: () = assert!(PARALLEL_ROWS >= 2 * COLUMNS);
+const _: () = assert!(PARALLEL_ROWS >= 2 * COLUMNS && PARALLEL_ROWS >= 2 * ranked::BLOCK_ROWS);
 
 /// Fewer rows than this in a block are walked one by one instead (see `predict_into_with`).
 const FEW_ROWS: usize = 8;
@@ -562,21 +562,15 @@ impl Model {
         if rows.len() < PARALLEL_ROWS || cores() < 2 {
             return self.score_into(kernel, rows, out);
         }
-        // Split on a block boundary so each half keeps whole column blocks.
-        let half = rows.len() / 2 / COLUMNS * COLUMNS;
+        // Split on a block boundary so each half keeps whole blocks of either kernel.
+        let block = COLUMNS.max(ranked::BLOCK_ROWS);
+        let half = rows.len() / 2 / block * block;
         let (first_rows, second_rows) = rows.split_at(half);
         let (first_out, second_out) = out.split_at_mut(half);
-        let threaded = std::thread::scope(|scope| {
-            let spawned = std::thread::Builder::new()
-                .name("score".into())
-                .spawn_scoped(scope, || self.score_into(kernel, second_rows, second_out));
-            self.score_into(kernel, first_rows, first_out);
-            spawned.is_ok()
-        });
-        // No thread to be had (a process limit): the second half is scored here instead.
-        if !threaded {
-            self.score_into(kernel, second_rows, &mut out[half..]);
-        }
+        crate::parallel::join(
+            || self.score_into(kernel, first_rows, first_out),
+            || self.score_into(kernel, second_rows, second_out),
+        );
     }
 
     /// One thread, the given kernel: for the tests that compare kernels.

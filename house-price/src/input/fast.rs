@@ -347,35 +347,31 @@ impl<'a> Scan<'a> {
 
 /// The column form read in two halves at once. The body is split where a column ends and
 /// the next feature's name begins (`},"`) after its middle; this thread reads the members
-/// before the split, another the members after it. The halves count only if this thread's
-/// members end exactly at the split, so the second half began at a member, as a reading from
-/// the start would have reached it: then the two give what [`Scan::object`] gives. `None` for
-/// anything else (no split point, another form, a bad half, no thread to be had), and the
-/// body is read again on one thread.
+/// before the split, the helper thread (see [`crate::parallel`]) the members after it. The
+/// halves count only if the first half's members end exactly at the split, so the second
+/// half began at a member, as a reading from the start would have reached it: then the two
+/// give what [`Scan::object`] gives. `None` for anything else (no split point, another form,
+/// a bad half), and the body is read again on one thread.
 fn columns_in_two(body: &[u8], max_rows: usize) -> Option<Vec<Row>> {
     // Records (`[`) are read on one thread: no need to look for a split in them.
     if body.iter().find(|b| !b" \t\n\r".contains(b)) != Some(&b'{') {
         return None;
     }
     let split = split_point(body)?;
-    let (first, second) = std::thread::scope(|scope| {
-        let second = std::thread::Builder::new()
-            .name("parse".into())
-            .spawn_scoped(scope, || {
-                let mut s = Scan { b: body, i: split };
-                let columns = s.column_members(max_rows, None)?;
-                s.ws();
-                (s.i == body.len()).then_some(columns)
-            })
-            .ok()?;
-        let mut s = Scan { b: body, i: 0 };
-        let first = s
-            .expect(b'{')
-            .and_then(|()| s.column_members(max_rows, Some(split)));
-        // The second half cannot panic; were it to, the body is read again here.
-        let second = second.join().ok().flatten();
-        Some((first?, second?))
-    })?;
+    let (first, second) = crate::parallel::join(
+        || {
+            let mut s = Scan { b: body, i: 0 };
+            s.expect(b'{')
+                .and_then(|()| s.column_members(max_rows, Some(split)))
+        },
+        || {
+            let mut s = Scan { b: body, i: split };
+            let columns = s.column_members(max_rows, None)?;
+            s.ws();
+            (s.i == body.len()).then_some(columns)
+        },
+    );
+    let (first, second) = (first?, second?);
     let mut columns: [Option<Column>; N_FEATURES] = Default::default();
     for (feature, column) in first.into_iter().chain(second) {
         if columns[feature].replace(column).is_some() {
