@@ -786,6 +786,84 @@ mod tests {
     }
 
     #[test]
+    fn every_kernel_agrees_on_a_model_with_awkward_thresholds() {
+        // Thresholds the embedded model lacks: whole groups of 16 (feature 1: 32 of them),
+        // a group and one more (feature 0: 17), infinities, both zeros, the extremes and a
+        // subnormal (feature 2), one value many times (feature 3), none at all (feature 4).
+        let mut a: Artifact = serde_json::from_str(EMBEDDED_ARTIFACT).unwrap();
+        let pools: [(u8, Vec<f64>); 5] = [
+            (0, (0..17).map(|i| f64::from(i) / 8.0).collect()),
+            (1, (0..32).map(|i| 4.0 + f64::from(i) / 8.0).collect()),
+            (
+                2,
+                vec![
+                    f64::NEG_INFINITY,
+                    f64::INFINITY,
+                    0.0,
+                    -0.0,
+                    f64::MAX,
+                    f64::MIN,
+                    f64::MIN_POSITIVE,
+                    5e-324,
+                    300.0,
+                ],
+            ),
+            (3, vec![15.3]),
+            (5, (0..16).map(|i| f64::from(i) * 2.0).collect()),
+        ];
+        let count = 40;
+        let (mut feature, mut threshold) = (Vec::new(), Vec::new());
+        for n in 0..count * 7 {
+            let (f, pool) = &pools[n % pools.len()];
+            feature.push(*f);
+            threshold.push(pool[(n / pools.len()) % pool.len()]);
+        }
+        a.trees = Trees {
+            depth: 3,
+            count,
+            base_score: 20.0,
+            feature,
+            threshold,
+            leaf: (0..count * 8).map(|i| (i as f64).sin()).collect(),
+        };
+        a.scaling = None;
+        let m = Model::from_artifact(a).unwrap();
+        assert!(m.ranked.is_some());
+        let mut rows = Vec::new();
+        let mut rng = crate::test_rng::Rng(0x2545_F491_4F6C_DD1D);
+        for (f, pool) in &pools {
+            for t in pool {
+                for x in [*t, t.next_down(), t.next_up(), -*t] {
+                    let mut v = [1.0, 6.0, 300.0, 15.3, 1.0, 10.0];
+                    v[usize::from(*f)] = x;
+                    if let Ok(row) = Row::new(v) {
+                        rows.push(row);
+                    }
+                }
+            }
+        }
+        for _ in 0..1000 {
+            let mut v = [0.0; N_FEATURES];
+            for (i, x) in v.iter_mut().enumerate() {
+                *x = (rng.below(4000) as f64 - 500.0) / 8.0 * (i + 1) as f64;
+            }
+            // CHAS is 0 or 1.
+            v[0] = rng.below(2) as f64;
+            rows.push(Row::new(v).unwrap());
+        }
+        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
+        for kernel in Kernel::available() {
+            let mut out = Vec::new();
+            m.predict_into_with(kernel, &rows, &mut out);
+            let same = out
+                .iter()
+                .zip(&one_by_one)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{kernel:?} differs from predict");
+        }
+    }
+
+    #[test]
     fn the_general_path_for_other_depths_agrees_with_itself_in_batches() {
         let mut a: Artifact = serde_json::from_str(EMBEDDED_ARTIFACT).unwrap();
         // Two trees of depth 2 over RM and LSTAT.

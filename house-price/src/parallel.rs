@@ -79,7 +79,8 @@ fn serve() {
                 continue;
             }
         }
-        if helper.warm.swap(false, Ordering::AcqRel) {
+        // Read before written, so an idle turn leaves the line the callers use unwritten.
+        if helper.warm.load(Ordering::Relaxed) && helper.warm.swap(false, Ordering::Relaxed) {
             awake_until = Instant::now() + AWAKE_AFTER_WARM_UP;
         }
         if Instant::now() < awake_until {
@@ -95,7 +96,7 @@ fn serve() {
 /// body large enough to be parsed in two halves starts to arrive.
 pub fn warm_up() {
     if let Some(h) = helper() {
-        h.warm.store(true, Ordering::Release);
+        h.warm.store(true, Ordering::Relaxed);
         h.thread.unpark();
     }
 }
@@ -133,9 +134,35 @@ where
     B: FnOnce() -> RB + Send,
     RB: Send,
 {
-    let Some(helper) = helper() else {
-        return (a(), b());
+    // Both halves run whatever happens to the other, so a panic is passed on only when
+    // neither half is still running.
+    let run_here = |a: A, b: B| {
+        let ra = catch_unwind(AssertUnwindSafe(a));
+        (ra, Some(catch_unwind(AssertUnwindSafe(b))))
     };
+    let (ra, rb) = match helper() {
+        None => run_here(a, b),
+        Some(helper) => offer(helper, a, b, run_here),
+    };
+    match (ra, rb) {
+        (Ok(ra), Some(Ok(rb))) => (ra, rb),
+        (Err(panic), _) | (_, Some(Err(panic))) => resume_unwind(panic),
+        (Ok(_), None) => unreachable_packet(),
+    }
+}
+
+/// [`join`] with a helper: `b` is offered to it while `a` runs here.
+fn offer<A, B, RA, RB>(
+    helper: &Helper,
+    a: A,
+    b: B,
+    run_here: impl FnOnce(A, B) -> (thread::Result<RA>, Option<thread::Result<RB>>),
+) -> (thread::Result<RA>, Option<thread::Result<RB>>)
+where
+    A: FnOnce() -> RA,
+    B: FnOnce() -> RB + Send,
+    RB: Send,
+{
     let packet = Packet {
         job: Job {
             run: run_packet::<B, RB>,
@@ -152,13 +179,13 @@ where
         .compare_exchange(ptr::null_mut(), job, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
     {
-        let ra = a();
         return match packet.work.into_inner() {
-            Some(b) => (ra, b()),
+            Some(b) => run_here(a, b),
             None => unreachable_packet(),
         };
     }
     helper.thread.unpark();
+    // Nothing below may unwind before the packet is back or done: the helper may hold it.
     let ra = catch_unwind(AssertUnwindSafe(a));
     let rb = if helper
         .slot
@@ -173,8 +200,8 @@ where
         // The helper has it: it is running now, about as long as `a` took.
         let mut spins = 0u32;
         while !packet.job.done.load(Ordering::Acquire) {
-            spins += 1;
             if spins < 1 << 12 {
+                spins += 1;
                 std::hint::spin_loop();
             } else {
                 thread::yield_now();
@@ -183,11 +210,7 @@ where
         // SAFETY: `done` is set, so the helper is finished with the packet.
         unsafe { (*packet.result.get()).take() }
     };
-    match (ra, rb) {
-        (Ok(ra), Some(Ok(rb))) => (ra, rb),
-        (Err(panic), _) | (_, Some(Err(panic))) => resume_unwind(panic),
-        (Ok(_), None) => unreachable_packet(),
-    }
+    (ra, rb)
 }
 
 /// A packet's work is run exactly once, by the helper or the caller, so it and its result
@@ -244,7 +267,7 @@ mod tests {
         let Some(helper) = helper() else { return };
         let end = Instant::now() + Duration::from_secs(10);
         // The helper clears the flag when it sees it, awake.
-        while helper.warm.load(Ordering::Acquire) {
+        while helper.warm.load(Ordering::Relaxed) {
             assert!(Instant::now() < end, "the helper did not wake");
             thread::sleep(Duration::from_millis(1));
         }

@@ -139,7 +139,8 @@ impl Ranked {
         let (group_vectors, _) = self.padded[feature][group..].as_chunks::<8>();
         let rank = match group_vectors {
             [a, b, ..] => group + below(a) + below(b),
-            // Every sample up to `group` is below `x`, so `padded` has one more group.
+            // Not reached: `group` is at most the last sample's group, and `padded` has one
+            // group after that.
             _ => group,
         };
         // At most the number of thresholds, below MAX_THRESHOLDS.
@@ -171,7 +172,7 @@ impl Ranked {
         use std::arch::x86_64::*;
         for (i, x) in xs.iter().take(BLOCK_ROWS).enumerate() {
             for (f, v) in x.iter().enumerate() {
-                // SAFETY: the caller's CPU has AVX-512F.
+                // SAFETY: the caller's CPU has AVX-512F and POPCNT.
                 ranks[f][i] = unsafe { self.rank_avx512(f, *v) };
             }
         }
@@ -314,7 +315,28 @@ mod tests {
             }
         }
         assert!(Ranked::new(&trees).is_none());
-        trees.truncate(MAX_THRESHOLDS / 7);
-        assert!(Ranked::new(&trees).is_some());
+        // The most a rank form takes: 8,191 thresholds on feature 1, 1.0 to 8191.0 (the last
+        // tree's seven are all the last). Every rank there still fits the kernel's 13 bits.
+        trees.truncate(MAX_THRESHOLDS.div_ceil(7));
+        let last = trees.last_mut().unwrap();
+        last.threshold = [MAX_THRESHOLDS as f64; 7];
+        let ranked = Ranked::new(&trees).expect("8,191 thresholds have a rank form");
+        assert_eq!(ranked.rank(1, f64::INFINITY), MAX_THRESHOLDS as u16);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
+            for i in 0..=MAX_THRESHOLDS + 1 {
+                let t = i as f64;
+                for x in [t, t.next_down(), t.next_up()] {
+                    // SAFETY: the CPU has AVX-512F and POPCNT.
+                    assert_eq!(
+                        unsafe { ranked.rank_avx512(1, x) },
+                        ranked.rank(1, x),
+                        "{x}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -50,7 +50,10 @@ pub async fn predict(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
-    if let Some(declared) = declared_length(&req) {
+    // A body over the limit is refused before it is read: no work to wake the helper for.
+    if let Some(declared) = declared_length(&req)
+        && declared <= state.limits.max_body_bytes as u64
+    {
         api::body_arriving(declared);
     }
     let body = read_body(
