@@ -253,18 +253,6 @@ pub fn parse_rows(
     })
 }
 
-/// Bodies from this size up are likely parsed or scored on two cores.
-const WARM_UP_BYTES: u64 = 128 << 10;
-
-/// Call when a `/predict` body of `declared` bytes starts to arrive: if it is large, the
-/// helper thread that takes half the work is woken now, so it is awake when the body has
-/// arrived (see [`crate::parallel`]). Only time depends on it, never an answer.
-pub fn body_arriving(declared: u64) {
-    if declared >= WARM_UP_BYTES {
-        crate::parallel::warm_up();
-    }
-}
-
 /// `POST /predict`: body in, prices out, in the format the body came in.
 pub fn predict(
     model: &Model,

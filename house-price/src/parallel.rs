@@ -1,11 +1,16 @@
-//! Two halves of one batch on two cores, through one helper thread that stays.
+//! Two halves of one batch on two cores, through helper threads that stay.
 //!
 //! A new thread per batch cost 80 µs here, and any sleeping thread 45 µs to wake on an idle
-//! core: a tenth of a 10,000-row request, paid twice (parsing, then scoring). So one helper
-//! thread is started once and, after each half it runs, waits awake for a moment before it
-//! sleeps; [`warm_up`] wakes it early, when a large body starts to arrive.
+//! core: a tenth of a 10,000-row request, paid twice (parsing, then scoring). So helper
+//! threads are started once and, after each half they run, wait awake for a moment before
+//! they sleep, so the next half of the same request finds them awake.
 //!
-//! [`join`] never waits for the helper to start: if the helper has not taken the second half
+//! There is one helper per core, each kept to its core, and a half goes to a helper on
+//! another core than the caller's. A single free-roaming helper was, in a third of the
+//! requests, queued behind the caller on the caller's own core while the other core idled:
+//! the scheduler did not move either within the half millisecond a half takes.
+//!
+//! [`join`] never waits for a helper to start: if the helper has not taken the second half
 //! when the caller has finished the first, the caller takes it back and runs it too. So a
 //! busy or missing helper costs time, never an answer.
 
@@ -17,15 +22,11 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-/// How long the helper stays awake after a half it ran: the scoring half follows the
-/// parsing half within this.
+/// How long a helper stays awake after a half it ran: the scoring half follows the parsing
+/// half within this.
 const AWAKE_AFTER_WORK: Duration = Duration::from_micros(300);
 
-/// How long [`warm_up`] keeps it awake waiting for work: a large body arrives within this on
-/// a healthy connection; a slow one only costs the wake-up again.
-const AWAKE_AFTER_WARM_UP: Duration = Duration::from_millis(3);
-
-/// A half handed to the helper. It lives on the caller's stack; the caller does not return
+/// A half handed to a helper. It lives on the caller's stack; the caller does not return
 /// before it has either taken it back from [`Helper::slot`] (so the helper never saw it) or
 /// seen `done` (the helper's last touch of it).
 struct Job {
@@ -36,37 +37,56 @@ struct Job {
 struct Helper {
     /// The half on offer, or null.
     slot: AtomicPtr<Job>,
-    /// Set by [`warm_up`]: the helper stays awake a while longer.
-    warm: AtomicBool,
+    /// The core it is meant to be kept to, when cores can be chosen.
+    cpu: Option<usize>,
+    /// Whether the system let it be kept there.
+    kept: AtomicBool,
     thread: Thread,
 }
 
-/// The helper, started on first use; `None` with one core, or when no thread could be had.
-fn helper() -> Option<&'static Helper> {
-    static HELPER: OnceLock<Option<Helper>> = OnceLock::new();
-    HELPER
-        .get_or_init(|| {
-            if crate::model::cores() < 2 {
-                return None;
-            }
-            let thread = thread::Builder::new()
-                .name("batch-helper".into())
-                .spawn(serve)
-                .ok()?;
-            Some(Helper {
-                slot: AtomicPtr::new(ptr::null_mut()),
-                warm: AtomicBool::new(false),
-                thread: thread.thread().clone(),
+/// The helpers, started on first use: one per core the process may use, or one that roams
+/// where cores cannot be chosen; none with one core, or when no thread could be had.
+fn helpers() -> &'static [Helper] {
+    static HELPERS: OnceLock<Vec<Helper>> = OnceLock::new();
+    HELPERS.get_or_init(|| {
+        if crate::model::cores() < 2 {
+            return Vec::new();
+        }
+        let cpus: Vec<Option<usize>> = match cpu::allowed() {
+            Some(cpus) if cpus.len() >= 2 => cpus.into_iter().map(Some).collect(),
+            _ => vec![None],
+        };
+        cpus.into_iter()
+            .filter_map(|cpu| {
+                let thread = thread::Builder::new()
+                    .name("batch-helper".into())
+                    .spawn(serve)
+                    .ok()?;
+                Some(Helper {
+                    slot: AtomicPtr::new(ptr::null_mut()),
+                    cpu,
+                    kept: AtomicBool::new(false),
+                    thread: thread.thread().clone(),
+                })
             })
-        })
-        .as_ref()
+            .collect()
+    })
 }
 
-/// The helper's loop: run what is offered; stay awake a while after work or a warm-up;
-/// then sleep until woken.
+/// A helper's loop: run what is offered; stay awake a while after work; then sleep until
+/// woken.
 fn serve() {
-    // Waits, if need be, for the thread that spawned this one to finish `helper()`.
-    let Some(helper) = helper() else { return };
+    // Waits, if need be, for the thread that spawned this one to finish `helpers()`, then
+    // serves the entry that has its own handle.
+    let me = thread::current().id();
+    let Some(helper) = helpers().iter().find(|h| h.thread.id() == me) else {
+        return;
+    };
+    if let Some(core) = helper.cpu {
+        // Kept to its core if the system lets it; otherwise it roams, which is slower, not
+        // wrong.
+        helper.kept.store(cpu::keep_to(core), Ordering::Release);
+    }
     let mut awake_until = Instant::now();
     loop {
         if !helper.slot.load(Ordering::Acquire).is_null() {
@@ -79,10 +99,6 @@ fn serve() {
                 continue;
             }
         }
-        // Read before written, so an idle turn leaves the line the callers use unwritten.
-        if helper.warm.load(Ordering::Relaxed) && helper.warm.swap(false, Ordering::Relaxed) {
-            awake_until = Instant::now() + AWAKE_AFTER_WARM_UP;
-        }
         if Instant::now() < awake_until {
             // Awake, but yielding: a web worker on this core runs first.
             thread::yield_now();
@@ -92,12 +108,56 @@ fn serve() {
     }
 }
 
-/// Wakes the helper so a [`join`] soon after finds it awake: the web app calls this when a
-/// body large enough to be parsed in two halves starts to arrive.
-pub fn warm_up() {
-    if let Some(h) = helper() {
-        h.warm.store(true, Ordering::Relaxed);
-        h.thread.unpark();
+/// Which cores the process may use and which one a thread is on (Linux); elsewhere nothing
+/// is known and one helper roams.
+#[cfg(target_os = "linux")]
+mod cpu {
+    /// The cores this process may run on, in order, at most as many as it may use at once.
+    pub(super) fn allowed() -> Option<Vec<usize>> {
+        // SAFETY: a zeroed cpu_set_t is an empty set, and sched_getaffinity writes at most
+        // its size.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+            return None;
+        }
+        let cpus = (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: `set` is initialised and `cpu` is below CPU_SETSIZE.
+            .filter(|cpu| unsafe { libc::CPU_ISSET(*cpu, &set) })
+            .take(crate::model::cores())
+            .collect();
+        Some(cpus)
+    }
+
+    /// Keeps the calling thread to `cpu`; false if the system refuses.
+    pub(super) fn keep_to(cpu: usize) -> bool {
+        // SAFETY: as in `allowed`; CPU_SET is given a core below CPU_SETSIZE.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        if cpu >= libc::CPU_SETSIZE as usize {
+            return false;
+        }
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        unsafe { libc::sched_setaffinity(0, size, &set) == 0 }
+    }
+
+    /// The core the calling thread is on now.
+    pub(super) fn current() -> Option<usize> {
+        // SAFETY: no arguments, no memory.
+        usize::try_from(unsafe { libc::sched_getcpu() }).ok()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod cpu {
+    pub(super) fn allowed() -> Option<Vec<usize>> {
+        None
+    }
+    pub(super) fn keep_to(_: usize) -> bool {
+        false
+    }
+    pub(super) fn current() -> Option<usize> {
+        None
     }
 }
 
@@ -140,10 +200,12 @@ where
         let ra = catch_unwind(AssertUnwindSafe(a));
         (ra, Some(catch_unwind(AssertUnwindSafe(b))))
     };
-    let (ra, rb) = match helper() {
-        None => run_here(a, b),
-        Some(helper) => offer(helper, a, b, run_here),
-    };
+    // A helper on another core: one on this core would only wait for this thread.
+    let here = cpu::current();
+    let others = helpers()
+        .iter()
+        .filter(|h| h.cpu.is_none() || h.cpu != here);
+    let (ra, rb) = offer(others, a, b, run_here);
     match (ra, rb) {
         (Ok(ra), Some(Ok(rb))) => (ra, rb),
         (Err(panic), _) | (_, Some(Err(panic))) => resume_unwind(panic),
@@ -151,9 +213,10 @@ where
     }
 }
 
-/// [`join`] with a helper: `b` is offered to it while `a` runs here.
-fn offer<A, B, RA, RB>(
-    helper: &Helper,
+/// [`join`] with helpers: `b` is offered to the first free one of `helpers` while `a` runs
+/// here.
+fn offer<'h, A, B, RA, RB>(
+    helpers: impl Iterator<Item = &'h Helper>,
     a: A,
     b: B,
     run_here: impl FnOnce(A, B) -> (thread::Result<RA>, Option<thread::Result<RB>>),
@@ -173,17 +236,17 @@ where
     };
     // From the whole packet, which the helper reaches through this pointer.
     let job = ptr::from_ref(&packet).cast::<Job>().cast_mut();
-    // Another batch has the helper: this one runs both halves on its own core.
-    if helper
-        .slot
-        .compare_exchange(ptr::null_mut(), job, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
+    // Other batches have every helper: this one runs both halves on its own core.
+    let Some(helper) = helpers.into_iter().find(|h| {
+        h.slot
+            .compare_exchange(ptr::null_mut(), job, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }) else {
         return match packet.work.into_inner() {
             Some(b) => run_here(a, b),
             None => unreachable_packet(),
         };
-    }
+    };
     helper.thread.unpark();
     // Nothing below may unwind before the packet is back or done: the helper may hold it.
     let ra = catch_unwind(AssertUnwindSafe(a));
@@ -251,7 +314,6 @@ mod tests {
             for t in 0..4u64 {
                 s.spawn(move || {
                     for i in 0..500u64 {
-                        warm_up();
                         let (a, b) = join(|| t * i, || t + i);
                         assert_eq!((a, b), (t * i, t + i));
                     }
@@ -261,15 +323,35 @@ mod tests {
     }
 
     #[test]
-    fn a_warm_up_wakes_the_helper() {
-        warm_up();
-        // One core has no helper to wake.
-        let Some(helper) = helper() else { return };
-        let end = Instant::now() + Duration::from_secs(10);
-        // The helper clears the flag when it sees it, awake.
-        while helper.warm.load(Ordering::Relaxed) {
-            assert!(Instant::now() < end, "the helper did not wake");
-            thread::sleep(Duration::from_millis(1));
+    fn each_helper_runs_on_the_core_it_is_kept_to() {
+        for helper in helpers() {
+            let Some(core) = helper.cpu else { continue };
+            let end = Instant::now() + Duration::from_secs(10);
+            loop {
+                // The first half waits until this helper has taken the second, so the
+                // second runs there; `None` if another test's half has the helper.
+                let (_, ran_on) = offer(
+                    std::iter::once(helper),
+                    || {
+                        while !helper.slot.load(Ordering::Acquire).is_null() {
+                            assert!(Instant::now() < end, "the helper did not take the half");
+                            thread::yield_now();
+                        }
+                    },
+                    cpu::current,
+                    |_, _| (Ok(()), None),
+                );
+                if let Some(ran_on) = ran_on {
+                    // Unless the system refused to keep it there (it tried before its
+                    // first half).
+                    if helper.kept.load(Ordering::Acquire) {
+                        assert_eq!(ran_on.unwrap(), Some(core));
+                    }
+                    break;
+                }
+                assert!(Instant::now() < end, "the helper stayed busy");
+                thread::sleep(Duration::from_millis(1));
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use house_price::api::{self, ApiError, ErrorBody, PredictResponse};
 
-use super::{INLINE_BODY_BYTES, content_type, declared_length, read_body};
+use super::{INLINE_BODY_BYTES, content_type, read_body};
 use crate::errors::HttpError;
 use crate::openapi::{CSV_EXAMPLE, CsvBatch, PredictRequest};
 use crate::state::AppState;
@@ -50,12 +50,6 @@ pub async fn predict(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
-    // A body over the limit is refused before it is read: no work to wake the helper for.
-    if let Some(declared) = declared_length(&req)
-        && declared <= state.limits.max_body_bytes as u64
-    {
-        api::body_arriving(declared);
-    }
     let body = read_body(
         &req,
         payload,
