@@ -144,35 +144,128 @@ impl Reader<'_> {
     fn string(&mut self) -> Option<String> {
         let mut out = Vec::new();
         loop {
-            let start = self.i;
-            let rest = self.b.get(start..)?;
-            let run = rest
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            if self.b.len() - self.i >= 32 {
+                // Sixteen bytes at a time, every escape in them taken from one search.
+                if let Some(end) = self.chunk(&mut out)? {
+                    return Some(end);
+                }
+                continue;
+            }
+            let rest = self.b.get(self.i..)?;
+            let run = rest.iter().position(|&c| ends_run(c))?;
             out.extend_from_slice(&rest[..run]);
-            self.i = start + run + 1;
-            match rest[run] {
+            self.i += run;
+            let c = self.b[self.i];
+            self.i += 1;
+            match c {
                 b'"' => return String::from_utf8(out).ok(),
                 b'\\' => {
                     let c = *self.b.get(self.i)?;
                     self.i += 1;
-                    out.push(match c {
-                        b'"' => b'"',
-                        b'\\' => b'\\',
-                        b'/' => b'/',
-                        b'b' => 0x08,
-                        b'f' => 0x0c,
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        _ => return None,
-                    });
+                    out.push(unescape(c)?);
                 }
                 // A raw control character, which JSON forbids in a string.
                 _ => return None,
             }
         }
     }
+
+    /// Reads the sixteen bytes at `i` into `out` (the caller leaves 32 in the body): every
+    /// run is copied as a whole sixteen bytes and cut back, every two-character escape
+    /// unescaped, with no new search between them. An escaped body has an escape every few
+    /// bytes, so this is a store a run instead of a call to copy a few bytes and a search
+    /// that waits on the last. `Some(Some(..))` at the closing quote, `Some(None)` to go on,
+    /// `None` for what this reader leaves to `serde_json`.
+    fn chunk(&mut self, out: &mut Vec<u8>) -> Option<Option<String>> {
+        let base = self.i;
+        let chunk: &[u8; 16] = self.b.get(base..base + 16)?.try_into().ok()?;
+        let mut ends = run_ends(chunk);
+        let mut from = 0;
+        while ends != 0 {
+            let k = ends.trailing_zeros() as usize;
+            ends &= ends - 1;
+            let run: &[u8; 16] = self.b.get(base + from..base + from + 16)?.try_into().ok()?;
+            out.extend_from_slice(run);
+            out.truncate(out.len() - 16 + (k - from));
+            match chunk[k] {
+                b'"' => {
+                    self.i = base + k + 1;
+                    return String::from_utf8(std::mem::take(out)).ok().map(Some);
+                }
+                b'\\' => {
+                    // The escaped byte may be in this chunk (then it is no end of a run) or
+                    // the first of the next (the caller left it in the body).
+                    let c = self.b[base + k + 1];
+                    out.push(unescape(c)?);
+                    if k + 1 < 16 {
+                        ends &= !(1 << (k + 1));
+                    }
+                    from = k + 2;
+                }
+                _ => return None,
+            }
+        }
+        if from <= 16 {
+            let run: &[u8; 16] = self.b.get(base + from..base + from + 16)?.try_into().ok()?;
+            out.extend_from_slice(run);
+            out.truncate(out.len() - from);
+        }
+        self.i = base + 16.max(from);
+        Some(None)
+    }
+}
+
+/// The byte a two-character escape stands for (`\u` is left to `serde_json`).
+#[inline]
+fn unescape(c: u8) -> Option<u8> {
+    Some(match c {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        b'/' => b'/',
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        _ => return None,
+    })
+}
+
+/// Whether `c` ends a run of plain string bytes: a quote, a backslash or a control character.
+#[inline]
+fn ends_run(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
+}
+
+/// The bytes of `chunk` that end a run, as bits (bit `k` for byte `k`).
+#[inline]
+fn run_ends(chunk: &[u8; 16]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of x86-64, so every x86-64 CPU runs these; `chunk` is 16
+        // bytes, and the load is unaligned.
+        unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // Below 0x20, unsigned: the smaller of it and 0x1f is itself.
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    run_ends_one_by_one(chunk)
+}
+
+/// [`run_ends`] a byte at a time: the build for other CPUs, and what the vector one is
+/// tested against.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn run_ends_one_by_one(chunk: &[u8; 16]) -> u32 {
+    chunk
+        .iter()
+        .enumerate()
+        .fold(0, |m, (k, &c)| m | (u32::from(ends_run(c)) << k))
 }
 
 #[cfg(test)]
@@ -192,6 +285,54 @@ mod tests {
             );
         }
         fast.is_some()
+    }
+
+    #[test]
+    fn escapes_anywhere_in_and_across_sixteen_byte_chunks_read_the_same() {
+        let escapes: [&[u8]; 9] = [
+            br#"\""#, br"\\", br"\/", br"\n", br"\t", br"\u0041", br"\x", b"\x01", b"\xff",
+        ];
+        for len in 0..70 {
+            for at in 0..=len {
+                for e in escapes {
+                    for pair in [false, true] {
+                        let mut text: Vec<u8> = (0..len).map(|k| b'a' + (k % 26) as u8).collect();
+                        text.splice(at..at, e.iter().copied());
+                        if pair {
+                            // Two escapes side by side.
+                            text.splice(at..at, e.iter().copied());
+                        }
+                        let mut body = br#"{"Data":{"req":{"Body":""#.to_vec();
+                        body.extend_from_slice(&text);
+                        body.extend_from_slice(br#""}},"Metadata":{}}"#);
+                        check(&body);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_vector_run_search_finds_what_a_byte_loop_finds() {
+        // Every byte value in every position, and some mixed chunks.
+        for c in 0..=255u8 {
+            for k in 0..16 {
+                let mut chunk = [b'a'; 16];
+                chunk[k] = c;
+                assert_eq!(run_ends(&chunk), run_ends_one_by_one(&chunk), "{c} at {k}");
+            }
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..10_000 {
+            let mut chunk = [0u8; 16];
+            for b in &mut chunk {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            assert_eq!(run_ends(&chunk), run_ends_one_by_one(&chunk), "{chunk:?}");
+        }
     }
 
     #[test]
