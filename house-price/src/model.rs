@@ -661,6 +661,11 @@ impl Model {
 mod tests {
     use super::*;
 
+    /// The same values to the bit, and as many.
+    fn same_bits(a: &[f64], b: &[f64]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+
     fn first_row() -> Row {
         Row::new([0.0, 6.575, 296.0, 15.3, 396.9, 4.98]).unwrap()
     }
@@ -731,12 +736,7 @@ mod tests {
             .collect();
         let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
         let batch = m.predict_all(&rows);
-        assert!(
-            batch
-                .iter()
-                .zip(&one_by_one)
-                .all(|(a, b)| a.to_bits() == b.to_bits())
-        );
+        assert!(same_bits(&batch, &one_by_one));
         assert_eq!(batch.len(), rows.len());
     }
 
@@ -769,19 +769,14 @@ mod tests {
             // Every batch size up to two blocks of the widest kernel, then the whole set.
             for n in 0..2 * COLUMNS.max(ranked::BLOCK_ROWS) {
                 m.predict_into_with(kernel, &rows[..n], &mut out);
-                assert!(
-                    out.iter()
-                        .zip(&one_by_one)
-                        .all(|(a, b)| a.to_bits() == b.to_bits())
-                );
+                assert!(same_bits(&out, &one_by_one[..n]));
                 assert_eq!(out.len(), n);
             }
             m.predict_into_with(kernel, &rows, &mut out);
-            let same = out
-                .iter()
-                .zip(&one_by_one)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(same, "{kernel:?} differs from predict");
+            assert!(
+                same_bits(&out, &one_by_one),
+                "{kernel:?} differs from predict"
+            );
         }
     }
 
@@ -855,11 +850,10 @@ mod tests {
         for kernel in Kernel::available() {
             let mut out = Vec::new();
             m.predict_into_with(kernel, &rows, &mut out);
-            let same = out
-                .iter()
-                .zip(&one_by_one)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(same, "{kernel:?} differs from predict");
+            assert!(
+                same_bits(&out, &one_by_one),
+                "{kernel:?} differs from predict"
+            );
         }
     }
 
