@@ -305,7 +305,11 @@ mod tests {
                         let mut body = br#"{"Data":{"req":{"Body":""#.to_vec();
                         body.extend_from_slice(&text);
                         body.extend_from_slice(br#""}},"Metadata":{}}"#);
-                        check(&body);
+                        // The two-character escapes take the quick road; the rest may not.
+                        let quick = check(&body);
+                        if matches!(e, br#"\""# | br"\\" | br"\/" | br"\n" | br"\t") {
+                            assert!(quick, "{}", String::from_utf8_lossy(&body));
+                        }
                     }
                 }
             }
