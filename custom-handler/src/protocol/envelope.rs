@@ -205,7 +205,7 @@ impl Reader<'_> {
                 _ => return None,
             }
         }
-        if from <= 16 {
+        if from < 16 {
             let run: &[u8; 16] = self.b.get(base + from..base + from + 16)?.try_into().ok()?;
             out.extend_from_slice(run);
             out.truncate(out.len() - from);

@@ -98,17 +98,14 @@ fn content_type(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     }
 }
 
-/// The body's length as `Content-Length` declares it, if it does.
-fn declared_length(req: &HttpRequest) -> Option<u64> {
-    req.headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-}
-
 /// A body whose `Content-Length` is over `limit` is a 413 before any of it is read.
 fn check_declared_length(req: &HttpRequest, limit: usize) -> Result<(), HttpError> {
-    match declared_length(req) {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
         Some(n) if n > limit as u64 => Err(HttpError(ApiError::BodyTooLarge { limit })),
         _ => Ok(()),
     }
