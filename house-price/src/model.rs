@@ -252,7 +252,7 @@ mod kernel {
     enum Width {
         /// Baseline x86-64 (SSE2) or another architecture.
         Scalar,
-        /// AVX2 (four rows per instruction).
+        /// AVX2 (four rows per instruction; sixteen trees for a single row).
         #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
         Avx2,
         /// AVX-512F (eight rows per instruction).
@@ -281,7 +281,10 @@ mod kernel {
         pub(crate) fn detect() -> Kernel {
             #[cfg(target_arch = "x86_64")]
             {
-                if std::arch::is_x86_feature_detected!("avx512f") {
+                // Every kernel but Scalar also scores single rows with AVX2.
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                {
                     if std::arch::is_x86_feature_detected!("avx512bw")
                         && std::arch::is_x86_feature_detected!("popcnt")
                     {
@@ -305,7 +308,9 @@ mod kernel {
                 if std::arch::is_x86_feature_detected!("avx2") {
                     all.push(Kernel(Width::Avx2));
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                {
                     all.push(Kernel(Width::Avx512));
                     if std::arch::is_x86_feature_detected!("avx512bw")
                         && std::arch::is_x86_feature_detected!("popcnt")
@@ -340,6 +345,23 @@ mod kernel {
             }
             #[cfg(not(target_arch = "x86_64"))]
             let _ = (model, xs, ranks, sums);
+        }
+
+        /// One row's sum through the AVX2 one-row kernel, or `None` on a CPU without it.
+        pub(super) fn score_row(
+            self,
+            model: &ranked::Ranked,
+            base: f64,
+            x: &[f64; N_FEATURES],
+        ) -> Option<f64> {
+            #[cfg(target_arch = "x86_64")]
+            if self.0 != Width::Scalar {
+                // SAFETY: only `detect` and `available` make kernels other than Scalar, and
+                // only when the CPU reports AVX2.
+                return Some(unsafe { model.score_row_avx2(base, x) });
+            }
+            let _ = (model, base, x);
+            None
         }
 
         pub(super) fn score3(self, trees: &[Tree3], cols: &Columns, sums: &mut [f64; COLUMNS]) {
@@ -538,6 +560,12 @@ impl Model {
     /// Predicted MEDV (median value, in $1000s) for one house. Allocates nothing.
     #[inline]
     pub fn predict(&self, row: &Row) -> f64 {
+        self.predict_with(Kernel::detect(), row)
+    }
+
+    /// [`Model::predict`] tree by tree, the way every kernel is checked against.
+    #[inline]
+    fn predict_walked(&self, row: &Row) -> f64 {
         let x = self.scaled(row);
         if self.trees3.is_empty() {
             self.sum(&x)
@@ -547,6 +575,18 @@ impl Model {
                 .iter()
                 .fold(self.base, |sum, t| sum + walk3(t, &x))
         }
+    }
+
+    /// One row through the kernel's one-row build (see `Ranked::score_row_avx2`), when it
+    /// has one: the bits [`Model::predict_walked`] gives.
+    #[inline]
+    fn predict_with(&self, kernel: Kernel, row: &Row) -> f64 {
+        if let Some(ranked) = &self.ranked
+            && let Some(sum) = kernel.score_row(ranked, self.base, &self.scaled(row))
+        {
+            return sum;
+        }
+        self.predict_walked(row)
     }
 
     /// Predicts every row into `out` (cleared first), reusing its allocation. Gives exactly
@@ -593,7 +633,7 @@ impl Model {
                 // than scored as a whole block: the same bits either way.
                 if rows.len() < FEW_ROWS {
                     for (row, out) in rows.iter().zip(out.iter_mut()) {
-                        *out = self.predict(row);
+                        *out = self.predict_with(kernel, row);
                     }
                     continue;
                 }
@@ -633,7 +673,7 @@ impl Model {
         {
             if rows.len() < FEW_ROWS {
                 for (row, out) in rows.iter().zip(out.iter_mut()) {
-                    *out = self.predict(row);
+                    *out = self.predict_with(kernel, row);
                 }
                 continue;
             }
@@ -713,7 +753,7 @@ mod tests {
                 .unwrap()
             })
             .collect();
-        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
+        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict_walked(r)).collect();
         assert_eq!(m.predict_all(&rows), one_by_one);
     }
 
@@ -734,7 +774,7 @@ mod tests {
                 .unwrap()
             })
             .collect();
-        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
+        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict_walked(r)).collect();
         let batch = m.predict_all(&rows);
         assert!(same_bits(&batch, &one_by_one));
         assert_eq!(batch.len(), rows.len());
@@ -763,7 +803,7 @@ mod tests {
             let rm = 4.0 + rows.len() as f64 % 5.0;
             rows.push(Row::new([1.0, rm, 296.0, 15.3, 396.9, 4.98]).unwrap());
         }
-        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
+        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict_walked(r)).collect();
         for kernel in Kernel::available() {
             let mut out = Vec::new();
             // Every batch size up to two blocks of the widest kernel, then the whole set.
@@ -776,6 +816,11 @@ mod tests {
             assert!(
                 same_bits(&out, &one_by_one),
                 "{kernel:?} differs from predict"
+            );
+            let alone: Vec<f64> = rows.iter().map(|r| m.predict_with(kernel, r)).collect();
+            assert!(
+                same_bits(&alone, &one_by_one),
+                "{kernel:?}'s one-row build differs from predict"
             );
         }
     }
@@ -846,7 +891,7 @@ mod tests {
             v[0] = rng.below(2) as f64;
             rows.push(Row::new(v).unwrap());
         }
-        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
+        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict_walked(r)).collect();
         for kernel in Kernel::available() {
             let mut out = Vec::new();
             m.predict_into_with(kernel, &rows, &mut out);
@@ -854,6 +899,41 @@ mod tests {
                 same_bits(&out, &one_by_one),
                 "{kernel:?} differs from predict"
             );
+            let alone: Vec<f64> = rows.iter().map(|r| m.predict_with(kernel, r)).collect();
+            assert!(
+                same_bits(&alone, &one_by_one),
+                "{kernel:?}'s one-row build differs from predict"
+            );
+        }
+    }
+
+    #[test]
+    fn the_one_row_build_adds_a_last_short_group_of_trees_and_nothing_more() {
+        // 40 trees: two whole groups of sixteen and eight more. Each tree's leaves are its
+        // number plus a little, so a tree added twice, skipped or out of order shows.
+        let mut a: Artifact = serde_json::from_str(EMBEDDED_ARTIFACT).unwrap();
+        let count = 40;
+        a.trees = Trees {
+            depth: 3,
+            count,
+            base_score: 0.1,
+            feature: (0..count * 7).map(|n| (n % 6) as u8).collect(),
+            threshold: (0..count * 7).map(|n| (n % 13) as f64).collect(),
+            leaf: (0..count * 8)
+                .map(|i| (i / 8) as f64 * 1e3 + (i % 8) as f64 * 1e-3)
+                .collect(),
+        };
+        a.scaling = None;
+        let m = Model::from_artifact(a).unwrap();
+        for v in [0.5, 3.0, 6.5, 12.5] {
+            let row = Row::new([1.0, v, v, v, v, v]).unwrap();
+            for kernel in Kernel::available() {
+                assert_eq!(
+                    m.predict_with(kernel, &row).to_bits(),
+                    m.predict_walked(&row).to_bits(),
+                    "{kernel:?}, {v}"
+                );
+            }
         }
     }
 
@@ -877,7 +957,7 @@ mod tests {
         let rows: Vec<Row> = (0..100)
             .map(|i| row(5.0 + i as f64 / 30.0, i as f64 / 4.0))
             .collect();
-        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict(r)).collect();
+        let one_by_one: Vec<f64> = rows.iter().map(|r| m.predict_walked(r)).collect();
         assert_eq!(m.predict_all(&rows), one_by_one);
     }
 

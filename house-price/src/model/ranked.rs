@@ -57,7 +57,30 @@ pub(super) struct Ranked {
     /// to whole vectors of eight.
     samples: [Vec<f64>; N_FEATURES],
     trees: Vec<RankedTree>,
+    /// The same trees sixteen abreast, for one row at a time (see [`Ranked::score_row_avx2`]).
+    groups: Vec<RowGroup>,
+    /// Each tree's leaves, one cache line per tree.
+    leaves: Vec<Leaves>,
 }
+
+/// Trees side by side in one group of the one-row kernel: 16-bit lanes of an AVX2 vector.
+const ROW_LANES: usize = 16;
+
+/// Sixteen trees' splits, level slot by level slot (a group's last trees may be padding,
+/// whose answers are never read).
+#[derive(Clone, Debug)]
+#[repr(C, align(32))]
+struct RowGroup {
+    /// For each split, the two bytes of its feature's rank among a row's eight 16-bit ranks:
+    /// a byte shuffle puts every tree's rank in its lane at once.
+    pick: [[u8; 2 * ROW_LANES]; 7],
+    /// Each split's place in its feature's sorted thresholds, as in [`RankedTree::key`].
+    key: [[i16; ROW_LANES]; 7],
+}
+
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct Leaves([f64; 8]);
 
 /// Thresholds counted at once in the second step of a vector rank: two vectors.
 const GROUP: usize = 16;
@@ -111,11 +134,114 @@ impl Ranked {
             samples.resize(groups.div_ceil(8) * 8, f64::INFINITY);
             samples
         });
+        let groups = trees
+            .chunks(ROW_LANES)
+            .map(|group| {
+                let mut g = RowGroup {
+                    pick: [[0; 2 * ROW_LANES]; 7],
+                    key: [[i16::MAX; ROW_LANES]; 7],
+                };
+                for (lane, t) in group.iter().enumerate() {
+                    for n in 0..7 {
+                        let f = t.feature[n] & 7;
+                        g.pick[n][2 * lane] = 2 * f;
+                        g.pick[n][2 * lane + 1] = 2 * f + 1;
+                        // Below MAX_THRESHOLDS < 2^13, so it fits.
+                        g.key[n][lane] = t.key[n][0] as i16;
+                    }
+                }
+                g
+            })
+            .collect();
+        let leaves = trees.iter().map(|t| Leaves(t.leaf)).collect();
         Some(Ranked {
             padded,
             samples,
             trees,
+            groups,
+            leaves,
         })
+    }
+
+    /// [`Ranked::rank_avx512`] four thresholds at a time.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn rank_avx2(&self, feature: usize, x: f64) -> u16 {
+        use std::arch::x86_64::*;
+        let below = |v: &[f64; 4]| {
+            // SAFETY: `v` is 4 f64.
+            let v = unsafe { _mm256_loadu_pd(v.as_ptr()) };
+            let lt = _mm256_cmp_pd::<_CMP_LT_OQ>(v, _mm256_set1_pd(x));
+            _mm256_movemask_pd(lt).count_ones() as usize
+        };
+        let (samples, _) = self.samples[feature].as_chunks::<4>();
+        let group = samples.iter().map(below).sum::<usize>() * GROUP;
+        let (group_vectors, _) = self.padded[feature][group..].as_chunks::<4>();
+        let rank = match group_vectors {
+            [a, b, c, d, ..] => group + below(a) + below(b) + below(c) + below(d),
+            // Not reached, as in `rank_avx512`.
+            _ => group,
+        };
+        // At most the number of thresholds, below MAX_THRESHOLDS.
+        rank as u16
+    }
+
+    /// One row's sum, `base` plus every tree in order: what `walk3` tree by tree gives, to
+    /// the bit. A one-row request is this: rather than walk 400 trees one after another
+    /// (three dependent loads each), it ranks the row's six values once, then answers the
+    /// seven splits of sixteen trees with one shuffle and one compare each and picks their
+    /// leaves with blends. What is left is the ordered additions, which nothing may reorder.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn score_row_avx2(&self, base: f64, x: &[f64; N_FEATURES]) -> f64 {
+        use std::arch::x86_64::*;
+        let mut ranks = [0u16; 8];
+        for (f, v) in x.iter().enumerate() {
+            // SAFETY: the caller's CPU has AVX2.
+            ranks[f] = unsafe { self.rank_avx2(f, *v) };
+        }
+        // The eight ranks in both 128-bit halves, which a byte shuffle reads separately.
+        // SAFETY: `ranks` is 16 bytes.
+        let ranks = _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(ranks.as_ptr().cast()) });
+        let (four, two, one) = (
+            _mm256_set1_epi16(4),
+            _mm256_set1_epi16(2),
+            _mm256_set1_epi16(1),
+        );
+        let mut sum = base;
+        let mut index = [0u16; ROW_LANES];
+        for (g, leaves) in self.groups.iter().zip(self.leaves.chunks(ROW_LANES)) {
+            // All ones in a lane where the tree's split sends the row right (rank > key).
+            // SAFETY: each `pick` and `key` row is one vector, aligned by the struct.
+            let right: [__m256i; 7] = std::array::from_fn(|n| unsafe {
+                let pick = _mm256_load_si256(g.pick[n].as_ptr().cast());
+                let key = _mm256_load_si256(g.key[n].as_ptr().cast());
+                _mm256_cmpgt_epi16(_mm256_shuffle_epi8(ranks, pick), key)
+            });
+            // The leaf index, as `walk3` finds it: bit 2 the root's answer, bit 1 the second
+            // level's, bit 0 the third's.
+            let mid = _mm256_blendv_epi8(right[1], right[2], right[0]);
+            let low_left = _mm256_blendv_epi8(right[3], right[4], right[1]);
+            let low_right = _mm256_blendv_epi8(right[5], right[6], right[2]);
+            let low = _mm256_blendv_epi8(low_left, low_right, right[0]);
+            let leaf = _mm256_or_si256(
+                _mm256_and_si256(right[0], four),
+                _mm256_or_si256(_mm256_and_si256(mid, two), _mm256_and_si256(low, one)),
+            );
+            // SAFETY: `index` is one vector.
+            unsafe { _mm256_storeu_si256(index.as_mut_ptr().cast(), leaf) };
+            for (l, i) in leaves.iter().zip(index) {
+                sum += l.0[usize::from(i & 7)];
+            }
+        }
+        sum
     }
 
     /// [`Ranked::rank`] with vector compares: the samples below `x` say in which group of
@@ -271,6 +397,15 @@ mod tests {
                             "feature {f}, x {x}"
                         );
                     }
+                    #[cfg(target_arch = "x86_64")]
+                    if std::arch::is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU has AVX2.
+                        assert_eq!(
+                            unsafe { ranked.rank_avx2(f, x) },
+                            rank,
+                            "feature {f}, x {x}"
+                        );
+                    }
                 };
                 for x in [
                     threshold,
@@ -335,6 +470,16 @@ mod tests {
                         ranked.rank(1, x),
                         "{x}"
                     );
+                }
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            for i in 0..=MAX_THRESHOLDS + 1 {
+                let t = i as f64;
+                for x in [t, t.next_down(), t.next_up()] {
+                    // SAFETY: the CPU has AVX2.
+                    assert_eq!(unsafe { ranked.rank_avx2(1, x) }, ranked.rank(1, x), "{x}");
                 }
             }
         }
