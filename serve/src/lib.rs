@@ -9,6 +9,7 @@
 //! - a [`Drain`] counts the connections, so [`Drain::stop`] can stop without dropping a
 //!   request a client has already sent.
 
+pub mod body;
 pub mod fixed_answers;
 
 use std::any::Any;

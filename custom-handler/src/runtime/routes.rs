@@ -15,6 +15,7 @@ use actix_web::{HttpResponse as ActixResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
+use serve::body::BodyError;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -82,11 +83,14 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> ActixRes
 }
 
 async fn read_body(
+    req: &actix_web::HttpRequest,
     payload: web::Payload,
     limit: usize,
     timeout: std::time::Duration,
 ) -> Result<web::Bytes, ActixResponse> {
-    let Ok(read) = tokio::time::timeout(timeout, payload.to_bytes_limited(limit)).await else {
+    let declared = serve::body::declared_length(req.headers());
+    let read = serve::body::collect(payload, declared, limit);
+    let Ok(read) = tokio::time::timeout(timeout, read).await else {
         // actix closes the connection after this answer, since the body was not all read.
         return Err(error(
             StatusCode::REQUEST_TIMEOUT,
@@ -98,8 +102,8 @@ async fn read_body(
         ));
     };
     match read {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => {
+        Ok(bytes) => Ok(bytes),
+        Err(BodyError::Unreadable(e)) => {
             // Not actix's text, which carries debug output (`Some(Custom { kind: … })`).
             log::debug!("unreadable request body: {e}");
             Err(error(
@@ -108,7 +112,7 @@ async fn read_body(
                 "the request body could not be read: the connection failed or it ended early",
             ))
         }
-        Err(_) => Err(error(
+        Err(BodyError::TooLarge) => Err(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!("the request body is larger than the {limit}-byte limit"),
@@ -139,7 +143,7 @@ async fn invoke(
             format!("no function named `{name}` is declared in this app"),
         );
     };
-    let body = match read_body(payload, state.body_limit, state.body_timeout).await {
+    let body = match read_body(&req, payload, state.body_limit, state.body_timeout).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -278,7 +282,7 @@ async fn forward(
         }
         return not_found();
     };
-    let body = match read_body(payload, state.body_limit, state.body_timeout).await {
+    let body = match read_body(&req, payload, state.body_limit, state.body_timeout).await {
         Ok(body) => body,
         Err(response) => return response,
     };

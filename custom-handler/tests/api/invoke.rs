@@ -245,6 +245,49 @@ async fn an_invocation_over_the_body_limit_gets_a_413_json_error() {
     );
 }
 
+/// `text` as a body without a `Content-Length`, in chunks of `size` bytes.
+fn streamed(text: &str, size: usize) -> reqwest::Body {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = text
+        .as_bytes()
+        .chunks(size)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
+}
+
+#[tokio::test]
+async fn an_invocation_streamed_in_chunks_is_read_whole_and_held_to_the_limit() {
+    let limit = 4096;
+    let app = spawn(toy_app().invocation_body_limit(limit)).await;
+    let invocation = |n: usize| http_envelope("POST", Some(&"x".repeat(n))).to_string();
+    let short = invocation(1000);
+    let at_once: InvocationResponse = app
+        .invoke("echo", short.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    for size in [1, 100, 4096] {
+        let response = app.invoke("echo", streamed(&short, size)).await;
+        assert_eq!(response.status(), 200, "chunks of {size}");
+        let streamed: InvocationResponse = response.json().await.unwrap();
+        assert_eq!(
+            streamed.http_output("res").unwrap(),
+            at_once.http_output("res").unwrap(),
+            "chunks of {size}"
+        );
+    }
+    let long = invocation(5000);
+    for size in [100, 5000] {
+        let response = app.invoke("echo", streamed(&long, size)).await;
+        let message = assert_json_error(response, 413, "payload_too_large").await;
+        assert_eq!(
+            message,
+            "the request body is larger than the 4096-byte limit"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_large_batch_fits_in_the_default_limit() {
     let app = spawn_app().await;

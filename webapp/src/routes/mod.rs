@@ -9,9 +9,10 @@ pub mod uploads;
 
 use std::time::Duration;
 
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, Route, web};
 use house_price::api::ApiError;
+use serve::body::BodyError;
 
 pub use health::HealthResponse;
 
@@ -100,12 +101,7 @@ fn content_type(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
 
 /// A body whose `Content-Length` is over `limit` is a 413 before any of it is read.
 fn check_declared_length(req: &HttpRequest, limit: usize) -> Result<(), HttpError> {
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
+    match serve::body::declared_length(req.headers()) {
         Some(n) if n > limit as u64 => Err(HttpError(ApiError::BodyTooLarge { limit })),
         _ => Ok(()),
     }
@@ -121,12 +117,11 @@ async fn read_body(
     limit: usize,
     timeout: Duration,
 ) -> Result<web::Bytes, HttpError> {
-    let too_large = || HttpError(ApiError::BodyTooLarge { limit });
-    check_declared_length(req, limit)?;
-    match tokio::time::timeout(timeout, payload.to_bytes_limited(limit)).await {
-        Ok(Ok(Ok(body))) => Ok(body),
-        Ok(Ok(Err(e))) => Err(errors::payload_error(&e, limit)),
-        Ok(Err(_)) => Err(too_large()),
+    let declared = serve::body::declared_length(req.headers());
+    match tokio::time::timeout(timeout, serve::body::collect(payload, declared, limit)).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(BodyError::TooLarge)) => Err(HttpError(ApiError::BodyTooLarge { limit })),
+        Ok(Err(BodyError::Unreadable(e))) => Err(errors::payload_error(&e.into(), limit)),
         Err(_) => Err(HttpError(ApiError::BodyTimeout {
             seconds: timeout.as_secs(),
         })),

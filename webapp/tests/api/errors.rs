@@ -112,6 +112,68 @@ async fn predict_returns_413_when_the_body_is_over_one_mebibyte() {
     assert_eq!(app.post_json(FIRST_ROW).await.status(), 200);
 }
 
+/// A body in `pieces` with no `Content-Length`, each piece sent as its own chunk.
+fn streamed(pieces: Vec<String>) -> reqwest::Body {
+    reqwest::Body::wrap_stream(futures_util::stream::iter(
+        pieces.into_iter().map(Ok::<_, std::io::Error>),
+    ))
+}
+
+#[tokio::test]
+async fn predict_counts_a_streamed_body_against_the_limit_to_the_byte() {
+    let limit = 1000;
+    let app = spawn_app_with(|s| s.limits.max_body_bytes = limit).await;
+    // A record padded with spaces to exactly `limit` bytes, in chunks of 100, 0 and 1 bytes
+    // so the limit falls inside a chunk, on a chunk's edge, and after an empty one.
+    let exact = format!("{FIRST_ROW}{}", " ".repeat(limit - FIRST_ROW.len()));
+    let split = |body: &str, sizes: &[usize]| {
+        let mut pieces = Vec::new();
+        let mut rest = body;
+        for n in sizes.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (piece, tail) = rest.split_at((*n).min(rest.len()));
+            pieces.push(piece.to_owned());
+            rest = tail;
+        }
+        pieces
+    };
+    let first = app.predictions(FIRST_ROW).await;
+    for sizes in [&[100][..], &[1, 0, 99], &[limit]] {
+        let response = app
+            .post_predict(Some("application/json"), streamed(split(&exact, sizes)))
+            .await;
+        assert_eq!(response.status(), 200, "{sizes:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["prediction"][0].as_f64(), Some(first[0]), "{sizes:?}");
+        let over = format!("{exact} ");
+        let message = assert_error(
+            app.post_predict(Some("application/json"), streamed(split(&over, sizes)))
+                .await,
+            413,
+            "body_too_large",
+        )
+        .await;
+        assert!(message.contains("1000 bytes"), "{message}");
+    }
+    // Nothing more arriving after the first piece is a body of that piece alone.
+    let response = app
+        .post_predict(
+            Some("application/json"),
+            streamed(vec![FIRST_ROW.to_owned()]),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_error(
+        app.post_predict(Some("application/json"), streamed(vec![]))
+            .await,
+        400,
+        "malformed_json",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn predict_returns_413_when_there_are_more_than_10000_rows() {
     let app = spawn_app().await;
