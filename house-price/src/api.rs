@@ -41,16 +41,14 @@ impl Format {
         let Some(raw) = content_type else {
             return Ok(Format::Json);
         };
-        let essence = raw
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
-            "application/json" | "text/json" => Ok(Format::Json),
-            "text/csv" | "application/csv" => Ok(Format::Csv),
-            _ => Err(ApiError::UnsupportedMediaType(crate::input::excerpt(raw))),
+        let essence = raw.split(';').next().unwrap_or("").trim();
+        let is = |names: [&str; 2]| names.iter().any(|n| essence.eq_ignore_ascii_case(n));
+        if is(["application/json", "text/json"]) {
+            Ok(Format::Json)
+        } else if is(["text/csv", "application/csv"]) {
+            Ok(Format::Csv)
+        } else {
+            Err(ApiError::UnsupportedMediaType(crate::input::excerpt(raw)))
         }
     }
 
@@ -368,6 +366,27 @@ mod tests {
             Format::from_content_type(Some("text/csv")).unwrap(),
             Format::Csv
         );
+        for (raw, format) in [
+            (" Application/JSON ;charset=utf-8", Format::Json),
+            ("TEXT/json", Format::Json),
+            ("Text/CSV; header=present", Format::Csv),
+            ("application/CSV", Format::Csv),
+        ] {
+            assert_eq!(
+                Format::from_content_type(Some(raw)).unwrap(),
+                format,
+                "{raw}"
+            );
+        }
+        for raw in [
+            "",
+            "json",
+            "application/jsonx",
+            "text/csv2",
+            "application/json/x",
+        ] {
+            assert!(Format::from_content_type(Some(raw)).is_err(), "{raw}");
+        }
         assert_eq!(
             Format::from_content_type(Some("application/x-www-form-urlencoded"))
                 .unwrap_err()

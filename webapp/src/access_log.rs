@@ -22,7 +22,7 @@ use std::time::{Instant, SystemTime};
 use actix_web::Error;
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::USER_AGENT;
+use actix_web::http::header::{FORWARDED, USER_AGENT, X_FORWARDED_FOR};
 use actix_web::web::Bytes;
 
 use crate::telemetry;
@@ -183,10 +183,7 @@ pub struct Line {
 impl Line {
     fn start(req: &ServiceRequest) -> Line {
         let mut fields = Vec::with_capacity(128);
-        match req.connection_info().realip_remote_addr() {
-            Some(client) => escaped(&mut fields, client.as_bytes()),
-            None => fields.push(b'-'),
-        }
+        client(req, &mut fields);
         fields.extend_from_slice(b" \"");
         fields.extend_from_slice(req.method().as_str().as_bytes());
         fields.push(b' ');
@@ -294,6 +291,36 @@ fn stamp_of(secs: u64) -> jiff::Timestamp {
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
+/// The client's address as actix-web's `ConnectionInfo::realip_remote_addr` gives it: the
+/// first `for` of `Forwarded`, else the first address in `X-Forwarded-For`, else the peer's
+/// IP. Without a `Forwarded` header (App Service's front end sends `X-Forwarded-For`) this
+/// reads the header in place: `connection_info` builds four strings and a map entry per
+/// request, for one field of one line.
+fn client(req: &ServiceRequest, out: &mut Vec<u8>) {
+    let headers = req.headers();
+    if headers.contains_key(FORWARDED) {
+        return match req.connection_info().realip_remote_addr() {
+            Some(client) => escaped(out, client.as_bytes()),
+            None => out.push(b'-'),
+        };
+    }
+    // actix-web's `first_header_value`: the first header's first entry, trimmed, when the
+    // header is text.
+    let forwarded_for = headers
+        .get(X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim);
+    match (forwarded_for, req.peer_addr()) {
+        (Some(client), _) => escaped(out, client.as_bytes()),
+        // An IP address is printable ASCII: nothing to escape.
+        (None, Some(peer)) => {
+            let _ = write!(out, "{}", peer.ip());
+        }
+        (None, None) => out.push(b'-'),
+    }
+}
+
 /// A client's bytes as printable ASCII: `"`, `\` and anything outside space to `~` become
 /// `\xHH`, so a field cannot end early and a line cannot break.
 fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -345,6 +372,71 @@ mod tests {
             text.contains("] 203.0.113.9 \"GET /health HTTP/1.1\" 200 2 \"-\" "),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_client_address_is_the_one_actix_webs_connection_info_gives() {
+        let peer: std::net::SocketAddr = "10.1.2.3:5555".parse().unwrap();
+        let v6: std::net::SocketAddr = "[2001:db8::7]:443".parse().unwrap();
+        type Headers<'a> = Vec<(&'a str, &'a [u8])>;
+        let cases: Vec<(Option<std::net::SocketAddr>, Headers)> = vec![
+            (Some(peer), vec![]),
+            (Some(v6), vec![]),
+            (None, vec![]),
+            (
+                Some(peer),
+                vec![("x-forwarded-for", b"203.0.113.9, 10.0.0.1")],
+            ),
+            (Some(peer), vec![("x-forwarded-for", b"  203.0.113.9  ")]),
+            (Some(peer), vec![("x-forwarded-for", b"")]),
+            (Some(peer), vec![("x-forwarded-for", b",1.2.3.4")]),
+            (Some(peer), vec![("x-forwarded-for", b"\xff1.2.3.4")]),
+            (
+                Some(peer),
+                vec![
+                    ("x-forwarded-for", b"198.51.100.1"),
+                    ("x-forwarded-for", b"198.51.100.2"),
+                ],
+            ),
+            (None, vec![("x-forwarded-for", b"[2001:db8::1]:80")]),
+            (
+                Some(peer),
+                vec![("forwarded", b"for=192.0.2.60;proto=http")],
+            ),
+            (
+                Some(peer),
+                vec![
+                    ("forwarded", b"by=x, For=\"[2001:db8:cafe::17]:4711\""),
+                    ("x-forwarded-for", b"203.0.113.9"),
+                ],
+            ),
+            (Some(peer), vec![("forwarded", b"proto=https")]),
+        ];
+        for (addr, headers) in cases {
+            let mut req = TestRequest::get().uri("/");
+            if let Some(addr) = addr {
+                req = req.peer_addr(addr);
+            }
+            for (name, value) in &headers {
+                req = req.append_header((
+                    *name,
+                    actix_web::http::header::HeaderValue::from_bytes(value).unwrap(),
+                ));
+            }
+            let req = req.to_srv_request();
+            let mut ours = Vec::new();
+            client(&req, &mut ours);
+            let mut theirs = Vec::new();
+            match req.connection_info().realip_remote_addr() {
+                Some(client) => escaped(&mut theirs, client.as_bytes()),
+                None => theirs.push(b'-'),
+            }
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(theirs).unwrap(),
+                "{addr:?} {headers:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `POST /predict`.
 
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use house_price::api::{self, ApiError, ErrorBody, PredictResponse};
 
@@ -70,6 +71,7 @@ pub async fn predict(
         .map_err(|_| ApiError::Internal)??
     };
     Ok(HttpResponse::Ok()
-        .content_type(reply.content_type)
+        // Static: `content_type` would copy the name into a new header value per request.
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static(reply.content_type)))
         .body(reply.body))
 }
