@@ -22,10 +22,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Extensions, ServerHandle, ServiceRequest, ServiceResponse};
+use std::future::{Ready, ready};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::dev::{
+    Extensions, ServerHandle, Service, ServiceRequest, ServiceResponse, Transform,
+};
 use actix_web::http::ConnectionType;
-use actix_web::middleware::Next;
 use tokio::time::Instant;
 
 /// How often [`Drain::stop`] looks whether every connection has closed.
@@ -50,7 +54,7 @@ impl Drop for Connection {
 
 /// The drain of one server: build it from the listener before handing the listener to the
 /// server (`serve::serve` does both), register [`Drain::on_connect`] and
-/// [`close_when_draining`], and call [`Drain::stop`] instead of `ServerHandle::stop`.
+/// [`CloseWhenDraining`], and call [`Drain::stop`] instead of `ServerHandle::stop`.
 #[derive(Debug)]
 pub struct Drain {
     shared: Arc<Shared>,
@@ -104,22 +108,76 @@ impl Drain {
     }
 }
 
-/// Middleware (`from_fn(drain::close_when_draining)`): once the server drains, every response
+/// Middleware (`.wrap(drain::CloseWhenDraining)`): once the server drains, every response
 /// closes its connection, so the client sends its next request on a new one, which is refused.
-pub async fn close_when_draining(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let mut response = next.call(request).await?;
-    let draining = response
-        .request()
-        .conn_data::<Connection>()
-        .is_some_and(|c| c.0.draining.load(Ordering::SeqCst));
-    if draining {
-        response
-            .response_mut()
-            .head_mut()
-            .set_connection_type(ConnectionType::Close);
+/// A `Transform` rather than `from_fn`, which boxes two futures per request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CloseWhenDraining;
+
+impl<S, B> Transform<S, ServiceRequest> for CloseWhenDraining
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = CloseWhenDrainingService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(CloseWhenDrainingService { service }))
     }
-    Ok(response)
+}
+
+/// [`CloseWhenDraining`] around one worker's app.
+#[derive(Debug)]
+pub struct CloseWhenDrainingService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for CloseWhenDrainingService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = Closing<S::Future>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        Closing {
+            answer: self.service.call(request),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The app's answer, closing its connection if the server has begun to drain.
+    pub struct Closing<F> {
+        #[pin]
+        answer: F,
+    }
+}
+
+impl<F, B> Future for Closing<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut response = std::task::ready!(self.project().answer.poll(cx))?;
+        let draining = response
+            .request()
+            .conn_data::<Connection>()
+            .is_some_and(|c| c.0.draining.load(Ordering::SeqCst));
+        if draining {
+            response
+                .response_mut()
+                .head_mut()
+                .set_connection_type(ConnectionType::Close);
+        }
+        Poll::Ready(Ok(response))
+    }
 }

@@ -623,6 +623,14 @@ impl Model {
 
     /// Adds every tree to `out` (which holds the base score), one row per value.
     fn score_into(&self, kernel: Kernel, rows: &[Row], out: &mut [f64]) {
+        // A few rows (the one of a one-row request) are scored one by one, with no block's
+        // buffers to set up.
+        if rows.len() < FEW_ROWS {
+            for (row, out) in rows.iter().zip(out.iter_mut()) {
+                *out = self.predict_with(kernel, row);
+            }
+            return;
+        }
         if let (true, Some(ranked)) = (kernel.ranked(), &self.ranked) {
             return self.score_ranked(kernel, ranked, rows, out);
         }

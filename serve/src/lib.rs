@@ -70,7 +70,7 @@ impl fmt::Debug for Serving {
 }
 
 /// Serves the app `factory` builds (once per worker) on `listener`. OS signals are left to the
-/// caller. The app should `.wrap(from_fn(drain::close_when_draining))`. Call inside an actix
+/// caller. The app should `.wrap(drain::CloseWhenDraining)`. Call inside an actix
 /// runtime.
 pub fn serve<F, I, S, B>(
     listener: TcpListener,

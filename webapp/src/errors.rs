@@ -3,12 +3,14 @@
 
 use std::fmt;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use std::future::{Ready, ready};
+
+use actix_web::body::EitherBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::error::PayloadError;
 use actix_web::http::{Method, StatusCode, header};
-use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use futures_util::future::{Either, MapOk, TryFutureExt};
 use house_price::api::{ApiError, ErrorBody, ErrorDetail};
 use storage::StorageError;
 
@@ -53,19 +55,61 @@ impl ResponseError for HttpError {
 
 /// Middleware: refuses a request whose `Content-Encoding` is anything but `identity`, before
 /// its body is read; one rule for every route (`house_price::api::check_content_encoding`).
-pub async fn refuse_encoded(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let header = req
-        .headers()
-        .get(header::CONTENT_ENCODING)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    match house_price::api::check_content_encoding(header.as_deref()) {
-        Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
-        Err(e) => Ok(req
-            .into_response(HttpError(e).error_response())
-            .map_into_right_body()),
+/// A `Transform` rather than `from_fn`, which boxes two futures per request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RefuseEncoded;
+
+impl<S, B> Transform<S, ServiceRequest> for RefuseEncoded
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = RefuseEncodedService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RefuseEncodedService { service }))
+    }
+}
+
+/// [`RefuseEncoded`] around one worker's app.
+#[derive(Debug)]
+pub struct RefuseEncodedService<S> {
+    service: S,
+}
+
+type Answered<B> = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
+
+impl<S, B> Service<ServiceRequest> for RefuseEncodedService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = Either<
+        MapOk<S::Future, fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>>,
+        Ready<Answered<B>>,
+    >;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let header = req
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        match house_price::api::check_content_encoding(header.as_deref()) {
+            Ok(()) => Either::Left(
+                self.service
+                    .call(req)
+                    .map_ok(ServiceResponse::map_into_left_body as fn(_) -> _),
+            ),
+            Err(e) => Either::Right(ready(Ok(req
+                .into_response(HttpError(e).error_response())
+                .map_into_right_body()))),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, web};
 use drain::Drain;
 use house_price::model::ModelError;
@@ -126,9 +126,9 @@ impl Application {
         };
         let serve::Serving { server, drain } = serve::serve(listener, &options, move || {
             App::new()
-                .wrap(from_fn(drain::close_when_draining))
+                .wrap(drain::CloseWhenDraining)
                 // Innermost: compressed bodies are refused before any route reads them.
-                .wrap(from_fn(errors::refuse_encoded))
+                .wrap(errors::RefuseEncoded)
                 .wrap(security_headers())
                 // Outermost: every answer gets its line, with the client address App Service's
                 // front end forwards, not the front end's own.

@@ -259,7 +259,7 @@ impl FunctionApp {
         };
         let serve::Serving { server, drain } = serve::serve(listener, &options, move || {
             actix_web::App::new()
-                .wrap(actix_web::middleware::from_fn(drain::close_when_draining))
+                .wrap(drain::CloseWhenDraining)
                 .app_data(state.clone())
                 .configure(routes::configure)
         })

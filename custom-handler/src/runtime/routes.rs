@@ -90,7 +90,7 @@ async fn read_body(
 ) -> Result<web::Bytes, ActixResponse> {
     let declared = serve::body::declared_length(req.headers());
     let read = serve::body::collect(payload, declared, limit);
-    let Ok(read) = tokio::time::timeout(timeout, read).await else {
+    let Some(read) = serve::body::within(timeout, read).await else {
         // actix closes the connection after this answer, since the body was not all read.
         return Err(error(
             StatusCode::REQUEST_TIMEOUT,

@@ -118,11 +118,11 @@ async fn read_body(
     timeout: Duration,
 ) -> Result<web::Bytes, HttpError> {
     let declared = serve::body::declared_length(req.headers());
-    match tokio::time::timeout(timeout, serve::body::collect(payload, declared, limit)).await {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(BodyError::TooLarge)) => Err(HttpError(ApiError::BodyTooLarge { limit })),
-        Ok(Err(BodyError::Unreadable(e))) => Err(errors::payload_error(&e.into(), limit)),
-        Err(_) => Err(HttpError(ApiError::BodyTimeout {
+    match serve::body::within(timeout, serve::body::collect(payload, declared, limit)).await {
+        Some(Ok(body)) => Ok(body),
+        Some(Err(BodyError::TooLarge)) => Err(HttpError(ApiError::BodyTooLarge { limit })),
+        Some(Err(BodyError::Unreadable(e))) => Err(errors::payload_error(&e.into(), limit)),
+        None => Err(HttpError(ApiError::BodyTimeout {
             seconds: timeout.as_secs(),
         })),
     }
