@@ -252,9 +252,15 @@ mod kernel {
     enum Width {
         /// Baseline x86-64 (SSE2) or another architecture.
         Scalar,
-        /// AVX2 (four rows per instruction; sixteen trees for a single row).
-        #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+        /// AVX2 (four rows per instruction; sixteen trees for a single row). Outside
+        /// tests, [`Width::Avx2Ranked`] runs this build for a model with no rank form; tests
+        /// make it to hold it to the same bits on every model.
+        #[cfg_attr(any(not(target_arch = "x86_64"), not(test)), allow(dead_code))]
         Avx2,
+        /// AVX2 over feature ranks, sixteen rows per instruction (see [`ranked`]); the `f64`
+        /// AVX2 build for a model that has no rank form.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+        Avx2Ranked,
         /// AVX-512F (eight rows per instruction).
         #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
         Avx512,
@@ -293,7 +299,7 @@ mod kernel {
                     return Kernel(Width::Avx512);
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {
-                    return Kernel(Width::Avx2);
+                    return Kernel(Width::Avx2Ranked);
                 }
             }
             Kernel(Width::Scalar)
@@ -307,6 +313,7 @@ mod kernel {
             {
                 if std::arch::is_x86_feature_detected!("avx2") {
                     all.push(Kernel(Width::Avx2));
+                    all.push(Kernel(Width::Avx2Ranked));
                 }
                 if std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx2")
@@ -324,27 +331,38 @@ mod kernel {
 
         /// Whether this kernel scores feature ranks (see [`ranked`]).
         pub(super) fn ranked(self) -> bool {
-            self.0 == Width::Avx512Ranked
+            matches!(self.0, Width::Avx2Ranked | Width::Avx512Ranked)
         }
 
-        /// Adds every tree to `sums` for the block of rows `xs` (see
-        /// `Ranked::score_avx512`); for a kernel that is not [`Kernel::ranked`], this does
-        /// nothing.
+        /// Writes the sum of `base` and every tree for the block of rows `xs` into `out`
+        /// (see `Ranked::score_avx2` and `Ranked::score_avx512`); for a kernel that is not
+        /// [`Kernel::ranked`], this does nothing.
         pub(super) fn score_ranked(
             self,
             model: &ranked::Ranked,
+            base: f64,
             xs: &[[f64; N_FEATURES]],
             ranks: &mut ranked::Ranks,
-            sums: &mut ranked::Sums,
+            out: &mut [f64],
         ) {
             #[cfg(target_arch = "x86_64")]
-            if self.0 == Width::Avx512Ranked {
-                // SAFETY: only `detect` and `available` make an Avx512Ranked kernel, and
-                // only when the CPU reports AVX-512F, AVX-512BW and POPCNT.
-                unsafe { model.score_avx512(xs, ranks, sums) }
+            match self.0 {
+                Width::Avx512Ranked => {
+                    let mut sums = [[base; 8]; 8];
+                    // SAFETY: only `detect` and `available` make an Avx512Ranked kernel,
+                    // and only when the CPU reports AVX-512F, AVX-512BW and POPCNT.
+                    unsafe { model.score_avx512(xs, ranks, &mut sums) };
+                    for (i, out) in out.iter_mut().enumerate() {
+                        *out = ranked::sum_of(&sums, i);
+                    }
+                }
+                // SAFETY: only `detect` and `available` make an Avx2Ranked kernel, and only
+                // when the CPU reports AVX2.
+                Width::Avx2Ranked => unsafe { model.score_avx2(base, xs, ranks, out) },
+                _ => {}
             }
             #[cfg(not(target_arch = "x86_64"))]
-            let _ = (model, xs, ranks, sums);
+            let _ = (model, base, xs, ranks, out);
         }
 
         /// One row's sum through the AVX2 one-row kernel, or `None` on a CPU without it.
@@ -373,7 +391,7 @@ mod kernel {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: only `detect` and `available` make an Avx2 kernel, and only when the
                 // CPU reports AVX2.
-                Width::Avx2 => unsafe { score3_avx2(trees, cols, sums) },
+                Width::Avx2 | Width::Avx2Ranked => unsafe { score3_avx2(trees, cols, sums) },
                 _ => score3(trees, cols, sums),
             }
         }
@@ -688,12 +706,8 @@ impl Model {
             for (x, row) in xs.iter_mut().zip(rows) {
                 *x = self.scaled(row);
             }
-            let mut sums = [[self.base; 8]; 8];
             // A short last block scores what its unused lanes last held, then drops it.
-            kernel.score_ranked(ranked, &xs[..rows.len()], &mut ranks, &mut sums);
-            for (i, out) in out.iter_mut().enumerate() {
-                *out = ranked::sum_of(&sums, i);
-            }
+            kernel.score_ranked(ranked, self.base, &xs[..rows.len()], &mut ranks, out);
         }
     }
 

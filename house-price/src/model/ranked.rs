@@ -1,5 +1,5 @@
 //! Depth-3 trees scored on feature *ranks* in 16-bit lanes: 32 rows per AVX-512 vector
-//! instead of the 8 that `f64` compares allow.
+//! and 16 per AVX2 vector, instead of the 8 and 4 that `f64` compares allow.
 //!
 //! A split only asks whether `x > t`. Sort a feature's distinct thresholds; the rank of `x`
 //! is how many of them are below it. Then `x > t` exactly when the rank is above `t`'s own
@@ -36,6 +36,17 @@ pub(super) fn sum_of(sums: &Sums, i: usize) -> f64 {
     sums[4 * h + r % 4][r / 4]
 }
 
+/// Where row `i` of a block is among the AVX2 block kernel's sums, as its unpacks leave
+/// them: of each sixteen rows, vector 0 holds rows 0, 2, 8, 10; vector 1 rows 4, 6, 12, 14;
+/// vectors 2 and 3 the odd rows after those.
+#[inline]
+fn block_sum(sums: &[[f64; 4]], i: usize) -> f64 {
+    let (h, r) = (i / BLOCK_LANES, i % BLOCK_LANES);
+    let lane = r / 2;
+    let j = 2 * (r % 2) + (lane % 4) / 2;
+    sums[4 * h + j][2 * (lane / 4) + lane % 2]
+}
+
 /// One tree for the kernel: each split's place in its feature's sorted thresholds, already
 /// repeated across a whole vector so the kernel loads it instead of broadcasting.
 #[derive(Clone, Debug)]
@@ -61,6 +72,8 @@ pub(super) struct Ranked {
     groups: Vec<RowGroup>,
     /// Each tree's leaves, one cache line per tree.
     leaves: Vec<Leaves>,
+    /// The same trees for the AVX2 block kernel.
+    blocks: Vec<BlockTree>,
 }
 
 /// Trees side by side in one group of the one-row kernel: 16-bit lanes of an AVX2 vector.
@@ -81,6 +94,22 @@ struct RowGroup {
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]
 struct Leaves([f64; 8]);
+
+/// Rows in one vector of the AVX2 block kernel: 16-bit ranks.
+const BLOCK_LANES: usize = 16;
+
+/// One tree for the AVX2 block kernel (see [`Ranked::score_avx2`]), five cache lines.
+#[derive(Clone, Debug)]
+#[repr(C, align(32))]
+struct BlockTree {
+    /// One more than each split's place in its feature's sorted thresholds (see
+    /// [`RankedTree::key`]): a row goes left when its rank is below this.
+    above: [[i16; BLOCK_LANES]; 7],
+    /// The leaves' low and high 32-bit words, last leaf first: AVX2 has no variable
+    /// permute of 64-bit lanes, but one of 32-bit lanes picks eight rows' words at once.
+    words: [[u32; 8]; 2],
+    feature: [u8; 7],
+}
 
 /// Thresholds counted at once in the second step of a vector rank: two vectors.
 const GROUP: usize = 16;
@@ -154,12 +183,28 @@ impl Ranked {
             })
             .collect();
         let leaves = trees.iter().map(|t| Leaves(t.leaf)).collect();
+        let blocks = trees
+            .iter()
+            .map(|t| {
+                let word = |shift: u32| {
+                    // Truncation keeps the word asked for.
+                    std::array::from_fn(|j| (t.leaf[7 - j].to_bits() >> shift) as u32)
+                };
+                BlockTree {
+                    // At most MAX_THRESHOLDS < 2^13, so each fits.
+                    above: t.key.map(|k| [k[0] as i16 + 1; BLOCK_LANES]),
+                    words: [word(0), word(32)],
+                    feature: t.feature,
+                }
+            })
+            .collect();
         Some(Ranked {
             padded,
             samples,
             trees,
             groups,
             leaves,
+            blocks,
         })
     }
 
@@ -242,6 +287,96 @@ impl Ranked {
             }
         }
         sum
+    }
+
+    /// Every tree's sum, `base` first, for a block of rows (at most [`BLOCK_ROWS`]) into
+    /// `out`, in row order: what `walk3` tree by tree gives each row, to the bit. Sixteen
+    /// rows' ranks fill a vector, so a split is one 16-bit compare for all of them; the
+    /// leaf is picked by two 32-bit permutes (its low and high words) and the sums are
+    /// added tree after tree, as the scalar walk adds them.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn score_avx2(
+        &self,
+        base: f64,
+        xs: &[[f64; N_FEATURES]],
+        ranks: &mut Ranks,
+        out: &mut [f64],
+    ) {
+        use std::arch::x86_64::*;
+        const HALVES: usize = BLOCK_ROWS / BLOCK_LANES;
+        for (i, x) in xs.iter().take(BLOCK_ROWS).enumerate() {
+            for (f, v) in x.iter().enumerate() {
+                // SAFETY: the caller's CPU has AVX2.
+                ranks[f][i] = unsafe { self.rank_avx2(f, *v) };
+            }
+        }
+        // SAFETY: each row of `ranks` is HALVES vectors.
+        let rank: [[__m256i; 8]; HALVES] = std::array::from_fn(|h| {
+            std::array::from_fn(|f| unsafe {
+                _mm256_loadu_si256(ranks[f][h * BLOCK_LANES..].as_ptr().cast())
+            })
+        });
+        let (four, two, one) = (
+            _mm256_set1_epi16(4),
+            _mm256_set1_epi16(2),
+            _mm256_set1_epi16(1),
+        );
+        let mut s = [[_mm256_set1_pd(base); 4]; HALVES];
+        for t in &self.blocks {
+            // SAFETY: each `above` and `words` row is one vector, aligned by the struct.
+            let above: [__m256i; 7] =
+                std::array::from_fn(|n| unsafe { _mm256_load_si256(t.above[n].as_ptr().cast()) });
+            let [low, high] = t
+                .words
+                .map(|w| unsafe { _mm256_load_si256(w.as_ptr().cast()) });
+            let feature = t.feature.map(|f| usize::from(f & 7));
+            for (rank, s) in rank.iter().zip(s.iter_mut()) {
+                // All ones in a lane whose row the split sends left (rank <= key).
+                let left: [__m256i; 7] =
+                    std::array::from_fn(|n| _mm256_cmpgt_epi16(above[n], rank[feature[n]]));
+                // The leaf index counted from the last leaf, so the answers are its bits:
+                // bit 2 the root's, bit 1 the second level's, bit 0 the third's.
+                let mid = _mm256_blendv_epi8(left[2], left[1], left[0]);
+                let low_left = _mm256_blendv_epi8(left[4], left[3], left[1]);
+                let low_right = _mm256_blendv_epi8(left[6], left[5], left[2]);
+                let bottom = _mm256_blendv_epi8(low_right, low_left, left[0]);
+                let even = _mm256_or_si256(
+                    _mm256_and_si256(left[0], four),
+                    _mm256_or_si256(_mm256_and_si256(mid, two), _mm256_and_si256(bottom, one)),
+                );
+                // A 32-bit permute reads the low three bits of a lane, which hold the even
+                // row of the two 16-bit lanes in it; shifting brings down the odd row.
+                let odd = _mm256_srli_epi32::<16>(even);
+                let pick = |index| {
+                    let (lo, hi) = (
+                        _mm256_permutevar8x32_epi32(low, index),
+                        _mm256_permutevar8x32_epi32(high, index),
+                    );
+                    (
+                        _mm256_castsi256_pd(_mm256_unpacklo_epi32(lo, hi)),
+                        _mm256_castsi256_pd(_mm256_unpackhi_epi32(lo, hi)),
+                    )
+                };
+                let (a, b) = pick(even);
+                let (c, d) = pick(odd);
+                s[0] = _mm256_add_pd(s[0], a);
+                s[1] = _mm256_add_pd(s[1], b);
+                s[2] = _mm256_add_pd(s[2], c);
+                s[3] = _mm256_add_pd(s[3], d);
+            }
+        }
+        let mut sums = [[0.0; 4]; 4 * HALVES];
+        for (v, sums) in s.iter().flatten().zip(&mut sums) {
+            // SAFETY: each `sums` row is 4 f64.
+            unsafe { _mm256_storeu_pd(sums.as_mut_ptr(), *v) };
+        }
+        for (i, out) in out.iter_mut().take(BLOCK_ROWS).enumerate() {
+            *out = block_sum(&sums, i);
+        }
     }
 
     /// [`Ranked::rank`] with vector compares: the samples below `x` say in which group of
