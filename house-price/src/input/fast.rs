@@ -20,21 +20,25 @@ pub(super) fn parse(body: &[u8], max_rows: usize) -> Option<Vec<Row>> {
     parse_with(body, max_rows, PARALLEL_BYTES)
 }
 
-/// Column-form bodies from this size up are read on two threads (see [`columns_in_two`]):
-/// 700 KiB takes about a millisecond on one.
+/// Bodies from this size up are read on two threads (see [`columns_in_two`] and
+/// [`records_in_two`]): 700 KiB takes about a millisecond on one.
 const PARALLEL_BYTES: usize = 256 << 10;
 
-/// [`parse`], reading column-form bodies of `parallel_bytes` or more on two threads when
-/// there are two cores; the tests lower the threshold to try the split on small bodies.
+/// [`parse`], reading bodies of `parallel_bytes` or more on two threads when there are two
+/// cores; the tests lower the threshold to try the split on small bodies.
 fn parse_with(body: &[u8], max_rows: usize, parallel_bytes: usize) -> Option<Vec<Row>> {
-    if body.len() >= parallel_bytes
-        && crate::model::cores() >= 2
-        && let Some(rows) = columns_in_two(body, max_rows)
-    {
-        return Some(rows);
-    }
     let mut s = Scan { b: body, i: 0 };
     s.ws();
+    if body.len() >= parallel_bytes && crate::model::cores() >= 2 {
+        let halves = match s.peek()? {
+            b'{' => columns_in_two(body, max_rows),
+            b'[' => records_in_two(body, max_rows),
+            _ => None,
+        };
+        if halves.is_some() {
+            return halves;
+        }
+    }
     let rows = match s.peek()? {
         b'{' => s.object(max_rows)?,
         b'[' => s.records(max_rows)?,
@@ -323,10 +327,17 @@ impl<'a> Scan<'a> {
     /// A records array: objects of the six features, each a number, once.
     fn records(&mut self, max_rows: usize) -> Option<Vec<Row>> {
         self.expect(b'[')?;
-        let mut rows = Vec::new();
         if self.eat(b']') {
-            return Some(rows);
+            return Some(Vec::new());
         }
+        self.record_list(max_rows, None)
+    }
+
+    /// Records from here on: up to the array's closing bracket, or, given `stop`, up to the
+    /// comma just before it (`None` if they do not end exactly there). For
+    /// [`records_in_two`].
+    fn record_list(&mut self, max_rows: usize, stop: Option<usize>) -> Option<Vec<Row>> {
+        let mut rows = Vec::new();
         loop {
             if rows.len() == max_rows {
                 return None;
@@ -337,10 +348,21 @@ impl<'a> Scan<'a> {
                 values[feature].replace(s.number()?).is_none().then_some(())
             })?;
             rows.push(row_of(values)?);
-            if self.eat(b']') {
-                return Some(rows);
+            match stop {
+                Some(stop) => {
+                    self.expect(b',')?;
+                    self.ws();
+                    if self.i >= stop {
+                        return (self.i == stop).then_some(rows);
+                    }
+                }
+                None => {
+                    if self.eat(b']') {
+                        return Some(rows);
+                    }
+                    self.expect(b',')?;
+                }
             }
-            self.expect(b',')?;
         }
     }
 }
@@ -353,11 +375,7 @@ impl<'a> Scan<'a> {
 /// give what [`Scan::object`] gives. `None` for anything else (no split point, another form,
 /// a bad half), and the body is read again on one thread.
 fn columns_in_two(body: &[u8], max_rows: usize) -> Option<Vec<Row>> {
-    // Records (`[`) are read on one thread: no need to look for a split in them.
-    if body.iter().find(|b| !b" \t\n\r".contains(b)) != Some(&b'{') {
-        return None;
-    }
-    let split = split_point(body)?;
+    let split = split_point(body, b'"')?;
     let (first, second) = crate::parallel::join(
         || {
             let mut s = Scan { b: body, i: 0 };
@@ -381,9 +399,37 @@ fn columns_in_two(body: &[u8], max_rows: usize) -> Option<Vec<Row>> {
     rows(columns)
 }
 
-/// Where, after the middle, a member may begin after a column: the `"` of `}`, `,`, `"`
-/// (whitespace allowed between them, as Python's `json.dumps` writes `}, "`).
-fn split_point(body: &[u8]) -> Option<usize> {
+/// A records array read in two halves at once, as [`columns_in_two`] reads the column form:
+/// split where a record ends and the next begins (`},{`) after the middle, and used only if
+/// the first half's records end exactly at the split. The halves' rows, one after the
+/// other, are then what [`Scan::records`] gives; `None` for anything else.
+fn records_in_two(body: &[u8], max_rows: usize) -> Option<Vec<Row>> {
+    let split = split_point(body, b'{')?;
+    let (first, second) = crate::parallel::join(
+        || {
+            let mut s = Scan { b: body, i: 0 };
+            s.expect(b'[')
+                .and_then(|()| s.record_list(max_rows, Some(split)))
+        },
+        || {
+            let mut s = Scan { b: body, i: split };
+            let rows = s.record_list(max_rows, None)?;
+            s.ws();
+            (s.i == body.len()).then_some(rows)
+        },
+    );
+    let (mut rows, second) = (first?, second?);
+    if rows.len() + second.len() > max_rows {
+        return None;
+    }
+    rows.extend(second);
+    Some(rows)
+}
+
+/// Where, after the middle, the next member or record may begin after an object: the
+/// `next` (`"` or `{`) of `}`, `,`, `next` (whitespace allowed between them, as Python's
+/// `json.dumps` writes `}, "`).
+fn split_point(body: &[u8], next: u8) -> Option<usize> {
     let space = |b: &u8| b" \t\n\r".contains(b);
     let skip = |mut j: usize| {
         while body.get(j).is_some_and(space) {
@@ -396,7 +442,7 @@ fn split_point(body: &[u8]) -> Option<usize> {
         let comma = skip(i + n + 1);
         if body.get(comma) == Some(&b',') {
             let quote = skip(comma + 1);
-            if body.get(quote) == Some(&b'"') {
+            if body.get(quote) == Some(&next) {
                 return Some(quote);
             }
         }
@@ -456,9 +502,11 @@ mod tests {
             assert_eq!(Some(fast), general(body, max_rows).as_ref(), "{body}");
         }
         // The same body read in two halves, whatever its size: the same answer or none.
-        if let Some(split) = columns_in_two(body.as_bytes(), max_rows) {
-            assert_eq!(Some(&split), general(body, max_rows).as_ref(), "{body}");
-            assert_eq!(Some(&split), fast.as_ref(), "{body}");
+        for halves in [columns_in_two, records_in_two] {
+            if let Some(split) = halves(body.as_bytes(), max_rows) {
+                assert_eq!(Some(&split), general(body, max_rows).as_ref(), "{body}");
+                assert_eq!(Some(&split), fast.as_ref(), "{body}");
+            }
         }
         assert_eq!(parse_with(body.as_bytes(), max_rows, 0), fast, "{body}");
     }
@@ -512,6 +560,52 @@ mod tests {
         let nested = body.replacen("\"4999\":", "\"4999\":{},\"x\":", 1);
         check(&nested, 10_000);
         assert!(columns_in_two(nested.as_bytes(), 10_000).is_none());
+    }
+
+    /// A records body of `rows` rows, with the given text between records.
+    fn records_body(rows: usize, between: &str) -> String {
+        let records: Vec<String> = (0..rows)
+            .map(|r| {
+                let v = |f: usize| 1.0 + (r * 7 + f) as f64 / 13.0;
+                format!(
+                    r#"{{"CHAS":{},"RM":{},"TAX":{},"PTRATIO":{},"B":{},"LSTAT":{}}}"#,
+                    r % 2,
+                    v(1),
+                    v(2),
+                    v(3),
+                    v(4),
+                    v(5)
+                )
+            })
+            .collect();
+        format!("[{}]", records.join(between))
+    }
+
+    #[test]
+    fn a_large_records_body_is_read_in_two_halves_to_the_same_rows() {
+        for between in [",", ", ", " ,\n "] {
+            let body = records_body(5_000, between);
+            assert!(body.len() >= PARALLEL_BYTES, "{}", body.len());
+            let split = records_in_two(body.as_bytes(), 10_000).expect("the body splits");
+            assert_eq!(split.len(), 5_000);
+            assert_eq!(Some(&split), general(&body, 10_000).as_ref());
+            assert_eq!(parse(body.as_bytes(), 10_000), Some(split));
+        }
+        // Too many rows in all, though each half is under the limit: refused either way.
+        let body = records_body(5_000, ",");
+        assert!(records_in_two(body.as_bytes(), 4_999).is_none());
+        assert!(parse(body.as_bytes(), 4_999).is_none());
+        // What a split cannot take is read on one thread, or by the general parser, the same.
+        let nested = body.replacen(r#""CHAS":1,"#, r#""CHAS":1,"x":[{}],"#, 2_500);
+        let broken = body.replacen("},{", "},,{", 1).replacen("},{", "}{", 3_000);
+        let column_inside = format!(r#"{{"CHAS":{body}}}"#);
+        for body in [&body, &nested, &broken, &column_inside] {
+            check(body, 10_000);
+            check(body, 5_000);
+            check(body, 4_999);
+        }
+        assert!(records_in_two(nested.as_bytes(), 10_000).is_none());
+        assert!(records_in_two(broken.as_bytes(), 10_000).is_none());
     }
 
     #[test]
