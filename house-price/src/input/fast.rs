@@ -262,20 +262,8 @@ impl<'a> Scan<'a> {
             let column = self.column(max_rows, rows_hint)?;
             rows_hint = column.len();
             members.push((feature, column));
-            match stop {
-                Some(stop) => {
-                    self.expect(b',')?;
-                    self.ws();
-                    if self.i >= stop {
-                        return (self.i == stop).then_some(members);
-                    }
-                }
-                None => {
-                    if self.eat(b'}') {
-                        return Some(members);
-                    }
-                    self.expect(b',')?;
-                }
+            if self.after_element(stop, b'}')? {
+                return Some(members);
             }
         }
     }
@@ -348,20 +336,33 @@ impl<'a> Scan<'a> {
                 values[feature].replace(s.number()?).is_none().then_some(())
             })?;
             rows.push(row_of(values)?);
-            match stop {
-                Some(stop) => {
-                    self.expect(b',')?;
-                    self.ws();
-                    if self.i >= stop {
-                        return (self.i == stop).then_some(rows);
-                    }
+            if self.after_element(stop, b']')? {
+                return Some(rows);
+            }
+        }
+    }
+
+    /// What follows an element of a list read up to `stop` (see [`Scan::column_members`]
+    /// and [`Scan::record_list`]): `true` when the list, or its half, is done there, `false`
+    /// after the comma before another element. With `stop`, the comma must come and the half
+    /// is done once the next element begins at `stop` (`None` if it begins past it); without,
+    /// `close` ends the list.
+    fn after_element(&mut self, stop: Option<usize>, close: u8) -> Option<bool> {
+        match stop {
+            Some(stop) => {
+                self.expect(b',')?;
+                self.ws();
+                if self.i >= stop {
+                    return (self.i == stop).then_some(true);
                 }
-                None => {
-                    if self.eat(b']') {
-                        return Some(rows);
-                    }
-                    self.expect(b',')?;
+                Some(false)
+            }
+            None => {
+                if self.eat(close) {
+                    return Some(true);
                 }
+                self.expect(b',')?;
+                Some(false)
             }
         }
     }
@@ -375,21 +376,7 @@ impl<'a> Scan<'a> {
 /// give what [`Scan::object`] gives. `None` for anything else (no split point, another form,
 /// a bad half), and the body is read again on one thread.
 fn columns_in_two(body: &[u8], max_rows: usize) -> Option<Vec<Row>> {
-    let split = split_point(body, b'"')?;
-    let (first, second) = crate::parallel::join(
-        || {
-            let mut s = Scan { b: body, i: 0 };
-            s.expect(b'{')
-                .and_then(|()| s.column_members(max_rows, Some(split)))
-        },
-        || {
-            let mut s = Scan { b: body, i: split };
-            let columns = s.column_members(max_rows, None)?;
-            s.ws();
-            (s.i == body.len()).then_some(columns)
-        },
-    );
-    let (first, second) = (first?, second?);
+    let (first, second) = halves(body, b'{', b'"', |s, stop| s.column_members(max_rows, stop))?;
     let mut columns: [Option<Column>; N_FEATURES] = Default::default();
     for (feature, column) in first.into_iter().chain(second) {
         if columns[feature].replace(column).is_some() {
@@ -404,26 +391,38 @@ fn columns_in_two(body: &[u8], max_rows: usize) -> Option<Vec<Row>> {
 /// the first half's records end exactly at the split. The halves' rows, one after the
 /// other, are then what [`Scan::records`] gives; `None` for anything else.
 fn records_in_two(body: &[u8], max_rows: usize) -> Option<Vec<Row>> {
-    let split = split_point(body, b'{')?;
-    let (first, second) = crate::parallel::join(
-        || {
-            let mut s = Scan { b: body, i: 0 };
-            s.expect(b'[')
-                .and_then(|()| s.record_list(max_rows, Some(split)))
-        },
-        || {
-            let mut s = Scan { b: body, i: split };
-            let rows = s.record_list(max_rows, None)?;
-            s.ws();
-            (s.i == body.len()).then_some(rows)
-        },
-    );
-    let (mut rows, second) = (first?, second?);
+    let (mut rows, second) = halves(body, b'[', b'{', |s, stop| s.record_list(max_rows, stop))?;
     if rows.len() + second.len() > max_rows {
         return None;
     }
     rows.extend(second);
     Some(rows)
+}
+
+/// Both halves of a list that opens with `open`, split before a `next` after the middle
+/// (see [`split_point`]): `read` takes the first half from just inside `open` up to the
+/// split on this thread, and the second from the split to the list's end on the helper
+/// thread, after which only whitespace may follow.
+fn halves<'a, T: Send>(
+    body: &'a [u8],
+    open: u8,
+    next: u8,
+    read: impl Fn(&mut Scan<'a>, Option<usize>) -> Option<T> + Sync,
+) -> Option<(T, T)> {
+    let split = split_point(body, next)?;
+    let (first, second) = crate::parallel::join(
+        || {
+            let mut s = Scan { b: body, i: 0 };
+            s.expect(open).and_then(|()| read(&mut s, Some(split)))
+        },
+        || {
+            let mut s = Scan { b: body, i: split };
+            let half = read(&mut s, None)?;
+            s.ws();
+            (s.i == body.len()).then_some(half)
+        },
+    );
+    Some((first?, second?))
 }
 
 /// Where, after the middle, the next member or record may begin after an object: the
