@@ -327,11 +327,13 @@ impl Ranked {
         );
         let mut s = [[_mm256_set1_pd(base); 4]; HALVES];
         for t in &self.blocks {
-            // SAFETY: each `above` and `words` row is one vector, aligned by the struct.
+            // SAFETY: each `above` and `words` row is one vector, aligned by the struct and read
+            // in place (`each_ref`: `map` alone would hand the closure an unaligned copy).
             let above: [__m256i; 7] =
                 std::array::from_fn(|n| unsafe { _mm256_load_si256(t.above[n].as_ptr().cast()) });
             let [low, high] = t
                 .words
+                .each_ref()
                 .map(|w| unsafe { _mm256_load_si256(w.as_ptr().cast()) });
             let feature = t.feature.map(|f| usize::from(f & 7));
             for (rank, s) in rank.iter().zip(s.iter_mut()) {
