@@ -31,6 +31,9 @@ fn group_is_gone(pgid: u32) -> bool {
 
 #[test]
 fn the_local_stack_starts_everything_and_ctrl_c_stops_everything() {
+    // The script's build compiles nothing after this one, so the start-up deadline below
+    // times the stack, not cargo (which, beside other tests on two cores, can take minutes).
+    xtask::build_binaries(&repo(), false).unwrap();
     let (functions, web) = (free_port(), free_port());
     let (blob, queue, table) = (free_port(), free_port(), free_port());
     let mut child = Command::new(repo().join("scripts/local-stack.sh"))
@@ -94,6 +97,25 @@ fn the_local_stack_starts_everything_and_ctrl_c_stops_everything() {
     }
     // Interrupted by the user, not crashed: the script exits with 130 (128 + SIGINT).
     assert_eq!(status.code(), Some(130), "{status}");
+}
+
+#[test]
+fn the_local_stack_builds_as_the_tests_build() {
+    // Built another way (`-p handler`), cargo would resolve other features and compile most
+    // of the dependencies again, each time the script runs after the tests.
+    let script = std::fs::read_to_string(repo().join("scripts/local-stack.sh")).unwrap();
+    let build = format!("cargo {}", xtask::BUILD_BINARIES.join(" "));
+    let builds: Vec<&str> = script
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("cargo "))
+        .collect();
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    let words: Vec<&str> = builds[0]
+        .split_whitespace()
+        .filter(|w| !w.starts_with("--quiet") && !w.contains("release_flag"))
+        .collect();
+    assert_eq!(words.join(" "), build);
 }
 
 #[test]

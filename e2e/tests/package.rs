@@ -113,20 +113,16 @@ fn the_packages_run_under_the_local_host_as_shipped() {
     assert!(startup.lines().any(|l| l.starts_with("exec ")), "{startup}");
 
     // The local host runs the unpacked app, and `predict` answers through it.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(cargo)
-        .current_dir(repo())
-        .args(["build", "--quiet", "-p", "local-host"])
-        .status()
-        .unwrap();
-    assert!(built.success());
+    let local_host = xtask::build_binaries(&repo(), false)
+        .unwrap()
+        .join("local-host");
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let _host = Killed(
-        Command::new(xtask::target_dir(&repo()).join("debug/local-host"))
+        Command::new(local_host)
             .args(["start", "--app-dir"])
             .arg(&app)
             .args(["--port", &port.to_string()])

@@ -17,3 +17,31 @@ pub fn target_dir(root: &Path) -> PathBuf {
         _ => root.join("target"),
     }
 }
+
+/// The one `cargo build` of the workspace's own binaries (handler, local host, web app,
+/// xtask) that the local stack, `cargo xtask app-dir` and the end-to-end tests share.
+///
+/// `--workspace --examples` makes cargo resolve features as `cargo test --workspace` does
+/// (examples need the dev-dependencies, so their features count). With `-p handler` cargo
+/// resolves features for that package alone: tokio loses `test-util`, serde and syn lose
+/// features, and most of the dependency tree is compiled a second time. Resolved this way,
+/// the build after the test build compiles nothing.
+pub const BUILD_BINARIES: [&str; 4] = ["build", "--workspace", "--bins", "--examples"];
+
+/// Runs [`BUILD_BINARIES`] (with `--release` when asked) for the workspace at `root` and
+/// returns the directory holding the binaries.
+pub fn build_binaries(root: &Path, release: bool) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build.current_dir(root).args(BUILD_BINARIES).arg("--quiet");
+    if release {
+        build.arg("--release");
+    }
+    let status = build
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the workspace's binaries failed".into());
+    }
+    Ok(target_dir(root).join(if release { "release" } else { "debug" }))
+}

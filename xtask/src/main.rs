@@ -1,15 +1,15 @@
 //! `cargo xtask package [--out DIR] [--skip-build]`: the deployable zips, into dist/.
-//! `cargo xtask app-dir [--out DIR] [--release]`: the function app layout, unzipped, for
-//! the local host (target/functionapp by default).
+//! `cargo xtask app-dir [--out DIR] [--release] [--skip-build]`: the function app layout,
+//! unzipped, for the local host (target/functionapp by default).
 //! `cargo xtask image [--out DIR] [--skip-build]`: the web app's OCI image, as an archive in
 //! dist/ (see `xtask::image`).
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use xtask::package::{self, Options};
 
-const USAGE: &str = "usage: cargo xtask package [--out DIR] [--skip-build] | cargo xtask app-dir [--out DIR] [--release] | cargo xtask image [--out DIR] [--skip-build]";
+const USAGE: &str = "usage: cargo xtask package [--out DIR] [--skip-build] | cargo xtask app-dir [--out DIR] [--release] [--skip-build] | cargo xtask image [--out DIR] [--skip-build]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -39,7 +39,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
                         .ok_or(format!("--out needs a directory; {USAGE}"))?,
                 ))
             }
-            "--skip-build" if task == "package" || task == "image" => skip_build = true,
+            "--skip-build" => skip_build = true,
             "--release" if task == "app-dir" => release = true,
             other => return Err(format!("unknown argument \"{other}\"; {USAGE}")),
         }
@@ -61,20 +61,13 @@ fn run(args: Vec<String>) -> Result<(), String> {
             Ok(())
         }
         "app-dir" => {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut build = Command::new(cargo);
-            build.current_dir(&root).args(["build", "-p", "handler"]);
-            if release {
-                build.arg("--release");
+            let handler = if skip_build {
+                let profile = if release { "release" } else { "debug" };
+                xtask::target_dir(&root).join(profile)
+            } else {
+                xtask::build_binaries(&root, release)?
             }
-            let status = build
-                .status()
-                .map_err(|e| format!("cannot run cargo: {e}"))?;
-            if !status.success() {
-                return Err("building the handler failed".into());
-            }
-            let profile = if release { "release" } else { "debug" };
-            let handler = xtask::target_dir(&root).join(profile).join("handler");
+            .join("handler");
             let dir = out.unwrap_or_else(|| xtask::target_dir(&root).join("functionapp"));
             package::stage_functionapp(&root, &handler, &dir)?;
             println!("{}", dir.display());

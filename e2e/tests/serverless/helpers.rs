@@ -2,7 +2,6 @@
 //! layout, under the local host, against Azurite.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -28,18 +27,14 @@ pub fn azurite() -> String {
     })
 }
 
-/// The debug handler binary, built once per test process (a no-op after `cargo build`).
+/// The debug handler binary, built once per test process: the workspace's one binary build
+/// (`xtask::build_binaries`), which compiles nothing after the test build.
 pub fn handler_binary() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(repo())
-            .args(["build", "--quiet", "-p", "handler"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the handler failed");
-        xtask::target_dir(&repo()).join("debug/handler")
+        xtask::build_binaries(&repo(), false)
+            .unwrap()
+            .join("handler")
     })
 }
 
