@@ -14,6 +14,9 @@
 
 use serde_json::{Map, Value};
 
+/// A string this long is taken for a body: [`Reader::string`] then reserves room for the rest.
+const LONG_STRING: usize = 4096;
+
 /// Deeper than this goes to `serde_json`, which has its own recursion limit (128).
 const MAX_DEPTH: usize = 100;
 
@@ -143,9 +146,19 @@ impl Reader<'_> {
     /// whole; only the two-character escapes are taken (`\u` goes to `serde_json`).
     fn string(&mut self) -> Option<String> {
         let mut out = Vec::new();
+        let mut reserved = false;
         let dense = dense_escapes_supported();
         loop {
             if self.b.len() - self.i >= 32 {
+                if !reserved && out.len() >= LONG_STRING {
+                    // A body: one buffer for all of it, instead of a dozen doublings that
+                    // leave a megabyte of freed pages behind for the allocator to hand back
+                    // to the kernel and fault in again on the next invocation. Unescaping
+                    // never lengthens, so what is left of the input bounds what is left to
+                    // write; 32 more for the sixteen bytes a chunk writes before it cuts back.
+                    out.reserve_exact(self.b.len() - self.i + 32);
+                    reserved = true;
+                }
                 // Sixteen bytes at a time: at once when only quotes, backslashes and slashes
                 // are escaped and the string does not end there; otherwise every escape
                 // taken from one search.
