@@ -22,6 +22,26 @@ pub enum BodyError {
     TooLarge,
     /// The stream failed: the connection broke, the body ended early, a decoder failed.
     Unreadable(PayloadError),
+    /// The whole body did not arrive within the time allowed.
+    TimedOut,
+}
+
+/// A route's whole body: at most `limit` bytes (a declared `Content-Length` over it refused
+/// before anything is read), all of it within `timeout`. Each server maps the errors to its
+/// own answers.
+pub async fn read<S>(
+    headers: &HeaderMap,
+    payload: S,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, BodyError>
+where
+    S: Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+{
+    let declared = declared_length(headers);
+    within(timeout, collect(payload, declared, limit))
+        .await
+        .unwrap_or(Err(BodyError::TimedOut))
 }
 
 /// The `Content-Length` a request declares, when it declares a valid one.
@@ -117,6 +137,19 @@ mod tests {
         }
     }
 
+    /// A stream that never delivers anything, as a client that stops sending.
+    struct Never;
+
+    impl Stream for Never {
+        type Item = Result<Bytes, PayloadError>;
+        fn poll_next(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Pending
+        }
+    }
+
     fn run<F: Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .build()
@@ -180,6 +213,31 @@ mod tests {
                 "{at}"
             );
         }
+    }
+
+    #[test]
+    fn read_gives_the_body_or_says_which_bound_it_broke() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let timeout = Duration::from_secs(20);
+            let mut headers = HeaderMap::new();
+            let body = read(&headers, chunks(&[b"ab", b"cd"]), 4, timeout).await;
+            assert_eq!(&body.unwrap()[..], b"abcd");
+            let over = read(&headers, chunks(&[b"ab", b"cde"]), 4, timeout).await;
+            assert!(matches!(over, Err(BodyError::TooLarge)), "{over:?}");
+            headers.insert(CONTENT_LENGTH, "5".parse().unwrap());
+            let declared = read(&headers, chunks(&[b"ab"]), 4, timeout).await;
+            assert!(matches!(declared, Err(BodyError::TooLarge)), "{declared:?}");
+            // A body that never ends is cut off at the timeout.
+            let start = tokio::time::Instant::now();
+            let late = read(&HeaderMap::new(), Never, 4, timeout).await;
+            assert!(matches!(late, Err(BodyError::TimedOut)), "{late:?}");
+            assert_eq!(start.elapsed(), timeout);
+        });
     }
 
     #[test]

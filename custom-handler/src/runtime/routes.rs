@@ -88,36 +88,33 @@ async fn read_body(
     limit: usize,
     timeout: std::time::Duration,
 ) -> Result<web::Bytes, ActixResponse> {
-    let declared = serve::body::declared_length(req.headers());
-    let read = serve::body::collect(payload, declared, limit);
-    let Some(read) = serve::body::within(timeout, read).await else {
-        // actix closes the connection after this answer, since the body was not all read.
-        return Err(error(
-            StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
-            format!(
-                "the request body did not arrive within {} s",
-                timeout.as_secs_f64()
+    serve::body::read(req.headers(), payload, limit, timeout)
+        .await
+        .map_err(|e| match e {
+            // actix closes the connection after this answer, since the body was not all read.
+            BodyError::TimedOut => error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    timeout.as_secs_f64()
+                ),
             ),
-        ));
-    };
-    match read {
-        Ok(bytes) => Ok(bytes),
-        Err(BodyError::Unreadable(e)) => {
-            // Not actix's text, which carries debug output (`Some(Custom { kind: … })`).
-            log::debug!("unreadable request body: {e}");
-            Err(error(
-                StatusCode::BAD_REQUEST,
-                "unreadable_body",
-                "the request body could not be read: the connection failed or it ended early",
-            ))
-        }
-        Err(BodyError::TooLarge) => Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the request body is larger than the {limit}-byte limit"),
-        )),
-    }
+            BodyError::Unreadable(e) => {
+                // Not actix's text, which carries debug output (`Some(Custom { kind: … })`).
+                log::debug!("unreadable request body: {e}");
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "unreadable_body",
+                    "the request body could not be read: the connection failed or it ended early",
+                )
+            }
+            BodyError::TooLarge => error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is larger than the {limit}-byte limit"),
+            ),
+        })
 }
 
 fn invocation_id(req: &actix_web::HttpRequest) -> String {

@@ -117,13 +117,13 @@ async fn read_body(
     limit: usize,
     timeout: Duration,
 ) -> Result<web::Bytes, HttpError> {
-    let declared = serve::body::declared_length(req.headers());
-    match serve::body::within(timeout, serve::body::collect(payload, declared, limit)).await {
-        Some(Ok(body)) => Ok(body),
-        Some(Err(BodyError::TooLarge)) => Err(HttpError(ApiError::BodyTooLarge { limit })),
-        Some(Err(BodyError::Unreadable(e))) => Err(errors::payload_error(&e.into(), limit)),
-        None => Err(HttpError(ApiError::BodyTimeout {
-            seconds: timeout.as_secs(),
-        })),
-    }
+    serve::body::read(req.headers(), payload, limit, timeout)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => HttpError(ApiError::BodyTooLarge { limit }),
+            BodyError::Unreadable(e) => errors::payload_error(&e.into(), limit),
+            BodyError::TimedOut => HttpError(ApiError::BodyTimeout {
+                seconds: timeout.as_secs(),
+            }),
+        })
 }
