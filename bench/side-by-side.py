@@ -38,6 +38,10 @@ def invocation(body: bytes) -> bytes:
     return json.dumps(envelope).encode()
 
 
+# The two handler binaries: measured by one invocation carrying the batch, not by wrk.
+HANDLERS = ("handler", "shipped-handler")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -133,6 +137,7 @@ def main() -> None:
     ap.add_argument("--bare", required=True)
     ap.add_argument("--handler", required=True)
     ap.add_argument("--shipped", help="the shipped static musl web app, measured like the web app")
+    ap.add_argument("--shipped-handler", help="the shipped static musl handler, measured like the handler")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--batch-reps", type=int, default=5)
@@ -148,10 +153,11 @@ def main() -> None:
             cmd = [os.path.join(a.peer, "venv/bin/gunicorn"), f"--bind={HOST}:{port}", "--workers", "2",
                    "--no-control-socket", "app:app"]
             return subprocess.Popen(cmd, cwd=a.peer, stdout=log, stderr=log)
-        if name == "handler":
+        if name in HANDLERS:
             env = {k: v for k, v in os.environ.items() if k not in ("AzureWebJobsStorage", "MODEL_PATH")}
             env.update(FUNCTIONS_CUSTOMHANDLER_PORT=str(port), RUST_LOG="warn")
-            return subprocess.Popen([a.handler], env=env, stdout=log, stderr=log)
+            binary = a.handler if name == "handler" else a.shipped_handler
+            return subprocess.Popen([binary], env=env, stdout=log, stderr=log)
         env = dict(os.environ, PORT=str(port), BIND_ADDRESS=HOST)
         binary = {"webapp": a.webapp, "shipped": a.shipped, "bare": a.bare}[name]
         return subprocess.Popen([binary], env=env, stdout=log, stderr=log)
@@ -160,15 +166,17 @@ def main() -> None:
     batch: dict[str, list[float]] = {}
     handler_batch = invocation(pandas)
     for round_ in range(a.rounds):
-        for name in ("webapp", "bare", "peer", "handler") + (("shipped",) if a.shipped else ()):
+        names = ("webapp", "bare", "peer", "handler") + (("shipped",) if a.shipped else ()) \
+            + (("shipped-handler",) if a.shipped_handler else ())
+        for name in names:
             port = free_port()
             proc = start(name, port)
             try:
-                wait_ready(proc, port, invocation(ONE_ROW) if name == "handler" else ONE_ROW)
-                if name == "handler":
+                wait_ready(proc, port, invocation(ONE_ROW) if name in HANDLERS else ONE_ROW)
+                if name in HANDLERS:
                     t = timed(port, handler_batch, "application/json", a.batch_reps, rows)
-                    batch.setdefault("handler pandas", []).extend(t)
-                    print(f"round {round_ + 1} handler: {rows} rows as pandas in one invocation: median "
+                    batch.setdefault(f"{name} pandas", []).extend(t)
+                    print(f"round {round_ + 1} {name}: {rows} rows as pandas in one invocation: median "
                           f"{statistics.median(t) * 1e3:7.2f} ms", flush=True)
                     continue
                 wrk(port, 2)  # warm-up, discarded
@@ -211,6 +219,12 @@ def main() -> None:
               f"{b['peer pandas'] * 1e3:.1f} ms | {b['peer pandas'] / b['shipped pandas']:.1f}x |")
         print(f"| the shipped musl build: one row, 64 connections, vs bare actix | {rps['shipped']:.0f} req/s, "
               f"p99 {p99['shipped']:.2f} ms | {rps['bare']:.0f} req/s | {100 * rps['shipped'] / rps['bare']:.0f} % |")
+    if a.shipped_handler:
+        # Against the shipped web app when it ran too: the two binaries Azure runs.
+        web = "shipped" if a.shipped else "webapp"
+        print(f"| the shipped musl build: the handler's invocation vs the {'shipped ' if a.shipped else ''}web app | "
+              f"{b['shipped-handler pandas'] * 1e3:.2f} ms | {b[web + ' pandas'] * 1e3:.2f} ms | "
+              f"{b['shipped-handler pandas'] / b[web + ' pandas']:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 # The issue 12 figures side by side in one run: the release web app, a bare actix-web
 # baseline answering the same bytes (webapp/examples/bare_predict.rs), the Flask +
 # scikit-learn peer (gunicorn, 2 workers) from a temporary copy, the Functions handler (one
-# invocation carrying the batch) and the shipped static musl web app, interleaved round by
-# round. Prints the ratios: 10,000-row batches against the peer and the handler, one row
-# against the baseline.
+# invocation carrying the batch) and the shipped static musl web app and handler,
+# interleaved round by round. Prints the ratios: 10,000-row batches against the peer and the
+# handler, one row against the baseline.
 #
 # Usage: PEER=<the Flask peer's folder> bench/side-by-side.sh   (loopback only; stops what it starts)
 # Env:   PEER (required: the peer's folder, which is copied, never written), ROUNDS (3),
@@ -37,9 +37,10 @@ fi
 
 cargo build --release --locked -q -p webapp --bin webapp --example bare_predict
 cargo build --release --locked -q -p handler
-# The binary that ships (static musl, jemalloc), measured beside the glibc build.
-cargo build --release --locked -q -p webapp --bin webapp --target x86_64-unknown-linux-musl
+# The binaries that ship (static musl, jemalloc), measured beside the glibc builds.
+cargo build --release --locked -q -p webapp -p handler --bins --target x86_64-unknown-linux-musl
+musl=target/x86_64-unknown-linux-musl/release
 exec python3 bench/side-by-side.py --peer "$PWD/$WORK" \
   --webapp target/release/webapp --bare target/release/examples/bare_predict \
-  --handler target/release/handler --shipped target/x86_64-unknown-linux-musl/release/webapp \
+  --handler target/release/handler --shipped "$musl/webapp" --shipped-handler "$musl/handler" \
   --rounds "${ROUNDS:-3}" --duration "${DURATION:-10}" --batch-reps "${BATCH_REPS:-5}"
