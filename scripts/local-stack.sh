@@ -26,10 +26,15 @@ export AZURITE_QUEUE_PORT=${AZURITE_QUEUE_PORT:-10001}
 export AZURITE_TABLE_PORT=${AZURITE_TABLE_PORT:-10002}
 
 echo "==> Building the handler, the local host and the web app ($profile)"
-# The workspace's binaries, built as xtask::BUILD_BINARIES builds them: with the features
-# `cargo test --workspace` resolves, so after the tests (or before them) nothing is compiled
-# twice. `cargo build -p handler` would resolve other features and rebuild most dependencies.
-cargo build --quiet "${release_flag[@]}" --workspace --bins --examples
+# The workspace's binaries, built as xtask::build_binaries builds them. Debug: with the
+# features `cargo test --workspace` resolves, so after the tests (or before them) nothing is
+# compiled twice; `cargo build -p handler` would resolve other features and rebuild most
+# dependencies. Release: just the four packages.
+if [ "$profile" = release ]; then
+  cargo build --quiet --release -p handler -p local-host -p webapp -p xtask
+else
+  cargo build --quiet --workspace --bins --examples
+fi
 target_dir=${CARGO_TARGET_DIR:-target}
 app_dir=$target_dir/functionapp
 "$target_dir/$profile/xtask" app-dir --skip-build --out "$app_dir" "${release_flag[@]}" >/dev/null

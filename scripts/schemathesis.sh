@@ -19,7 +19,8 @@ examples=${1:-100}
 : "${AZURITE_CONNECTION_STRING:?start Azurite first: eval \"\$(scripts/azurite.sh start)\"}"
 scripts/venv.sh
 venv=.venv
-cargo build -p webapp --locked --quiet
+# The debug build the tests made (xtask::BUILD_BINARIES): after them it compiles nothing.
+cargo build --workspace --bins --examples --locked --quiet
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port

@@ -16,8 +16,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// than that at its end: its megabyte of envelope, the body unescaped from it, the columns.
 /// So every large invocation faulted its pages in again, a third of the handler's time over
 /// the web app's. Fixed thresholds keep up to 8 MiB of freed top per arena for the next
-/// invocation; blocks of 4 MiB or more still get their own mapping, returned when freed.
-#[cfg(target_env = "gnu")]
+/// invocation; blocks of 4 MiB or more still get their own mapping, returned when freed (a
+/// background job's rows are that large, and their invocation is long enough not to notice).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn keep_freed_heap() {
     // SAFETY: mallopt only sets allocator parameters; it runs before any thread starts.
     unsafe {
@@ -27,7 +28,7 @@ fn keep_freed_heap() {
 }
 
 fn main() -> ExitCode {
-    #[cfg(target_env = "gnu")]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     keep_freed_heap();
     match handler::State::from_env() {
         Ok(state) => handler::app(state).main(),

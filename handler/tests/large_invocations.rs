@@ -110,19 +110,26 @@ fn a_repeated_10000_row_invocation_does_not_fault_its_heap_in_again() {
         let prices: Value = serde_json::from_str(http["body"].as_str().unwrap()).unwrap();
         assert_eq!(prices["prediction"].as_array().unwrap().len(), ROWS);
     };
-    // The first invocations grow the heap to what one needs.
-    for _ in 0..3 {
+    // The first invocations grow the heap to what one needs. All of them go through one
+    // keep-alive connection, so one actix worker (and its allocator arena) takes them; the
+    // halves of a batch go to helper threads when those are free, so an invocation now and
+    // then grows another arena once: the median of the invocations' counts is what is
+    // asserted, not their sum.
+    for _ in 0..5 {
         invoke();
     }
     let pid = child.0.id();
-    let before = minor_faults(pid);
-    let runs = 5;
-    for _ in 0..runs {
-        invoke();
-    }
-    let per_invocation = (minor_faults(pid) - before) / runs;
+    let mut faults: Vec<u64> = (0..7)
+        .map(|_| {
+            let before = minor_faults(pid);
+            invoke();
+            minor_faults(pid) - before
+        })
+        .collect();
+    faults.sort_unstable();
+    let median = faults[faults.len() / 2];
     assert!(
-        per_invocation < 64,
-        "each 10,000-row invocation faulted {per_invocation} pages in: the heap it freed went back to the kernel"
+        median < 64,
+        "a 10,000-row invocation faulted {median} pages in (all: {faults:?}): the heap it freed went back to the kernel"
     );
 }

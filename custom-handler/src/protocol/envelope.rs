@@ -14,8 +14,18 @@
 
 use serde_json::{Map, Value};
 
-/// A string this long is taken for a body: [`Reader::string`] then reserves room for the rest.
+/// A string this long may be a body: [`Reader::string`] then reserves room for the rest of
+/// the input, and gives back what the string did not use once it ends (a long header that
+/// comes before the body must not keep a buffer the body's size).
 const LONG_STRING: usize = 4096;
+
+/// `s`, holding no more than it needs when [`Reader::string`] reserved for the whole rest.
+fn fitted(mut s: String, reserved: bool) -> String {
+    if reserved {
+        s.shrink_to_fit();
+    }
+    s
+}
 
 /// Deeper than this goes to `serde_json`, which has its own recursion limit (128).
 const MAX_DEPTH: usize = 100;
@@ -168,7 +178,7 @@ impl Reader<'_> {
                     continue;
                 }
                 if let Some(end) = self.chunk(&mut out)? {
-                    return Some(end);
+                    return Some(fitted(end, reserved));
                 }
                 continue;
             }
@@ -179,7 +189,7 @@ impl Reader<'_> {
             let c = self.b[self.i];
             self.i += 1;
             match c {
-                b'"' => return String::from_utf8(out).ok(),
+                b'"' => return String::from_utf8(out).ok().map(|s| fitted(s, reserved)),
                 b'\\' => {
                     let c = *self.b.get(self.i)?;
                     self.i += 1;
@@ -551,6 +561,28 @@ mod tests {
         assert!(check(text.as_bytes()));
         let body: Value = serde_json::from_str(&text).unwrap();
         assert!(check(&serde_json::to_vec_pretty(&body).unwrap()));
+    }
+
+    #[test]
+    fn a_long_string_keeps_no_more_room_than_it_needs() {
+        // A 5 KiB cookie before a 200 KiB body: each reserves for the whole rest of the
+        // input while it is read, and gives it back when it ends.
+        let cookie = "c".repeat(5000);
+        let body = "b".repeat(200_000);
+        let text = format!(
+            r#"{{"Data":{{"req":{{"Headers":{{"Cookie":["{cookie}"]}},"Body":"{body}"}}}}}}"#
+        );
+        let value = parse(text.as_bytes()).unwrap();
+        let Value::String(read) = &value["Data"]["req"]["Headers"]["Cookie"][0] else {
+            panic!("{value}")
+        };
+        assert_eq!(read, &cookie);
+        assert!(read.capacity() < cookie.len() + 64, "{}", read.capacity());
+        let Value::String(read) = &value["Data"]["req"]["Body"] else {
+            panic!("no body")
+        };
+        assert_eq!(read, &body);
+        assert!(read.capacity() < body.len() + 64, "{}", read.capacity());
     }
 
     #[test]
