@@ -6,9 +6,11 @@
 #![cfg(all(target_os = "linux", target_env = "gnu"))]
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+
+mod support;
 
 const ROWS: usize = 10_000;
 
@@ -86,15 +88,7 @@ fn a_repeated_10000_row_invocation_does_not_fault_its_heap_in_again() {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client
-        .get(format!("http://127.0.0.1:{port}/"))
-        .send()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the handler did not start");
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    support::wait_until_ready(&client, port);
     let body = invocation(&pandas_batch());
     let invoke = || {
         let response = client

@@ -5,7 +5,9 @@
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod support;
 
 #[test]
 fn a_transient_failure_and_its_invocation_id_are_written_to_stdout() {
@@ -23,15 +25,7 @@ fn a_transient_failure_and_its_invocation_id_are_written_to_stdout() {
         .spawn()
         .unwrap();
     let client = reqwest::blocking::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client
-        .get(format!("http://127.0.0.1:{port}/"))
-        .send()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the handler did not start");
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    support::wait_until_ready(&client, port);
     // A message with no jobId: the handler answers 500 so the host retries it.
     let invocation = r#"{"Data": {"job": "\"{}\"", "existing": "null", "rows": "null"}, "Metadata": {"DequeueCount": "1"}}"#;
     let response = client

@@ -137,6 +137,15 @@ mod tests {
         }
     }
 
+    /// A runtime whose clock moves only when every task waits: timeouts without waiting.
+    fn paused() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap()
+    }
+
     /// A stream that never delivers anything, as a client that stops sending.
     struct Never;
 
@@ -217,12 +226,7 @@ mod tests {
 
     #[test]
     fn read_gives_the_body_or_says_which_bound_it_broke() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        paused().block_on(async {
             let timeout = Duration::from_secs(20);
             let mut headers = HeaderMap::new();
             let body = read(&headers, chunks(&[b"ab", b"cd"]), 4, timeout).await;
@@ -242,12 +246,7 @@ mod tests {
 
     #[test]
     fn within_answers_a_ready_future_and_times_out_a_slow_one() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        paused().block_on(async {
             let limit = Duration::from_secs(20);
             assert_eq!(within(limit, async { 7 }).await, Some(7));
             let late = tokio::time::sleep(Duration::from_secs(21));
