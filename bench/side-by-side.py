@@ -3,9 +3,10 @@
 Each round starts the servers in turn on loopback: the release web app, the bare actix-web
 baseline, the Flask peer (gunicorn, 2 workers) and the Functions handler (the same 10,000 rows
 in one invocation of `predict`, as the host would POST it), and with --shipped and
---shipped-handler the static musl builds that ship, measured the same ways. For each it runs wrk on the
-one-row POST /predict (64 connections), then times 10,000-row POSTs (the peer's own batch
-body: pandas column JSON; for the web app also the same rows as records JSON and as CSV).
+--shipped-handler the static musl builds that ship, measured the same ways. For each it runs
+wrk on the one-row POST /predict (64 connections), then times 10,000-row POSTs (the peer's
+own batch body: pandas column JSON; for the web app also the same rows as records JSON and
+as CSV).
 Medians over rounds, then the ratios the issue asks for. Standard library only.
 """
 

@@ -56,11 +56,7 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
 
 /// The whole body, at most `limit` bytes. A `declared` length over `limit` is refused before
 /// anything is read; otherwise the limit is checked against what arrives, chunk by chunk.
-pub async fn collect<S>(
-    mut payload: S,
-    declared: Option<u64>,
-    limit: usize,
-) -> Result<Bytes, BodyError>
+async fn collect<S>(mut payload: S, declared: Option<u64>, limit: usize) -> Result<Bytes, BodyError>
 where
     S: Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
@@ -102,7 +98,7 @@ where
 /// polled (a small body, already in the connection's buffer) answers without a timer ever
 /// being armed: registering one in tokio's wheel and taking it out again was a tenth of a
 /// one-row request's own work.
-pub async fn within<F: Future>(timeout: Duration, future: F) -> Option<F::Output> {
+async fn within<F: Future>(timeout: Duration, future: F) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
     match std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await {
         Poll::Ready(output) => Some(output),

@@ -7,13 +7,12 @@ pub mod package;
 
 use std::path::{Path, PathBuf};
 
-/// Cargo's target directory for the workspace at `root`: `CARGO_TARGET_DIR` when set
-/// (relative to the current directory, as cargo reads it), else `root/target`.
+/// Cargo's target directory for the workspace at `root`: `CARGO_TARGET_DIR` when set, else
+/// `root/target`. A relative `CARGO_TARGET_DIR` is taken from `root`: every cargo this crate
+/// runs runs there, and so do the scripts (a test's own directory is its package's).
 pub fn target_dir(root: &Path) -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => {
-            std::path::absolute(PathBuf::from(&dir)).unwrap_or(dir.into())
-        }
+        Some(dir) if !dir.is_empty() => root.join(dir),
         _ => root.join("target"),
     }
 }
@@ -63,10 +62,5 @@ pub fn build_binaries(root: &Path, release: bool) -> Result<PathBuf, String> {
     if !status.success() {
         return Err("building the workspace's binaries failed".into());
     }
-    // cargo ran in `root`, so a relative CARGO_TARGET_DIR is relative to it.
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("target"),
-    };
-    Ok(target.join(if release { "release" } else { "debug" }))
+    Ok(target_dir(root).join(if release { "release" } else { "debug" }))
 }
