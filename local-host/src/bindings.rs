@@ -39,6 +39,8 @@ struct Entry {
     metadata: Value,
     /// What binding expressions see; `None` hides the entry from expressions.
     expression: Option<Value>,
+    /// Left out of `Metadata`.
+    hidden: bool,
 }
 
 /// The binding data of one invocation: what `Metadata` holds and what `{name}` expressions
@@ -68,14 +70,40 @@ impl BindingData {
         self.add_raw(key, metadata, Some(value));
     }
 
-    /// Adds `key` with an explicit Metadata value and expression value.
+    /// Adds `key` with an explicit Metadata value and expression value. A key already there
+    /// (ignoring case) gets the new value and keeps its first spelling and place, as a .NET
+    /// `Dictionary` with `OrdinalIgnoreCase` does when the indexer sets it.
     pub fn add_raw(&mut self, key: &str, metadata: Value, expression: Option<Value>) {
-        self.entries.retain(|e| !e.key.eq_ignore_ascii_case(key));
-        self.entries.push(Entry {
-            key: key.to_string(),
-            metadata,
-            expression,
-        });
+        match self
+            .entries
+            .iter_mut()
+            .find(|e| e.key.eq_ignore_ascii_case(key))
+        {
+            Some(entry) => {
+                entry.metadata = metadata;
+                entry.expression = expression;
+                entry.hidden = false;
+            }
+            None => self.entries.push(Entry {
+                key: key.to_string(),
+                metadata,
+                expression,
+                hidden: false,
+            }),
+        }
+    }
+
+    /// Adds `key` for binding expressions only: a value `Metadata` does not carry (the host
+    /// leaves out keys ending in `Trigger` and null values; ScriptInvocationContextExtensions.cs).
+    pub fn add_hidden(&mut self, key: &str, expression: Value) {
+        self.add_raw(key, Value::Null, Some(expression));
+        if let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.key.eq_ignore_ascii_case(key))
+        {
+            entry.hidden = true;
+        }
     }
 
     /// Adds the top-level properties of `text` when it is a JSON object (a queue message or
@@ -115,7 +143,7 @@ impl BindingData {
     /// The `Metadata` object for the invocation request.
     pub fn metadata(&self) -> Map<String, Value> {
         let mut map = Map::new();
-        for entry in &self.entries {
+        for entry in self.entries.iter().filter(|e| !e.hidden) {
             map.insert(entry.key.clone(), entry.metadata.clone());
         }
         map.insert("sys".to_string(), self.sys());
@@ -171,6 +199,8 @@ impl BindingData {
             .find(|e| e.key.eq_ignore_ascii_case(first))
             .and_then(|e| e.expression.as_ref())
             .ok_or_else(missing)?;
+        // azure-webjobs-sdk `Bindings/Path/BindingTemplateToken.cs` (`GetProperty`): members of
+        // an object matched ignoring case; anything else has no members.
         for part in parts {
             value = value
                 .as_object()
@@ -181,14 +211,18 @@ impl BindingData {
                             .map(|(_, v)| v)
                     })
                 })
-                .ok_or_else(missing)?;
+                .ok_or_else(|| {
+                    format!("Error while accessing '{part}': property doesn't exist.")
+                })?;
         }
-        // The host converts strings and integers only (BindingDataPathHelper).
-        match value {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
-            _ => Err(missing()),
-        }
+        // `BindingDataPathHelper.ConvertParameterValueToString` (azure-webjobs-sdk
+        // `Bindings/BindingDataPathHelper.cs`): strings, integers and JSON scalars as text;
+        // an object, an array, a null or a `DateTimeOffset` converts to null, which the
+        // template writes as nothing.
+        Ok(match value {
+            Value::Object(_) | Value::Array(_) | Value::Null => String::new(),
+            other => dotnet_string(other),
+        })
     }
 }
 
@@ -498,9 +532,9 @@ mod tests {
             "No value for named parameter 'missing'."
         );
         // JSON properties arrive as .NET strings (Utility.ApplyBindingData), so a float
-        // resolves; an object does not.
+        // resolves; an object converts to nothing (BindingDataPathHelper).
         assert_eq!(data.resolve("{f}").unwrap(), "1.5");
-        assert!(data.resolve("{nested}").is_err());
+        assert_eq!(data.resolve("[{nested}]").unwrap(), "[]");
     }
 
     #[test]
@@ -518,12 +552,25 @@ mod tests {
     }
 
     #[test]
-    fn later_keys_replace_earlier_ones_ignoring_case() {
+    fn later_keys_replace_earlier_ones_ignoring_case_keeping_the_first_spelling() {
         let mut data = BindingData::new("f");
         data.add("id", json!("body"));
         data.add("Id", json!("route"));
         assert_eq!(data.resolve("{ID}").unwrap(), "route");
-        assert_eq!(data.metadata().len(), 2);
+        let metadata = data.metadata();
+        assert_eq!(metadata.len(), 2);
+        assert_eq!(metadata["id"], json!("\"route\""));
+    }
+
+    #[test]
+    fn hidden_keys_resolve_but_stay_out_of_metadata_until_replaced() {
+        let mut data = BindingData::new("f");
+        data.add_hidden("QueueTrigger", json!("text"));
+        data.add_hidden("Id", Value::Null);
+        assert_eq!(data.resolve("{queuetrigger}/[{id}]").unwrap(), "text/[]");
+        assert_eq!(data.metadata().len(), 1);
+        data.add("id", json!("order-42"));
+        assert_eq!(data.metadata()["Id"], json!("\"order-42\""));
     }
 
     #[test]

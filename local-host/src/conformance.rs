@@ -37,6 +37,25 @@ fn time(text: &str) -> OffsetDateTime {
     OffsetDateTime::parse(text, &Rfc3339).unwrap()
 }
 
+/// The fixture's `_expressions`: each template resolves to its text, or fails with the
+/// host's words (`{"fails": "..."}`).
+fn check_expressions(name: &str, fixture: &Value, binding_data: &crate::bindings::BindingData) {
+    let Some(expressions) = fixture.get("_expressions").and_then(Value::as_object) else {
+        return;
+    };
+    for (template, expected) in expressions {
+        let resolved = binding_data.resolve(template);
+        match expected.get("fails").and_then(Value::as_str) {
+            Some(words) => assert_eq!(resolved, Err(words.to_owned()), "{name}: {template}"),
+            None => assert_eq!(
+                resolved.as_deref(),
+                Ok(expected.as_str().unwrap()),
+                "{name}: {template}"
+            ),
+        }
+    }
+}
+
 #[test]
 fn every_request_is_built_as_the_host_builds_it() {
     for (name, fixture) in corpus::load("requests") {
@@ -57,22 +76,26 @@ fn every_request_is_built_as_the_host_builds_it() {
                 (data, None)
             }
             Binding::QueueTrigger(queue) => {
-                let message = ReceivedMessage {
-                    id: given["id"].as_str().unwrap().into(),
-                    pop_receipt: given["popReceipt"].as_str().unwrap().into(),
-                    text: String::new(),
-                    dequeue_count: u32::try_from(given["dequeueCount"].as_u64().unwrap()).unwrap(),
-                    insertion_time: time(given["insertionTime"].as_str().unwrap()),
-                    expiration_time: time(given["expirationTime"].as_str().unwrap()),
-                    next_visible_time: time(given["nextVisibleTime"].as_str().unwrap()),
+                let facts = if given["admin_input"].as_bool() == Some(true) {
+                    crate::queue::MessageFacts::from_admin_input(time(
+                        given["insertionTime"].as_str().unwrap(),
+                    ))
+                } else {
+                    crate::queue::MessageFacts::received(&ReceivedMessage {
+                        id: given["id"].as_str().unwrap().into(),
+                        pop_receipt: given["popReceipt"].as_str().unwrap().into(),
+                        text: String::new(),
+                        dequeue_count: u32::try_from(given["dequeueCount"].as_u64().unwrap())
+                            .unwrap(),
+                        insertion_time: time(given["insertionTime"].as_str().unwrap()),
+                        expiration_time: time(given["expirationTime"].as_str().unwrap()),
+                        next_visible_time: time(given["nextVisibleTime"].as_str().unwrap()),
+                    })
                 };
                 let bytes = given["message"].as_str().unwrap().as_bytes();
-                let (data, binding_data) = crate::queue::queue_invocation(
-                    "f",
-                    queue,
-                    &crate::queue::MessageFacts::received(&message),
-                    bytes,
-                );
+                let (data, binding_data) =
+                    crate::queue::queue_invocation("f", queue, &facts, bytes);
+                check_expressions(&name, &fixture, &binding_data);
                 (data, Some(binding_data.metadata()))
             }
             Binding::HttpTrigger(trigger) => {

@@ -334,13 +334,19 @@ pub(crate) fn queue_invocation(
         crate::bindings::input_value(Some(bytes), trigger.data_type),
     );
     let mut binding_data = BindingData::new(function_name);
-    binding_data.add_json_properties(&String::from_utf8_lossy(bytes));
+    // The storage extension's binding data first (`QueueTriggerBinding.CreateBindingData`),
+    // then the message's JSON properties on top (`Utility.ApplyBindingData` sets them with the
+    // indexer): a property `id` replaces the message's `Id`, in Metadata and in expressions.
+    let text = String::from_utf8_lossy(bytes);
+    binding_data.add_hidden("QueueTrigger", Value::String(text.clone().into_owned()));
     binding_data.add("DequeueCount", Value::from(message.dequeue_count));
-    if let Some(id) = &message.id {
-        binding_data.add("Id", Value::String(id.clone()));
+    match &message.id {
+        Some(id) => binding_data.add("Id", Value::String(id.clone())),
+        None => binding_data.add_hidden("Id", Value::Null),
     }
-    if let Some(receipt) = &message.pop_receipt {
-        binding_data.add("PopReceipt", Value::String(receipt.clone()));
+    match &message.pop_receipt {
+        Some(receipt) => binding_data.add("PopReceipt", Value::String(receipt.clone())),
+        None => binding_data.add_hidden("PopReceipt", Value::Null),
     }
     for (key, time) in [
         ("InsertionTime", Some(message.insertion_time)),
@@ -348,7 +354,9 @@ pub(crate) fn queue_invocation(
         ("NextVisibleTime", message.next_visible_time),
     ] {
         let formatted = Value::String(time.map_or_else(|| MAX_OFFSET.to_string(), format_offset));
-        binding_data.add_raw(key, formatted.clone(), Some(formatted));
+        // A `DateTimeOffset` is no path text: `{InsertionTime}` resolves to nothing.
+        binding_data.add_raw(key, formatted, Some(Value::Null));
     }
+    binding_data.add_json_properties(&text);
     (data, binding_data)
 }
