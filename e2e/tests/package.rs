@@ -64,6 +64,7 @@ fn the_packages_run_under_the_local_host_as_shipped() {
             "housekeeping/function.json",
             "job-status/function.json",
             "predict/function.json",
+            "queue-upload/function.json",
             "score-job/function.json",
             "score-upload/function.json",
             "submit-job/function.json",

@@ -70,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         peak_rss_mb()
     );
     let started = Instant::now();
-    let outcome = score_upload::score(&storage, &model, name).await?;
+    let outcome = score_upload::score(&storage, &model, name, None).await?;
     let took = started.elapsed().as_secs_f64();
     println!(
         "{outcome} in {took:.1} s: {:.0} rows/s, {:.0} MiB/s; peak RSS {} MB",

@@ -1,4 +1,4 @@
-//! The house-price Functions app: six functions declared in code, served by the
+//! The house-price Functions app: seven functions declared in code, served by the
 //! `custom-handler` runtime. The domain logic all lives in `house-price`; each function
 //! here only moves bytes between the host's protocol and that crate.
 #![warn(missing_docs)]
@@ -23,6 +23,7 @@ pub fn app(state: State) -> FunctionApp {
         .function(functions::submit_job::function(state.clone()))
         .function(functions::score_job::function(state.clone()))
         .function(functions::job_status::function(state.clone()))
+        .function(functions::queue_upload::function())
         .function(functions::score_upload::function(state.clone()))
         .function(functions::housekeeping::function(state))
 }

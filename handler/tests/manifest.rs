@@ -69,7 +69,7 @@ mod tempdir {
 }
 
 #[test]
-fn the_manifest_declares_the_six_functions() {
+fn the_manifest_declares_the_seven_functions() {
     let (_dir, names) = manifest();
     assert_eq!(
         names,
@@ -77,6 +77,7 @@ fn the_manifest_declares_the_six_functions() {
             "housekeeping",
             "job-status",
             "predict",
+            "queue-upload",
             "score-job",
             "score-upload",
             "submit-job"
@@ -128,11 +129,22 @@ fn the_bindings_are_the_ones_the_functions_rely_on() {
         .map(|b| b["type"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["httpTrigger", "http"]);
-    // The file drop streams the blob itself (see score_upload.rs): no blob binding.
+    // The file drop answers Event Grid at once with a queue message (see queue_upload.rs),
+    // and the scoring streams the blob itself: no blob binding.
+    let queued = read("queue-upload");
+    assert_eq!(
+        queued["bindings"],
+        serde_json::json!([
+            {"type": "eventGridTrigger", "direction": "in", "name": "event"},
+            {"type": "queue", "direction": "out", "name": "upload",
+             "queueName": "score-uploads", "connection": "AzureWebJobsStorage"}
+        ])
+    );
     let upload = read("score-upload");
     assert_eq!(
         upload["bindings"],
-        serde_json::json!([{"type": "eventGridTrigger", "direction": "in", "name": "event"}])
+        serde_json::json!([{"type": "queueTrigger", "direction": "in", "name": "upload",
+            "queueName": "score-uploads", "connection": "AzureWebJobsStorage"}])
     );
     // The schedule is an app setting, so it can change without a deployment.
     let housekeeping = read("housekeeping");

@@ -9,6 +9,34 @@ use crate::api::ApiError;
 pub const CONTAINER: &str = "uploads";
 /// The metadata key of a result naming the version of the upload it was made from.
 pub const SOURCE_ETAG: &str = "sourceetag";
+/// The queue of uploads waiting to be scored: one [`ScoreUpload`] per blob version.
+pub const QUEUE: &str = "score-uploads";
+/// The container of the locks that let one run at a time score a file ([`lock_name`]).
+pub const LOCKS_CONTAINER: &str = "locks";
+/// The metadata key of a lock counting the scoring runs of the version in [`SOURCE_ETAG`].
+pub const RUNS: &str = "runs";
+
+/// A queued request to score one version of one upload.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScoreUpload {
+    /// The blob's name in [`CONTAINER`].
+    pub blob: String,
+    /// The version to score, as the `BlobCreated` event named it; `None` scores whatever
+    /// version is there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+/// The lock blob (in [`LOCKS_CONTAINER`]) of upload `name`.
+pub fn lock_name(name: &str) -> String {
+    format!("{CONTAINER}/{name}")
+}
+
+/// Whether two ETags name the same version: Event Grid's `data.eTag` and the service's
+/// `ETag` header differ only in their quotes.
+pub fn same_version(a: &str, b: &str) -> bool {
+    a.trim_matches('"') == b.trim_matches('"')
+}
 
 /// The blob (in [`CONTAINER`]) of an upload the web app received.
 pub fn upload_name(id: &Uuid) -> String {
@@ -53,6 +81,20 @@ mod tests {
         assert_eq!(result_name("é.csv"), "uploads/é.csv");
         let id = Uuid::nil();
         assert_eq!(result_name(&upload_name(&id)), format!("uploads/{id}.csv"));
+    }
+
+    #[test]
+    fn versions_compare_without_their_quotes() {
+        assert!(same_version("\"0x8D4BCC2E4835CD0\"", "0x8D4BCC2E4835CD0"));
+        assert!(!same_version("\"0x8D4BCC2E4835CD0\"", "0x8D4BCC2E4835CD1"));
+    }
+
+    #[test]
+    fn a_score_request_reads_with_or_without_a_version() {
+        let full: ScoreUpload = serde_json::from_str(r#"{"blob":"a.csv","etag":"0x1"}"#).unwrap();
+        assert_eq!(full.etag.as_deref(), Some("0x1"));
+        let bare: ScoreUpload = serde_json::from_str(r#"{"blob":"a.csv"}"#).unwrap();
+        assert_eq!(serde_json::to_string(&bare).unwrap(), r#"{"blob":"a.csv"}"#);
     }
 
     #[test]

@@ -3,84 +3,87 @@
 //! In Azure an Event Grid subscription on the storage account delivers each new blob version
 //! to the function's webhook. Here a watcher does it instead, for the containers named in
 //! `LOCALHOST_BLOB_EVENTS` ([`crate::config::BLOB_EVENTS_SETTING`]): it lists the container,
-//! and every blob version (name and ETag) it has no receipt for is delivered once, as an
-//! Event Grid schema event shaped as Azure Storage sends it, through the same path as a
-//! webhook delivery ([`crate::event_grid`]).
+//! and every blob version (name and ETag) it has no receipt for is published once, as an
+//! Event Grid schema event shaped as Azure Storage sends it, and delivered as Event Grid
+//! delivers ([`crate::subscription`]: a 30 s wait for each attempt, retries on Event Grid's
+//! schedule, then the dead-letter container).
 //!
 //! Receipts are kept in storage where the real host's polling blob trigger keeps its own
 //! (azure-sdk-for-net `Microsoft.Azure.WebJobs.Extensions.Storage.Blobs/src/Listeners/BlobReceiptManager.cs`):
-//! an empty blob `azure-webjobs-hosts/blobreceipts/<hostId>/Host.Functions.<function>/<etag>/<container>/<blob>`.
-//! So a restart neither runs a version again nor skips one written while the host was down,
-//! and a blob written anew (a new ETag) is delivered again. A receipt is written once the
-//! function succeeded; a failed delivery is tried again on later scans, up to
-//! [`MAX_ATTEMPTS`] times per run of the host, as Event Grid retries.
+//! an empty blob `azure-webjobs-hosts/blobreceipts/<hostId>/Host.Functions.<function>/<etag>/<container>/<blob>`,
+//! written once the delivery has ended (succeeded or dead-lettered). So a restart neither
+//! publishes a version again nor skips one written while the host was down, a delivery
+//! still being retried when the host stopped is published again, and a blob written anew
+//! (a new ETag) is published again.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use storage::{BlobInfo, Storage};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::FunctionSpec;
-use crate::invocation::Invoker;
+use crate::subscription::{Delivered, Subscription};
 
 /// The container of the host's own bookkeeping.
 pub const HOSTS_CONTAINER: &str = "azure-webjobs-hosts";
 /// How often a watched container is listed.
 pub const SCAN_INTERVAL: Duration = Duration::from_secs(1);
-/// Deliveries of one blob version tried per run of the host before it is left for the next.
-pub const MAX_ATTEMPTS: u32 = 5;
 
 /// Watches one container for one Event Grid function.
 #[derive(Debug)]
 pub struct BlobWatcher {
-    /// The function the events go to.
-    pub function: Arc<FunctionSpec>,
+    /// Where the events go, and how.
+    pub subscription: Subscription,
     /// The container watched.
     pub container: String,
     /// The account of the container and of the receipts.
     pub storage: Storage,
     /// The host id in receipt names.
     pub host_id: String,
-    /// Runs the invocations.
-    pub invoker: Arc<Invoker>,
 }
 
 impl BlobWatcher {
-    /// Scans until `shutdown`.
+    /// Scans until `shutdown`; each new version's delivery runs on its own, so a slow one
+    /// holds up no other.
     pub async fn run(self, shutdown: CancellationToken) {
         log::info!(
             "delivering BlobCreated events of container `{}` to function `{}`",
             self.container,
-            self.function.name
+            self.subscription.function.name
         );
-        let mut done: HashSet<(String, String)> = HashSet::new();
-        let mut attempts: HashMap<(String, String), u32> = HashMap::new();
+        let watcher = Arc::new(self);
+        // Versions published in this run of the host (delivered, or being delivered).
+        let published: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
+        let mut deliveries = tokio::task::JoinSet::new();
         while !shutdown.is_cancelled() {
-            match self.storage.list_blob_infos(&self.container, None).await {
+            match watcher
+                .storage
+                .list_blob_infos(&watcher.container, None)
+                .await
+            {
                 Ok(blobs) => {
                     for blob in blobs {
                         if shutdown.is_cancelled() {
                             break;
                         }
                         let key = (blob.name.clone(), blob.etag.clone());
-                        if done.contains(&key) {
+                        if published.lock().is_ok_and(|p| p.contains(&key)) {
                             continue;
                         }
-                        if self.receipt(&blob).len() > storage::MAX_BLOB_NAME {
+                        if watcher.receipt(&blob).len() > storage::MAX_BLOB_NAME {
                             log::error!(
                                 "`{}/{}`: the name is too long for its receipt's name; it is not delivered",
-                                self.container,
+                                watcher.container,
                                 blob.name
                             );
-                            done.insert(key);
+                            published.lock().map(|mut p| p.insert(key)).ok();
                             continue;
                         }
-                        match self.has_receipt(&blob).await {
+                        match watcher.has_receipt(&blob).await {
                             Ok(true) => {
-                                done.insert(key);
+                                published.lock().map(|mut p| p.insert(key)).ok();
                                 continue;
                             }
                             Ok(false) => {}
@@ -89,34 +92,27 @@ impl BlobWatcher {
                                 continue;
                             }
                         }
-                        let tried = attempts.entry(key.clone()).or_default();
-                        *tried += 1;
-                        if self.deliver(&blob).await {
-                            done.insert(key);
-                        } else if *tried >= MAX_ATTEMPTS {
-                            log::error!(
-                                "`{}/{}` failed {MAX_ATTEMPTS} times; it is tried again when the host restarts or the blob is written anew",
-                                self.container,
-                                blob.name
-                            );
-                            done.insert(key);
-                        }
+                        published.lock().map(|mut p| p.insert(key)).ok();
+                        let (watcher, shutdown) = (Arc::clone(&watcher), shutdown.clone());
+                        deliveries.spawn(async move { watcher.deliver(&blob, &shutdown).await });
                     }
                 }
                 Err(e) if e.code() == Some("ContainerNotFound") => {}
                 Err(e) => log::warn!("{e}"),
             }
+            while deliveries.try_join_next().is_some() {}
             tokio::select! {
                 _ = tokio::time::sleep(SCAN_INTERVAL) => {}
                 _ = shutdown.cancelled() => break,
             }
         }
+        deliveries.shutdown().await;
     }
 
     fn receipt(&self, blob: &BlobInfo) -> String {
         format!(
             "blobreceipts/{}/Host.Functions.{}/{}/{}/{}",
-            self.host_id, self.function.name, blob.etag, self.container, blob.name
+            self.host_id, self.subscription.function.name, blob.etag, self.container, blob.name
         )
     }
 
@@ -128,32 +124,30 @@ impl BlobWatcher {
             .is_some())
     }
 
-    /// Runs the function for `blob`'s event; whether it succeeded (and its receipt is kept).
-    async fn deliver(&self, blob: &BlobInfo) -> bool {
+    /// Publishes `blob`'s event and delivers it; once delivered or dead-lettered, its
+    /// receipt is kept.
+    async fn deliver(&self, blob: &BlobInfo, shutdown: &CancellationToken) {
         let event = blob_created(&self.storage, &self.container, blob);
-        match crate::event_grid::deliver(&self.invoker, &self.function, vec![event]).await {
-            Ok(()) => {
-                let written = async {
-                    self.storage.ensure_container(HOSTS_CONTAINER).await?;
-                    self.storage
-                        .put_blob(
-                            HOSTS_CONTAINER,
-                            &self.receipt(blob),
-                            Vec::new(),
-                            "application/octet-stream",
-                        )
-                        .await
-                };
-                if let Err(e) = written.await {
-                    log::warn!(
-                        "`{}/{}` was delivered but its receipt could not be written ({e}); it may be delivered again",
-                        self.container,
-                        blob.name
-                    );
-                }
-                true
-            }
-            Err(_) => false, // the invoker has logged why
+        if self.subscription.deliver(event, shutdown).await == Delivered::Stopped {
+            return;
+        }
+        let written = async {
+            self.storage.ensure_container(HOSTS_CONTAINER).await?;
+            self.storage
+                .put_blob(
+                    HOSTS_CONTAINER,
+                    &self.receipt(blob),
+                    Vec::new(),
+                    "application/octet-stream",
+                )
+                .await
+        };
+        if let Err(e) = written.await {
+            log::warn!(
+                "`{}/{}` was delivered but its receipt could not be written ({e}); it may be delivered again",
+                self.container,
+                blob.name
+            );
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct App {
     /// Containers whose new blobs this host turns into `BlobCreated` events for an Event
     /// Grid function ([`BLOB_EVENTS_SETTING`]).
     pub blob_events: Vec<BlobEvents>,
+    /// How those events are delivered, as Event Grid does ([`crate::subscription`]).
+    pub delivery: crate::subscription::DeliveryPolicy,
 }
 
 /// The setting that stands in for an Event Grid subscription on a storage account, which
@@ -236,6 +238,8 @@ pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
         connections.insert(DEFAULT_CONNECTION.to_string(), resolved);
     }
 
+    let delivery = crate::subscription::DeliveryPolicy::from_settings(&settings)
+        .map_err(|e| ConfigError::new(&settings_file, e))?;
     let handler = resolve_handler(dir, &host_file, &settings, &custom.description)?;
     Ok(App {
         dir: dir.clone(),
@@ -246,6 +250,7 @@ pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
         keys,
         connections,
         blob_events,
+        delivery,
     })
 }
 

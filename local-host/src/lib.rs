@@ -34,6 +34,7 @@ pub mod http;
 pub mod invocation;
 pub mod queue;
 pub mod settings;
+pub mod subscription;
 pub mod timer;
 
 #[cfg(test)]
@@ -266,11 +267,16 @@ impl Host {
                 continue; // config::load checked both
             };
             let watcher = blob_events::BlobWatcher {
-                function: Arc::new(function.clone()),
+                subscription: subscription::Subscription {
+                    name: function.name.clone(),
+                    function: Arc::new(function.clone()),
+                    invoker: Arc::clone(&invoker),
+                    storage: storage.clone(),
+                    policy: app.delivery.clone(),
+                },
                 container: watched.container.clone(),
                 storage: storage.clone(),
                 host_id: host_id.clone(),
-                invoker: Arc::clone(&invoker),
             };
             listener_tasks.push(tokio::spawn(watcher.run(listeners_shutdown.clone())));
         }

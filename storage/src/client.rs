@@ -16,7 +16,8 @@ use azure_identity::{
     UserAssignedId,
 };
 use azure_storage_blob::models::{
-    BlobClientDownloadOptions, BlobClientGetPropertiesResultHeaders, BlobClientUploadOptions,
+    BlobClientAcquireLeaseResultHeaders, BlobClientDownloadOptions,
+    BlobClientGetPropertiesResultHeaders, BlobClientSetMetadataOptions, BlobClientUploadOptions,
     BlobContainerClientListBlobsOptions, BlockBlobClientCommitBlockListOptions, BlockLookupList,
     StorageErrorCode,
 };
@@ -83,7 +84,7 @@ impl BlobReader {
 }
 
 /// What [`Storage::blob_properties`] reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BlobProperties {
     /// The current version.
     pub etag: String,
@@ -802,6 +803,104 @@ impl Storage {
     pub async fn get_blob_path(&self, path: &str) -> Result<Option<Vec<u8>>, StorageError> {
         let path = BlobPath::parse(path)?;
         self.get_blob(&path.container, &path.name).await
+    }
+
+    /// Takes the lease on `container/name` for `duration` (15 to 60 s), creating the blob
+    /// (empty) when it does not exist: a lock that many processes can contend for. `None`
+    /// when another holder has it. A holder that dies loses it when the duration runs out,
+    /// so the holder must [`BlobLease::renew`] it before then.
+    pub async fn try_lease(
+        &self,
+        container: &str,
+        name: &str,
+        duration: Duration,
+    ) -> Result<Option<BlobLease>, StorageError> {
+        check_container_name(container)?;
+        check_blob_name(name)?;
+        let client = self.inner.blobs.blob_client(container, name);
+        let operation = || format!("lease blob '{container}/{name}'");
+        let create = BlobClientUploadOptions::default().if_not_exists();
+        match client
+            .upload(RequestContent::from(Vec::new()), Some(create))
+            .await
+        {
+            Ok(_) => {}
+            // 409 BlobAlreadyExists, or 412 when it exists under a lease.
+            Err(e) if e.http_status().is_some_and(|s| s == 409 || s == 412) => {}
+            Err(e) => return Err(StorageError::from_azure(operation(), e)),
+        }
+        let seconds = i32::try_from(duration.as_secs())
+            .unwrap_or(60)
+            .clamp(15, 60);
+        match client.acquire_lease(seconds, None).await {
+            Ok(response) => {
+                let id = response
+                    .lease_id()
+                    .map_err(|e| StorageError::from_azure(operation(), e))?
+                    .ok_or_else(|| missing("x-ms-lease-id", &operation))?;
+                Ok(Some(BlobLease {
+                    client,
+                    id,
+                    operation: operation(),
+                }))
+            }
+            Err(e) if e.http_status().is_some_and(|s| s == 409) => Ok(None),
+            Err(e) => Err(StorageError::from_azure(operation(), e)),
+        }
+    }
+}
+
+/// A lease held on a blob ([`Storage::try_lease`]).
+pub struct BlobLease {
+    client: azure_storage_blob::BlobClient,
+    id: String,
+    operation: String,
+}
+
+impl std::fmt::Debug for BlobLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobLease")
+            .field("operation", &self.operation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlobLease {
+    /// Keeps the lease for another full duration. Fails when it was lost (it ran out and
+    /// another holder took it).
+    pub async fn renew(&self) -> Result<(), StorageError> {
+        self.client
+            .renew_lease(self.id.clone(), None)
+            .await
+            .map_err(|e| StorageError::from_azure(format!("renew the {}", self.operation), e))?;
+        Ok(())
+    }
+
+    /// Replaces the leased blob's metadata.
+    pub async fn set_metadata(
+        &self,
+        metadata: &HashMap<String, String>,
+    ) -> Result<(), StorageError> {
+        let options = BlobClientSetMetadataOptions {
+            lease_id: Some(self.id.clone()),
+            ..Default::default()
+        };
+        self.client
+            .set_metadata(metadata, Some(options))
+            .await
+            .map_err(|e| {
+                StorageError::from_azure(format!("set metadata under the {}", self.operation), e)
+            })?;
+        Ok(())
+    }
+
+    /// Gives the lease up, so the next contender need not wait for it to run out.
+    pub async fn release(self) -> Result<(), StorageError> {
+        self.client
+            .release_lease(self.id.clone(), None)
+            .await
+            .map_err(|e| StorageError::from_azure(format!("release the {}", self.operation), e))?;
+        Ok(())
     }
 }
 

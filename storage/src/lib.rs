@@ -28,7 +28,7 @@ pub mod settings;
 pub use azure_core::Bytes;
 pub use azure_core::http::Url;
 pub use client::{
-    BlobInfo, BlobPath, BlobProperties, BlobReader, BlockWriter, MAX_BLOB_NAME,
+    BlobInfo, BlobLease, BlobPath, BlobProperties, BlobReader, BlockWriter, MAX_BLOB_NAME,
     MAX_MESSAGES_PER_CALL, MAX_VISIBILITY, PeekedMessage, ReceivedMessage, SentMessage, Storage,
     UpdatedMessage,
 };

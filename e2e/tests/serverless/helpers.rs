@@ -13,6 +13,8 @@ pub const KEY: &str = "e2e-function-key";
 pub const MASTER_KEY: &str = "e2e-master-key";
 pub const QUEUE: &str = house_price::jobs::QUEUE;
 pub const POISON: &str = "predict-jobs-poison";
+pub const UPLOADS_QUEUE: &str = house_price::uploads::QUEUE;
+pub const UPLOADS_POISON: &str = "score-uploads-poison";
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -124,8 +126,9 @@ async fn start_configured(
     let settings =
         StorageSettings::parse_connection_string("AzureWebJobsStorage", connection).unwrap();
     let storage = Storage::new(&settings).unwrap();
-    drain(&storage, QUEUE).await;
-    drain(&storage, POISON).await;
+    for queue in [QUEUE, POISON, UPLOADS_QUEUE, UPLOADS_POISON] {
+        drain(&storage, queue).await;
+    }
     storage.ensure_container("results").await.unwrap();
     storage.ensure_container("job-inputs").await.unwrap();
     let app = AppDir::new();

@@ -1,5 +1,6 @@
-//! A CSV dropped into `uploads/` is scored by `score-upload`, through the local host's Event
-//! Grid webhook with the event shape Azure Storage sends (`local-host/events/`).
+//! A CSV dropped into `uploads/` is queued by `queue-upload`, through the local host's Event
+//! Grid webhook with the event shape Azure Storage sends (`local-host/events/`), and scored
+//! by `score-upload` from the `score-uploads` queue.
 
 use serde_json::{Value, json};
 use storage::Storage;
@@ -31,13 +32,57 @@ fn created(name: &str) -> Value {
     event
 }
 
-/// Tells `score-upload` that `uploads/<name>` was written, as Event Grid would; it answers
-/// 202 once the file is scored.
+/// Tells `queue-upload` that `uploads/<name>` was written, as Event Grid would; it answers
+/// 202 once the file is queued, long before it is scored.
 async fn announce(stack: &Stack, name: &str) {
-    let status = stack
-        .deliver_events("score-upload", &json!([created(name)]))
-        .await;
+    let mut event = created(name);
+    // The version written, as Azure Storage names it in the event.
+    let written = stack
+        .storage
+        .blob_properties(UPLOADS, name)
+        .await
+        .unwrap()
+        .expect("the upload is there");
+    event["data"]["eTag"] = json!(written.etag);
+    let status = stack.deliver_events("queue-upload", &json!([event])).await;
     assert_eq!(status, 202, "delivering the event of {name}");
+}
+
+/// Messages in `score-uploads`, visible or not.
+async fn queued(stack: &Stack) -> u64 {
+    stack
+        .storage
+        .queue_length(house_price::uploads::QUEUE)
+        .await
+        .unwrap_or(0)
+}
+
+/// Announces `name` and waits until `score-upload` has finished with it: the queue is back
+/// to the length it had before (a message is deleted when its run succeeds; a message a
+/// stopped host still leases counts in both).
+async fn announce_and_settle(stack: &Stack, name: &str) {
+    let before = queued(stack).await;
+    announce(stack, name).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while queued(stack).await > before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "score-uploads still holds the message of {name}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The scoring runs the lock of `uploads/<name>` counted for its current version.
+async fn runs(storage: &Storage, name: &str) -> Option<u64> {
+    let lock = storage
+        .blob_properties(
+            house_price::uploads::LOCKS_CONTAINER,
+            &house_price::uploads::lock_name(name),
+        )
+        .await
+        .unwrap()?;
+    lock.metadata.get("runs").and_then(|r| r.parse().ok())
 }
 
 async fn upload(storage: &Storage, name: &str, text: &str) {
@@ -88,7 +133,7 @@ async fn a_dropped_csv_gets_its_result_equal_to_predict_once_per_version() {
     let name = format!("drop-{}.csv", uuid::Uuid::new_v4().simple());
     let csv = houses(50);
     upload(&stack.storage, &name, &csv).await;
-    announce(&stack, &name).await;
+    announce_and_settle(&stack, &name).await;
     let scored = result(&stack.storage, &result_of(&name))
         .await
         .expect("a result");
@@ -103,7 +148,7 @@ async fn a_dropped_csv_gets_its_result_equal_to_predict_once_per_version() {
         .await
         .unwrap()
         .unwrap();
-    announce(&stack, &name).await;
+    announce_and_settle(&stack, &name).await;
     let after = stack
         .storage
         .blob_properties("results", &result_of(&name))
@@ -111,11 +156,12 @@ async fn a_dropped_csv_gets_its_result_equal_to_predict_once_per_version() {
         .unwrap()
         .unwrap();
     assert_eq!(before.etag, after.etag, "scored twice");
+    assert_eq!(runs(&stack.storage, &name).await, Some(1));
 
     // A new version of the file is scored again.
     let replaced = houses(7);
     upload(&stack.storage, &name, &replaced).await;
-    announce(&stack, &name).await;
+    announce_and_settle(&stack, &name).await;
     let rescored = result(&stack.storage, &result_of(&name)).await.unwrap();
     assert_eq!(rescored, predicted(&stack, &replaced).await);
     stack.host.stop().await;
@@ -127,7 +173,7 @@ async fn a_csv_that_cannot_be_scored_gets_an_error_file_naming_the_line_and_colu
     let name = format!("bad-{}.csv", uuid::Uuid::new_v4().simple());
     let csv = houses(10).replace("296,15.3,396.9,7", "296,15.3,396.9,seven");
     upload(&stack.storage, &name, &csv).await;
-    announce(&stack, &name).await;
+    announce_and_settle(&stack, &name).await;
     let error: Value = serde_json::from_str(
         &result(&stack.storage, &error_of(&name))
             .await
@@ -146,7 +192,7 @@ async fn a_csv_that_cannot_be_scored_gets_an_error_file_naming_the_line_and_colu
     elsewhere["subject"] = json!("/blobServices/default/containers/results/blobs/x.csv");
     assert_eq!(
         stack
-            .deliver_events("score-upload", &json!([elsewhere]))
+            .deliver_events("queue-upload", &json!([elsewhere]))
             .await,
         202
     );
@@ -200,7 +246,7 @@ async fn a_100_mb_file_is_scored_in_bounded_memory() {
     let pid = stack.host.handler_pid().expect("the handler runs");
     let before = peak_rss(pid);
     let started = std::time::Instant::now();
-    announce(&stack, &name).await;
+    announce_and_settle(&stack, &name).await;
     let took = started.elapsed();
     let peak = peak_rss(pid);
     let result = stack
@@ -250,7 +296,7 @@ async fn wait_for(storage: &Storage, name: &str) -> storage::BlobProperties {
 #[tokio::test]
 async fn the_local_host_delivers_each_new_blob_once_across_restarts() {
     // Azurite raises no Event Grid events: the local host watches `uploads` instead.
-    let settings = [("LOCALHOST_BLOB_EVENTS", "score-upload=uploads")];
+    let settings = [("LOCALHOST_BLOB_EVENTS", "queue-upload=uploads")];
     let run = uuid::Uuid::new_v4().simple().to_string();
     let (first, second) = (format!("watch-{run}-a.csv"), format!("watch-{run}-b.csv"));
     let stack = crate::helpers::start_with_settings(&settings).await;
@@ -284,7 +330,7 @@ async fn the_local_host_delivers_each_new_blob_once_across_restarts() {
         .storage
         .list_blobs(
             "azure-webjobs-hosts",
-            Some("blobreceipts/local-host/Host.Functions.score-upload/"),
+            Some("blobreceipts/local-host/Host.Functions.queue-upload/"),
         )
         .await
         .unwrap();
@@ -296,5 +342,56 @@ async fn the_local_host_delivers_each_new_blob_once_across_restarts() {
             "no receipt for {name}: {receipts:?}"
         );
     }
+    stack.host.stop().await;
+}
+
+/// Event Grid waits 30 s for the webhook's answer, then delivers again while the first run
+/// goes on (learn.microsoft.com/azure/event-grid/delivery-and-retry; the host answers only
+/// when the function has finished: azure-sdk-for-net
+/// `Microsoft.Azure.WebJobs.Extensions.EventGrid/src/TriggerBinding/HttpRequestProcessor.cs`).
+/// With the wait cut to a second and the retries to a hundredth, a file that takes longer
+/// than that to score must still be answered in time, scored once, and never dead-lettered.
+#[tokio::test]
+async fn a_file_whose_scoring_outlasts_event_grids_wait_is_scored_once() {
+    let dead = format!("dead-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let settings = [
+        ("LOCALHOST_BLOB_EVENTS", "queue-upload=uploads"),
+        ("LOCALHOST_EVENT_GRID_WAIT", "1"),
+        ("LOCALHOST_EVENT_GRID_TIME_SCALE", "0.01"),
+        ("LOCALHOST_EVENT_GRID_MAX_ATTEMPTS", "3"),
+        ("LOCALHOST_EVENT_GRID_DEAD_LETTER", dead.as_str()),
+    ];
+    let stack = crate::helpers::start_with_settings(&settings).await;
+    let name = format!("slow-{}.csv", uuid::Uuid::new_v4().simple());
+    let csv = houses(100_000);
+    let started = std::time::Instant::now();
+    upload(&stack.storage, &name, &csv).await;
+    let scored = wait_for(&stack.storage, &result_of(&name)).await;
+    let took = started.elapsed();
+    eprintln!(
+        "{} MB scored in {:.1} s",
+        csv.len() >> 20,
+        took.as_secs_f64()
+    );
+    // Long enough for every retry the wait would have caused to have been made.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(
+        took > std::time::Duration::from_secs(1),
+        "scoring took {took:?}: too quick to outlast the wait"
+    );
+    assert_eq!(runs(&stack.storage, &name).await, Some(1), "scoring runs");
+    let again = stack
+        .storage
+        .blob_properties("results", &result_of(&name))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.etag, scored.etag, "the result was written twice");
+    let letters = stack.storage.list_blobs(&dead, None).await;
+    assert!(
+        letters.as_ref().map_or(true, Vec::is_empty),
+        "dead-lettered: {letters:?}"
+    );
+    stack.storage.delete_blob(UPLOADS, &name).await.unwrap();
     stack.host.stop().await;
 }

@@ -184,7 +184,7 @@ async fn a_file_uploaded_to_the_web_app_is_scored_by_the_functions_app_and_downl
  {
     // The local host stands in for the Event Grid subscription of infra/events.bicep.
     let stack =
-        crate::helpers::start_with_settings(&[("LOCALHOST_BLOB_EVENTS", "score-upload=uploads")])
+        crate::helpers::start_with_settings(&[("LOCALHOST_BLOB_EVENTS", "queue-upload=uploads")])
             .await;
     let (web, stop) = spawn_webapp();
     // About 1 MB: more than /predict takes in one request.

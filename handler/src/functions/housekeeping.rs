@@ -4,9 +4,9 @@
 //! `0 0 3 * * *`, daily at 03:00 UTC) it:
 //! - deletes the blobs of `results`, `job-inputs` and `uploads` last written longer ago than
 //!   `HOUSEKEEPING_RETENTION` (a .NET time span, `7.00:00:00` by default);
-//! - moves every message of `predict-jobs-poison` into blob `poison/<messageId>.json` (its
-//!   text, dequeue count, insertion time and when it was drained), so a poisoned job is not
-//!   lost when the queue's time-to-live ends.
+//! - moves every message of `predict-jobs-poison` and `score-uploads-poison` into blob
+//!   `poison/<messageId>.json` (its queue, text, dequeue count, insertion time and when it was
+//!   drained), so a poisoned job or upload is not lost when the queue's time-to-live ends.
 //!
 //! Safe to run twice at once (Azure runs a timer as a singleton only while its lease holds):
 //! a message is leased to one run before it is copied, the copy is named by the message id
@@ -32,8 +32,8 @@ pub const SWEPT_CONTAINERS: [&str; 3] = [jobs::RESULTS_CONTAINER, jobs::INPUTS_C
 pub const UPLOADS: &str = house_price::uploads::CONTAINER;
 /// Where drained poison messages are kept.
 pub const POISON_CONTAINER: &str = "poison";
-/// The queue the host moves messages to after their last failed delivery.
-pub const POISON_QUEUE: &str = "predict-jobs-poison";
+/// The queues the host moves messages to after their last failed delivery.
+pub const POISON_QUEUES: [&str; 2] = ["predict-jobs-poison", "score-uploads-poison"];
 /// The app setting of the schedule.
 pub const SCHEDULE_SETTING: &str = "HOUSEKEEPING_SCHEDULE";
 /// The app setting of the retention.
@@ -138,7 +138,9 @@ pub async fn run(
         report.kept += young.len();
         report.deleted[i] = delete_all(storage, container, old.into_iter().map(|b| b.name)).await?;
     }
-    report.drained = drain_poison(storage, now).await?;
+    for queue in POISON_QUEUES {
+        report.drained += drain_poison(storage, queue, now).await?;
+    }
     Ok(report)
 }
 
@@ -183,13 +185,17 @@ fn joined(
     })?
 }
 
-/// Moves every message of [`POISON_QUEUE`] into a blob; returns how many.
-async fn drain_poison(storage: &Storage, now: OffsetDateTime) -> Result<usize, StorageError> {
+/// Moves every message of poison queue `queue` into a blob; returns how many.
+async fn drain_poison(
+    storage: &Storage,
+    queue: &str,
+    now: OffsetDateTime,
+) -> Result<usize, StorageError> {
     let mut drained = 0;
     let mut container_ready = false;
     loop {
         let batch = match storage
-            .receive_messages(POISON_QUEUE, storage::MAX_MESSAGES_PER_CALL, DRAIN_LEASE)
+            .receive_messages(queue, storage::MAX_MESSAGES_PER_CALL, DRAIN_LEASE)
             .await
         {
             Ok(batch) => batch,
@@ -209,6 +215,7 @@ async fn drain_poison(storage: &Storage, now: OffsetDateTime) -> Result<usize, S
                 .unwrap_or_else(|_| message.text.clone());
             let record = json!({
                 "messageId": message.id,
+                "queue": queue,
                 "body": text,
                 "dequeueCount": message.dequeue_count,
                 "insertedAt": message.insertion_time.format(&Rfc3339).ok(),
@@ -223,7 +230,7 @@ async fn drain_poison(storage: &Storage, now: OffsetDateTime) -> Result<usize, S
                 )
                 .await?;
             match storage
-                .delete_message(POISON_QUEUE, &message.id, &message.pop_receipt)
+                .delete_message(queue, &message.id, &message.pop_receipt)
                 .await
             {
                 Ok(()) => {}

@@ -4,6 +4,7 @@
 pub mod housekeeping;
 pub mod job_status;
 pub mod predict;
+pub mod queue_upload;
 pub mod score_job;
 pub mod score_upload;
 pub mod submit_job;

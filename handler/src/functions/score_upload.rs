@@ -1,38 +1,42 @@
-//! `score-upload`: scores a CSV file dropped into container `uploads`.
+//! `score-upload`: scores one version of a CSV file dropped into container `uploads`, as
+//! `queue-upload` queued it.
 //!
 //! For `uploads/<name>.csv` it writes `results/uploads/<name>.csv`, the file with a `prediction`
 //! column, in the dialect `POST /predict` answers CSV in; a file it cannot score gets
 //! `results/uploads/<name>.error.json` instead, naming the line and column at fault, and nothing
-//! else is written. (A name without `.csv` keeps its whole name as `<name>`.)
+//! else is written. (A name without `.csv` keeps its whole name as `<name>`.) The file is
+//! streamed: ranges in, rows scored a batch at a time ([`house_price::csv_stream`]), blocks
+//! out, so a 1 GiB file stays within tens of MB.
 //!
-//! Why an `eventGridTrigger` and not a `blobTrigger`: Flex Consumption supports the blob
-//! trigger only with `"source": "EventGrid"`, and that trigger hands the function the whole
-//! blob inline, base64 in the invocation's JSON (azure-sdk-for-net
-//! `Microsoft.Azure.WebJobs.Extensions.Storage.Blobs`, `Listeners/BlobListenerFactory.cs`; the
-//! host's `ScriptInvocationContextExtensions.cs`), which is the file held in memory twice over
-//! and capped by what one request can carry. The Event Grid trigger hands over only the
-//! `BlobCreated` event; the function then streams the blob itself: ranges in, rows scored a
-//! batch at a time ([`house_price::csv_stream`]), blocks out, so a 1 GiB file stays within
-//! tens of MB.
-//!
-//! Idempotent: the result carries the source's ETag in its metadata (`sourceetag`), so an event
-//! delivered twice finds the result of that version and does nothing, and a file replaced by a
-//! new version (a new ETag) is scored again. The result is committed only when the whole file
-//! has been scored, so a failure half way leaves the previous result, or none.
+//! One scoring run and one result per blob version, whatever the events and the queue do:
+//! - the result carries the source's ETag in its metadata (`sourceetag`), so a version that
+//!   has its result is not scored again, and a new version (a new ETag) is;
+//! - a message for a version that has since been replaced is done: the new version's own
+//!   event scores it;
+//! - a run holds a lease on `locks/uploads/<name>` while it scores, renewed as it goes, so
+//!   a second message for the same file (a duplicate event, a redelivery, a message that
+//!   reappeared) waits for the first run, then finds its result. A run that dies loses the
+//!   lease within [`LEASE`], and its message, reappearing, scores the file. The lock's
+//!   metadata counts the runs that scored each version ([`RUNS`]);
+//! - the result is committed only when the whole file has been scored, so a failure half
+//!   way leaves the previous result, or none.
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use custom_handler::{Function, Invocation, InvocationError, InvocationResponse, service_fn};
 use house_price::api::ErrorBody;
 use house_price::csv_stream::{self, ScoreError};
 use house_price::jobs::RESULTS_CONTAINER;
-use serde_json::{Map, Value};
-use storage::{BlockWriter, Storage, StorageError};
+use storage::{BlobLease, BlockWriter, Storage, StorageError};
 use tokio::sync::mpsc;
 
-use house_price::uploads::{CONTAINER as UPLOADS, SOURCE_ETAG, error_name, result_name};
+use house_price::uploads::{
+    CONTAINER as UPLOADS, LOCKS_CONTAINER, QUEUE, RUNS, SOURCE_ETAG, ScoreUpload, error_name,
+    lock_name, result_name, same_version,
+};
 
 use crate::State;
 
@@ -40,57 +44,47 @@ use crate::State;
 const BLOCK_BYTES: usize = 4 << 20;
 /// Chunks in flight between storage and the scorer, each way: bounds memory.
 const CHANNEL_CHUNKS: usize = 2;
+/// How long a run's lease on its lock lasts unless renewed: how soon a run that died
+/// lets another take over.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// How often a run renews its lease: well within [`LEASE`], so a slow storage call or two
+/// does not lose it.
+const RENEW_EVERY: Duration = Duration::from_secs(15);
+/// How often a message whose file another run is scoring looks again.
+const WAIT_STEP: Duration = Duration::from_secs(1);
+/// How long a message waits for another run before it fails and is retried later; within
+/// the app's `functionTimeout`.
+const MAX_WAIT: Duration = Duration::from_secs(4 * 60);
 
 /// The function's declaration.
 pub fn function(state: Arc<State>) -> Function {
     Function::new("score-upload")
-        .event_grid_trigger("event")
+        .queue_trigger("upload", QUEUE)
         .handler(service_fn(move |inv| handle(state.clone(), inv)))
 }
 
 async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
-    let event = inv
-        .request()
-        .event_grid_event("event")
-        .map_err(|e| super::missing("event", e))?;
-    let Some(name) = uploaded_blob(&event) else {
-        inv.log(
-            log::Level::Info,
-            "not a blob created in uploads/: nothing to score",
-        );
-        return Ok(InvocationResponse::new());
-    };
+    // Not JSON or no blob: nothing names what to score. Fail, so the host retries and then
+    // keeps the message in `score-uploads-poison` as it came.
+    let request: ScoreUpload = inv
+        .queue_json("upload")
+        .map_err(|e| InvocationError::transient(format!("the queue message is unusable: {e}")))?;
     let Some(storage) = &state.storage else {
-        return Err(InvocationError::permanent(
+        return Err(InvocationError::transient(
             "scoring uploads needs storage: set AzureWebJobsStorage",
         ));
     };
-    let outcome = score(storage, &state.model, &name)
+    let outcome = score_once(storage, &state.model, &request)
         .await
         .map_err(|e| InvocationError::transient(e.to_string()))?;
-    inv.log(log::Level::Info, format!("uploads/{name}: {outcome}"));
+    inv.log(
+        log::Level::Info,
+        format!("uploads/{}: {outcome}", request.blob),
+    );
     Ok(InvocationResponse::new())
 }
 
-/// The blob name in `uploads` a `BlobCreated` event is about, from its subject
-/// (`/blobServices/default/containers/<container>/blobs/<name>`); CloudEvents carry the same
-/// subject and name the event `type` instead of `eventType`.
-pub fn uploaded_blob(event: &Map<String, Value>) -> Option<String> {
-    let kind = event
-        .get("eventType")
-        .or_else(|| event.get("type"))
-        .and_then(Value::as_str)?;
-    if kind != "Microsoft.Storage.BlobCreated" {
-        return None;
-    }
-    let subject = event.get("subject").and_then(Value::as_str)?;
-    let name = subject.strip_prefix(&format!(
-        "/blobServices/default/containers/{UPLOADS}/blobs/"
-    ))?;
-    (!name.is_empty()).then(|| name.to_owned())
-}
-
-/// What became of one file.
+/// What became of one request to score.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Scored: this many rows.
@@ -101,6 +95,8 @@ pub enum Outcome {
     AlreadyDone,
     /// The blob is no longer there.
     Gone,
+    /// The blob has been replaced since; the new version is scored on its own event.
+    Superseded,
 }
 
 impl std::fmt::Display for Outcome {
@@ -110,17 +106,20 @@ impl std::fmt::Display for Outcome {
             Outcome::Refused(why) => write!(f, "cannot be scored: {why}"),
             Outcome::AlreadyDone => f.write_str("this version was already scored"),
             Outcome::Gone => f.write_str("the file is gone"),
+            Outcome::Superseded => f.write_str("replaced by a newer version since"),
         }
     }
 }
 
-/// Scores `uploads/<name>` unless its current version already has a result. `Err` only for
-/// storage failures, which a retry may get past.
-pub async fn score(
+/// Scores the version `request` names unless it is done, gone or replaced, holding the
+/// file's lock while it does, and waiting for a run that holds it. `Err` for storage
+/// failures and for a wait past [`MAX_WAIT`], which a retry may get past.
+pub async fn score_once(
     storage: &Storage,
     model: &house_price::Model,
-    name: &str,
+    request: &ScoreUpload,
 ) -> Result<Outcome, StorageError> {
+    let name = request.blob.as_str();
     // A name too long for its result's name can never be scored: say so once, no retry.
     if error_name(name).len() > storage::MAX_BLOB_NAME {
         return Ok(Outcome::Refused(format!(
@@ -128,23 +127,159 @@ pub async fn score(
             storage::MAX_BLOB_NAME
         )));
     }
-    let Some(source) = storage.blob_properties(UPLOADS, name).await? else {
-        return Ok(Outcome::Gone);
+    let started = Instant::now();
+    let lease = loop {
+        if let Some(settled) = settled(storage, request).await? {
+            return Ok(settled);
+        }
+        storage.ensure_container(LOCKS_CONTAINER).await?;
+        if let Some(lease) = storage
+            .try_lease(LOCKS_CONTAINER, &lock_name(name), LEASE)
+            .await?
+        {
+            break lease;
+        }
+        if started.elapsed() > MAX_WAIT {
+            return Err(StorageError::Other {
+                operation: format!("score uploads/{name}"),
+                detail: format!(
+                    "another run has held the file's lock for over {} s; retrying later",
+                    MAX_WAIT.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(WAIT_STEP).await;
     };
+    let held = Held::new(lease);
+    let outcome = async {
+        // The run that held the lock before may just have written the result.
+        if let Some(settled) = settled(storage, request).await? {
+            return Ok(settled);
+        }
+        count_run(storage, &held.lease, request).await?;
+        score(storage, model, name, request.etag.as_deref()).await
+    }
+    .await;
+    held.release().await;
+    outcome
+}
+
+/// The outcome for a request that needs no scoring: the file is gone or replaced, or this
+/// version has its result. `None` when it needs scoring.
+async fn settled(
+    storage: &Storage,
+    request: &ScoreUpload,
+) -> Result<Option<Outcome>, StorageError> {
+    let name = request.blob.as_str();
+    let Some(source) = storage.blob_properties(UPLOADS, name).await? else {
+        return Ok(Some(Outcome::Gone));
+    };
+    if request
+        .etag
+        .as_deref()
+        .is_some_and(|wanted| !same_version(wanted, &source.etag))
+    {
+        return Ok(Some(Outcome::Superseded));
+    }
     for done in [result_name(name), error_name(name)] {
         if let Some(existing) = storage.blob_properties(RESULTS_CONTAINER, &done).await?
-            && existing.metadata.get(SOURCE_ETAG) == Some(&source.etag)
+            && existing
+                .metadata
+                .get(SOURCE_ETAG)
+                .is_some_and(|e| same_version(e, &source.etag))
         {
-            return Ok(Outcome::AlreadyDone);
+            return Ok(Some(Outcome::AlreadyDone));
         }
     }
+    Ok(None)
+}
+
+/// Counts one more scoring run of this version in the lock's metadata.
+async fn count_run(
+    storage: &Storage,
+    lease: &BlobLease,
+    request: &ScoreUpload,
+) -> Result<(), StorageError> {
+    let lock = storage
+        .blob_properties(LOCKS_CONTAINER, &lock_name(&request.blob))
+        .await?
+        .unwrap_or_default();
+    let version = request.etag.clone().unwrap_or_default();
+    let same = lock
+        .metadata
+        .get(SOURCE_ETAG)
+        .is_some_and(|e| same_version(e, &version));
+    let runs = if same {
+        lock.metadata
+            .get(RUNS)
+            .and_then(|r| r.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1
+    } else {
+        1
+    };
+    let metadata = HashMap::from([
+        (SOURCE_ETAG.to_owned(), version.trim_matches('"').to_owned()),
+        (RUNS.to_owned(), runs.to_string()),
+    ]);
+    lease.set_metadata(&metadata).await
+}
+
+/// A lease kept alive by a renewing task until released.
+struct Held {
+    lease: Arc<BlobLease>,
+    renewing: tokio::task::JoinHandle<()>,
+}
+
+impl Held {
+    fn new(lease: BlobLease) -> Held {
+        let lease = Arc::new(lease);
+        let renewed = Arc::clone(&lease);
+        let renewing = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RENEW_EVERY).await;
+                if let Err(e) = renewed.renew().await {
+                    // Another run may take over; both write the same result.
+                    log::warn!("{e}");
+                }
+            }
+        });
+        Held { lease, renewing }
+    }
+
+    /// Stops renewing and gives the lease up; a lease that cannot be released runs out.
+    async fn release(self) {
+        self.renewing.abort();
+        let _ = self.renewing.await;
+        match Arc::try_unwrap(self.lease) {
+            Ok(lease) => {
+                if let Err(e) = lease.release().await {
+                    log::warn!("{e}");
+                }
+            }
+            Err(_) => log::warn!("the lease is still shared; it runs out instead"),
+        }
+    }
+}
+
+/// Scores `uploads/<name>` when it is still at version `etag` (any version when `None`),
+/// unless that version already has a result. `Err` only for storage failures, which a retry
+/// may get past.
+pub async fn score(
+    storage: &Storage,
+    model: &house_price::Model,
+    name: &str,
+    etag: Option<&str>,
+) -> Result<Outcome, StorageError> {
     let Some(reader) = storage.open_blob(UPLOADS, name).await? else {
         return Ok(Outcome::Gone);
     };
+    if etag.is_some_and(|wanted| !same_version(wanted, &reader.etag)) {
+        return Ok(Outcome::Superseded);
+    }
     storage.ensure_container(RESULTS_CONTAINER).await?;
     let metadata: HashMap<String, String> = [(SOURCE_ETAG.to_owned(), reader.etag.clone())].into();
     let writer = storage.block_writer(RESULTS_CONTAINER, &result_name(name))?;
-
     let (writer, scored) = pipe(model, reader, writer).await?;
     match scored {
         Ok(rows) => {
@@ -302,7 +437,6 @@ impl std::io::Write for BlockSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use std::time::Duration;
 
     /// A file in memory, cut into 1 MiB chunks; fails instead of giving chunk `fail_at`.
@@ -416,38 +550,5 @@ mod tests {
             .err()
             .expect("an error");
         assert!(err.to_string().contains("reset"), "{err}");
-    }
-
-    fn event(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn only_blobs_created_in_uploads_are_scored() {
-        let created = |subject: &str| {
-            event(json!({"eventType": "Microsoft.Storage.BlobCreated", "subject": subject}))
-        };
-        assert_eq!(
-            uploaded_blob(&created(
-                "/blobServices/default/containers/uploads/blobs/a/b.csv"
-            )),
-            Some("a/b.csv".to_owned())
-        );
-        assert_eq!(
-            uploaded_blob(&created(
-                "/blobServices/default/containers/results/blobs/b.csv"
-            )),
-            None
-        );
-        assert_eq!(
-            uploaded_blob(&created("/blobServices/default/containers/uploads/blobs/")),
-            None
-        );
-        let deleted = event(json!({"eventType": "Microsoft.Storage.BlobDeleted",
-            "subject": "/blobServices/default/containers/uploads/blobs/b.csv"}));
-        assert_eq!(uploaded_blob(&deleted), None);
-        let cloud = event(json!({"type": "Microsoft.Storage.BlobCreated",
-            "subject": "/blobServices/default/containers/uploads/blobs/c.csv"}));
-        assert_eq!(uploaded_blob(&cloud), Some("c.csv".to_owned()));
     }
 }

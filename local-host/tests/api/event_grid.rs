@@ -176,3 +176,104 @@ async fn the_admin_api_runs_an_event_grid_function_with_the_example_event() {
     assert_eq!(requests[0]["Data"]["event"], example());
     app.stop().await;
 }
+
+/// Event Grid's side (learn.microsoft.com/azure/event-grid/delivery-and-retry): an attempt
+/// that gets no answer within the wait has failed although the function runs on, and is
+/// tried again on the retry schedule; after the last attempt the event is dead-lettered as
+/// an array of one with the reason fields, under `<SUBSCRIPTION>/<yyyy>/<M>/<d>/<H>/`.
+#[tokio::test]
+async fn a_blob_event_whose_function_outlasts_the_wait_is_delivered_again_then_dead_lettered() {
+    let watched = format!(
+        "watched-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let dead = format!("dead-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let app = crate::helpers::spawn_with("app", |o| {
+        o.setting("LOCALHOST_BLOB_EVENTS", format!("grid={watched}"))
+            .setting("LOCALHOST_EVENT_GRID_WAIT", "0.5")
+            .setting("LOCALHOST_EVENT_GRID_TIME_SCALE", "0.01")
+            .setting("LOCALHOST_EVENT_GRID_MAX_ATTEMPTS", "3")
+            .setting("LOCALHOST_EVENT_GRID_DEAD_LETTER", &dead)
+    })
+    .await;
+    app.storage.ensure_container(&watched).await.unwrap();
+    for name in ["quick", "slow"] {
+        app.storage
+            .put_blob(&watched, name, b"x".to_vec(), "text/plain")
+            .await
+            .unwrap();
+    }
+    // Every attempt at `slow` runs to its end: three runs, and one of `quick`.
+    let runs = recorded(&app, 4).await;
+    let subjects = |suffix: &str| {
+        runs.iter()
+            .filter(|r| {
+                r["Data"]["event"]["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with(suffix))
+            })
+            .count()
+    };
+    assert_eq!((subjects("/slow"), subjects("/quick")), (3, 1));
+    let letters = app
+        .eventually(
+            "the dead letter",
+            std::time::Duration::from_secs(10),
+            || {
+                let (storage, dead) = (app.storage.clone(), dead.clone());
+                async move {
+                    let names = storage.list_blobs(&dead, None).await.ok()?;
+                    (!names.is_empty()).then_some(names)
+                }
+            },
+        )
+        .await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let now = time::OffsetDateTime::now_utc();
+    let prefix = format!(
+        "GRID/{}/{}/{}/",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    );
+    assert!(letters[0].starts_with(&prefix), "{}", letters[0]);
+    let letter: Value = serde_json::from_slice(
+        &app.storage
+            .get_blob(&dead, &letters[0])
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let event = &letter[0];
+    assert!(event["subject"].as_str().unwrap().ends_with("/slow"));
+    assert_eq!(event["deadLetterReason"], "MaxDeliveryAttemptsExceeded");
+    assert_eq!(event["deliveryAttempts"], 3);
+    assert_eq!(event["lastDeliveryOutcome"], "TimedOut");
+    assert!(event["publishTime"].is_string() && event["lastDeliveryAttemptTime"].is_string());
+    // Ended either way, both versions have receipts: a restart delivers neither again.
+    app.eventually("both receipts", std::time::Duration::from_secs(10), || {
+        let (storage, watched) = (app.storage.clone(), watched.clone());
+        async move {
+            let receipts = storage
+                .list_blobs(
+                    "azure-webjobs-hosts",
+                    Some("blobreceipts/local-host/Host.Functions.grid/"),
+                )
+                .await
+                .ok()?;
+            ["quick", "slow"]
+                .iter()
+                .all(|name| {
+                    receipts
+                        .iter()
+                        .any(|r| r.ends_with(&format!("/{watched}/{name}")))
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    app.storage.delete_container(&watched).await.unwrap();
+    app.storage.delete_container(&dead).await.unwrap();
+    app.stop().await;
+}

@@ -156,6 +156,15 @@ async fn invoke(req: HttpRequest, body: web::Bytes) -> HttpResponse {
         "grid" if raw["Data"]["event"]["data"]["fail"] == json!(true) => {
             HttpResponse::InternalServerError().body("told to fail")
         }
+        // Slower than the Event Grid wait the tests set: delivered again while it runs.
+        "grid"
+            if raw["Data"]["event"]["subject"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("/slow")) =>
+        {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            ok(json!({"Outputs": {"out": json!({"request": raw}).to_string()}}))
+        }
         // Record the invocation as it came, for the tests to read back.
         "tick" | "record" | "grid" => {
             ok(json!({"Outputs": {"out": json!({"request": raw}).to_string()}}))

@@ -304,3 +304,48 @@ async fn two_writers_of_one_blob_never_commit_each_other_s_blocks() {
     assert_eq!(kept, b"first-0 first-1");
     storage.delete_container(&container).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_lease_is_held_by_one_contender_at_a_time_and_carries_metadata() {
+    let storage = storage();
+    let container = new_container(&storage).await;
+    let duration = std::time::Duration::from_secs(15);
+    // The blob does not exist yet: the first contender makes it.
+    let first = storage
+        .try_lease(&container, "locks/a.csv", duration)
+        .await
+        .unwrap()
+        .expect("the first contender holds the lease");
+    assert!(
+        storage
+            .try_lease(&container, "locks/a.csv", duration)
+            .await
+            .unwrap()
+            .is_none(),
+        "a second contender got a held lease"
+    );
+    first.renew().await.unwrap();
+    let metadata = [("runs".to_owned(), "1".to_owned())].into();
+    first.set_metadata(&metadata).await.unwrap();
+    let properties = storage
+        .blob_properties(&container, "locks/a.csv")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(properties.metadata, metadata);
+    first.release().await.unwrap();
+    let second = storage
+        .try_lease(&container, "locks/a.csv", duration)
+        .await
+        .unwrap()
+        .expect("released, the lease can be taken again");
+    // Taking the lease again does not wipe what the last holder wrote.
+    let kept = storage
+        .blob_properties(&container, "locks/a.csv")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.metadata, metadata);
+    second.release().await.unwrap();
+    storage.delete_container(&container).await.unwrap();
+}
