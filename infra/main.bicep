@@ -123,13 +123,19 @@ module storage 'modules/storage.bicep' = {
     queueNames: [
       jobQueueName
       poisonQueueName
+      // Uploads waiting to be scored (queue-upload -> score-upload), and their poison.
+      'score-uploads'
+      'score-uploads-poison'
     ]
     containerNames: [
       resultsContainerName
       jobInputsContainerName
-      // Files to score (score-upload, through infra/events.bicep) and drained poison messages.
+      // Files to score (queue-upload, through infra/events.bicep), drained poison messages,
+      // the locks of uploads being scored, and events Event Grid could not deliver.
       'uploads'
       'poison'
+      'locks'
+      'eventgrid-deadletter'
       deploymentContainerName
     ]
     tags: tags

@@ -169,7 +169,7 @@ else
   $up || die "The function app did not answer 200 on $url after $smoke_attempts tries: check the app's logs in Application Insights (the host may still be waiting for its role assignments)."
 fi
 
-# Files dropped into uploads/ reach score-upload through Event Grid. Only now: the
+# Files dropped into uploads/ reach queue-upload through Event Grid. Only now: the
 # subscription needs the function deployed and running (infra/events.bicep says why). Its
 # destination is the function, so Event Grid reads the system key itself.
 capture FUNCTIONAPP_ID az functionapp show --name "$name" "${rg[@]}" --query id --output tsv
@@ -179,7 +179,7 @@ unless_exists az eventgrid system-topic show --name "$topic" "${rg[@]}" --output
   --topic-type Microsoft.Storage.StorageAccounts --source "$STORAGE_ID" --output none
 run az eventgrid system-topic event-subscription create --name score-uploads "${rg[@]}" \
   --system-topic-name "$topic" --endpoint-type azurefunction \
-  --endpoint "$FUNCTIONAPP_ID/functions/score-upload" \
+  --endpoint "$FUNCTIONAPP_ID/functions/queue-upload" \
   --included-event-types Microsoft.Storage.BlobCreated \
   --subject-begins-with /blobServices/default/containers/uploads/blobs/ \
   --max-events-per-batch 1 --output none

@@ -273,8 +273,10 @@ class TestStorage:
         params = body(main_bicep["modules"]["storage"])["params"]
         queues = [resolve(main_bicep, q) for q in params["queueNames"]]
         containers = [resolve(main_bicep, c) for c in params["containerNames"]]
-        assert queues == ["predict-jobs", "predict-jobs-poison"]
-        assert containers == ["results", "job-inputs", "uploads", "poison", "app-package"]
+        assert queues == ["predict-jobs", "predict-jobs-poison", "score-uploads", "score-uploads-poison"]
+        assert containers == [
+            "results", "job-inputs", "uploads", "poison", "locks", "eventgrid-deadletter", "app-package",
+        ]
         # The function app deploys from the container the storage module creates.
         func_params = body(main_bicep["modules"]["functionApp"])["params"]
         assert func_params["deploymentContainerName"] in params["containerNames"]
@@ -528,7 +530,7 @@ class TestContainerApp:
 
 
 class TestEvents:
-    def test_blob_created_under_uploads_goes_to_the_score_upload_webhook_with_its_system_key(self, events_bicep):
+    def test_blob_created_under_uploads_goes_to_the_queue_upload_webhook_with_its_system_key(self, events_bicep):
         topic = only_resource(events_bicep, "Microsoft.EventGrid/systemTopics")["config"]
         assert topic["properties"]["topicType"] == "Microsoft.Storage.StorageAccounts"
         assert dotted(topic["properties"]["source"]) == "storage.id"
@@ -541,6 +543,21 @@ class TestEvents:
         destination = props["destination"]
         # The function as destination: Event Grid reads the system key itself.
         assert destination["endpointType"] == "AzureFunction"
-        assert destination["properties"]["resourceId"] == "${functionApp.id}/functions/score-upload"
+        assert destination["properties"]["resourceId"] == "${functionApp.id}/functions/queue-upload"
         assert destination["properties"]["maxEventsPerBatch"] == 1
+
+    def test_undeliverable_events_are_retried_for_a_day_then_dead_lettered_with_the_topics_identity(self, events_bicep):
+        topic = only_resource(events_bicep, "Microsoft.EventGrid/systemTopics")["config"]
+        assert topic["identity"]["type"] == "SystemAssigned"
+        subscription = only_resource(events_bicep, "Microsoft.EventGrid/systemTopics/eventSubscriptions")["config"]
+        props = subscription["properties"]
+        assert props["retryPolicy"] == {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}
+        dead = props["deadLetterWithResourceIdentity"]
+        assert dead["identity"]["type"] == "SystemAssigned"
+        assert dead["deadLetterDestination"]["endpointType"] == "StorageBlob"
+        assert dotted(dead["deadLetterDestination"]["properties"]["resourceId"]) == "storage.id"
+        assert dead["deadLetterDestination"]["properties"]["blobContainerName"] == "deadLetterContainerName"
+        assert events_bicep["parameters"]["deadLetterContainerName"]["default"] == "eventgrid-deadletter"
+        role = only_resource(events_bicep, "Microsoft.Authorization/roleAssignments")["config"]
+        assert dotted(role["properties"]["principalId"]) == "topic.identity.principalId"
 

@@ -143,7 +143,7 @@ FUNCTIONAPP_EXPECTED = [
     ' --topic-type Microsoft.Storage.StorageAccounts --source "$STORAGE_ID" --output none',
     "az eventgrid system-topic event-subscription create --name score-uploads --resource-group rg-test"
     " --system-topic-name sttest-events --endpoint-type azurefunction"
-    ' --endpoint "$FUNCTIONAPP_ID/functions/score-upload"'
+    ' --endpoint "$FUNCTIONAPP_ID/functions/queue-upload"'
     " --included-event-types Microsoft.Storage.BlobCreated"
     " --subject-begins-with /blobServices/default/containers/uploads/blobs/ --max-events-per-batch 1 --output none",
 ]
