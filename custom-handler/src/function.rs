@@ -50,6 +50,7 @@ pub struct Function {
     name: String,
     bindings: Vec<Binding>,
     handler: Option<Arc<dyn Handler>>,
+    body_limit: Option<usize>,
 }
 
 impl fmt::Debug for Function {
@@ -69,7 +70,22 @@ impl Function {
             name: name.into(),
             bindings: Vec::new(),
             handler: None,
+            body_limit: None,
         }
+    }
+
+    /// The largest HTTP request body this function takes when the host forwards its requests
+    /// (`enableForwardingHttpRequest`): a larger declared `Content-Length` is answered 413
+    /// before any of the body is read, and a streamed body is cut off at the limit. Without
+    /// it, the app's invocation limit applies.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    /// The limit set by [`Function::body_limit`].
+    pub fn body_limit_bytes(&self) -> Option<usize> {
+        self.body_limit
     }
 
     /// The function's name.

@@ -35,6 +35,9 @@ pub enum Format {
 }
 
 impl Format {
+    /// The content types a body may have, as an error message names them.
+    pub const ACCEPTED: &'static str = "application/json or text/csv";
+
     /// Picks the format from a `Content-Type` header value. A missing header means JSON,
     /// as old clients sometimes omit it; anything else that is not JSON or CSV is refused.
     pub fn from_content_type(content_type: Option<&str>) -> Result<Format, ApiError> {
@@ -48,7 +51,10 @@ impl Format {
         } else if is(["text/csv", "application/csv"]) {
             Ok(Format::Csv)
         } else {
-            Err(ApiError::UnsupportedMediaType(crate::input::excerpt(raw)))
+            Err(ApiError::UnsupportedMediaType {
+                given: crate::input::excerpt(raw),
+                accepted: Format::ACCEPTED,
+            })
         }
     }
 
@@ -99,9 +105,14 @@ pub enum ApiError {
         /// Seconds until the next request is allowed.
         retry_after: u64,
     },
-    /// A content type other than JSON or CSV.
-    #[error("content type \"{0}\" is not supported: send application/json or text/csv")]
-    UnsupportedMediaType(String),
+    /// A content type the route does not take.
+    #[error("content type \"{given}\" is not supported: send {accepted}")]
+    UnsupportedMediaType {
+        /// The type as given (an excerpt).
+        given: String,
+        /// What the route takes, as people say it: `application/json or text/csv`.
+        accepted: &'static str,
+    },
     /// A `Content-Encoding` other than `identity`: compressed bodies are refused on every
     /// route, since decoding one could hold far more than the body limit in memory.
     #[error("Content-Encoding \"{0}\" is not accepted: send the body uncompressed")]
@@ -145,10 +156,12 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::Input(InputError::TooManyRows { .. }) | ApiError::BodyTooLarge { .. } => 413,
+            ApiError::UnsupportedMediaType { .. }
+            | ApiError::UnsupportedEncoding(_)
+            | ApiError::Input(InputError::Compressed(_)) => 415,
             ApiError::Input(_) | ApiError::BadRequest(_) => 400,
             ApiError::BodyTimeout { .. } => 408,
             ApiError::TooManyRequests { .. } => 429,
-            ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => 415,
             ApiError::NotFound(_) => 404,
             ApiError::Unavailable(_) => 503,
             ApiError::Internal => 500,
@@ -162,7 +175,7 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::BodyTimeout { .. } => "body_timeout",
             ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::NotFound(_) => "not_found",
@@ -348,7 +361,14 @@ mod tests {
         let too_many = ApiError::Input(InputError::TooManyRows { rows: 2, limit: 1 });
         assert_eq!(too_many.status(), 413);
         assert_eq!(ApiError::BodyTooLarge { limit: 1 }.status(), 413);
-        assert_eq!(ApiError::UnsupportedMediaType("x".into()).status(), 415);
+        assert_eq!(
+            ApiError::UnsupportedMediaType {
+                given: "x".into(),
+                accepted: Format::ACCEPTED
+            }
+            .status(),
+            415
+        );
         assert_eq!(
             ApiError::Input(InputError::MalformedJson("x".into())).status(),
             400
@@ -452,7 +472,10 @@ mod tests {
 
     #[test]
     fn error_bodies_have_code_and_message() {
-        let e = ApiError::UnsupportedMediaType("text/plain".into());
+        let e = ApiError::UnsupportedMediaType {
+            given: "text/plain".into(),
+            accepted: Format::ACCEPTED,
+        };
         let v: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
         assert_eq!(v["error"]["code"], "unsupported_media_type");
         assert!(

@@ -28,7 +28,8 @@ pub enum ScoreError {
 /// Scores every row of `input` into `output`; the number of rows scored. On an error part of
 /// the output may have been written: the caller must not publish it.
 pub fn score_csv<R: Read, W: Write>(model: &Model, input: R, output: W) -> Result<u64, ScoreError> {
-    let mut rows = CsvRows::new(input)?;
+    // Read by the rule every body is read by: a mark skipped, UTF-16 and UTF-32 decoded.
+    let mut rows = CsvRows::new(crate::input::text_stream(input)?)?;
     let mut writer = csv::Writer::from_writer(output);
     let mut header = rows.header().clone();
     header.push_field("prediction");

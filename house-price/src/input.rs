@@ -20,6 +20,9 @@ use crate::features::{FEATURES, N_FEATURES, Row, ValueProblem, check_value, feat
 
 mod fast;
 mod fast_csv;
+mod text;
+
+pub use text::TextReader;
 
 /// Where a row came from, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +106,13 @@ pub enum InputError {
         /// How it differs.
         problem: String,
     },
+    /// Compressed data (or an archive), recognised by its first bytes: refused whether or not
+    /// a `Content-Encoding` header said so, since decoding one could hold far more than the
+    /// body limit in memory.
+    #[error(
+        "the body is {0} data, not text: send it uncompressed (compressed bodies are refused, with Content-Encoding or without)"
+    )]
+    Compressed(&'static str),
     /// More rows than the configured limit.
     #[error("the batch has {rows} rows, more than the limit of {limit}")]
     TooManyRows {
@@ -159,6 +169,7 @@ impl InputError {
             InputError::InvalidRowKey { .. } => "invalid_row_key",
             InputError::InconsistentRows { .. } => "inconsistent_rows",
             InputError::TooManyRows { .. } => "too_many_rows",
+            InputError::Compressed(_) => "unsupported_encoding",
         }
     }
 }
@@ -303,77 +314,99 @@ fn record(row: RowRef, entries: &[(String, Json)]) -> Result<Row, InputError> {
     })
 }
 
-/// The body as UTF-8 text, the way the Functions host reads a body (a .NET `StreamReader`
-/// that detects byte order marks): a UTF-8 mark is dropped, and UTF-16 or UTF-32 with its
-/// mark is decoded, so both apps, and both of the host's paths (forwarded bytes or its
-/// text), accept the same bodies. Without a mark, a NUL byte among the first four means
-/// UTF-16 or UTF-32 (UTF-8 JSON and CSV never start so): refused in its own sentence rather
-/// than as "expected value".
-fn utf8_body(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+/// The body as UTF-8 text, by the rule of [`text`]: a UTF-8 mark dropped, UTF-16 or UTF-32
+/// with its mark decoded, so both apps, and both of the host's paths (forwarded bytes or its
+/// text), accept the same bodies; compressed data and wide text without a mark refused in
+/// their own sentences rather than as "expected value". `malformed` makes the error of the
+/// body's kind.
+fn utf8_body(
+    body: &[u8],
+    malformed: fn(String) -> InputError,
+) -> Result<std::borrow::Cow<'_, [u8]>, InputError> {
     use std::borrow::Cow;
-    let wide = |rest: &[u8], width: usize, le: bool, name: &str| -> Result<Cow<'_, [u8]>, String> {
-        let bad = || format!("it starts with a {name} byte order mark but is not valid {name}");
-        if !rest.len().is_multiple_of(width) {
-            return Err(bad());
-        }
-        let text: Option<String> = if width == 2 {
-            let units = rest.chunks(2).map(|p| {
-                if le {
-                    u16::from_le_bytes([p[0], p[1]])
-                } else {
-                    u16::from_be_bytes([p[0], p[1]])
-                }
-            });
-            char::decode_utf16(units)
-                .collect::<Result<String, _>>()
-                .ok()
-        } else {
-            rest.chunks(4)
-                .map(|p| {
-                    let w = [p[0], p[1], p[2], p[3]];
-                    char::from_u32(if le {
-                        u32::from_le_bytes(w)
-                    } else {
-                        u32::from_be_bytes(w)
-                    })
-                })
-                .collect()
-        };
-        text.map(|t| Cow::Owned(t.into_bytes())).ok_or_else(bad)
-    };
-    match body {
-        // Excel's "CSV UTF-8" and PowerShell write it; RFC 8259 lets a JSON reader ignore it.
-        [0xEF, 0xBB, 0xBF, rest @ ..] => Ok(Cow::Borrowed(rest)),
-        [0xFF, 0xFE, 0, 0, rest @ ..] => wide(rest, 4, true, "UTF-32"),
-        [0, 0, 0xFE, 0xFF, rest @ ..] => wide(rest, 4, false, "UTF-32"),
-        [0xFF, 0xFE, rest @ ..] => wide(rest, 2, true, "UTF-16"),
-        [0xFE, 0xFF, rest @ ..] => wide(rest, 2, false, "UTF-16"),
-        _ if body.iter().take(4).any(|b| *b == 0) => Err(
+    match text::sniff(body) {
+        Err(not_text) => Err(not_text_error(not_text, malformed)),
+        Ok(text::Form::Utf8 { mark }) => Ok(Cow::Borrowed(&body[mark..])),
+        Ok(text::Form::Wide {
+            width,
+            little_endian,
+            name,
+        }) => text::decode_wide(&body[width..], width, little_endian)
+            .map(|t| Cow::Owned(t.into_bytes()))
+            .ok_or_else(|| {
+                malformed(format!(
+                    "it starts with a {name} byte order mark but is not valid {name}"
+                ))
+            }),
+    }
+}
+
+fn not_text_error(not_text: text::NotText, malformed: fn(String) -> InputError) -> InputError {
+    match not_text {
+        text::NotText::Compressed(format) => InputError::Compressed(format),
+        text::NotText::WideWithoutMark => malformed(
             "it looks like UTF-16 or UTF-32 text without a byte order mark; send it as UTF-8"
                 .to_owned(),
         ),
-        _ => Ok(Cow::Borrowed(body)),
     }
+}
+
+/// `error` as it is, unless `body` is not UTF-8 at all: then that is what to say. Checked
+/// only once parsing has failed, so a good body pays nothing for it.
+fn unless_not_utf8(
+    body: &[u8],
+    error: InputError,
+    malformed: fn(String) -> InputError,
+) -> InputError {
+    if matches!(error, InputError::TooManyRows { .. }) || std::str::from_utf8(body).is_ok() {
+        return error;
+    }
+    malformed(
+        "it is not UTF-8 text: send it as UTF-8, uncompressed (a compressed body is refused, with Content-Encoding or without)"
+            .to_owned(),
+    )
+}
+
+/// A stream of CSV or JSON text read by the same rule as a whole body (see [`TextReader`]);
+/// compressed data and wide text without a mark are refused from their first bytes.
+pub fn text_stream<R: std::io::Read>(input: R) -> Result<TextReader<R>, InputError> {
+    match TextReader::new(input) {
+        Ok(Ok(reader)) => Ok(reader),
+        Ok(Err(not_text)) => Err(not_text_error(not_text, InputError::MalformedCsv)),
+        Err(e) => Err(InputError::MalformedCsv(e.to_string())),
+    }
+}
+
+/// Checks that `start`, the first bytes of a CSV file up to at least the end of its first
+/// line, begins with the header row, by the same rule as [`text_stream`]. What follows the
+/// first line may be cut anywhere.
+pub fn check_csv_header(start: &[u8]) -> Result<(), InputError> {
+    let whole = match text::sniff(start) {
+        // Whole code units only: the cut may fall inside one.
+        Ok(text::Form::Wide { width, .. }) => {
+            &start[..width + (start.len().saturating_sub(width)) / width * width]
+        }
+        Ok(text::Form::Utf8 { .. }) => start,
+        Err(not_text) => return Err(not_text_error(not_text, InputError::MalformedCsv)),
+    };
+    CsvRows::new(text_stream(whole)?).map(|_| ())
 }
 
 /// Parses a JSON body in any accepted shape into rows, refusing more than `max_rows`.
 pub fn parse_json(body: &[u8], max_rows: usize) -> Result<Vec<Row>, InputError> {
-    let body = utf8_body(body).map_err(InputError::MalformedJson)?;
+    let body = utf8_body(body, InputError::MalformedJson)?;
     // The original client's form, when it is right, in one pass; anything else, and every
     // error, through the general parser below.
     if let Some(rows) = fast::parse(&body, max_rows) {
         return Ok(rows);
     }
-    parse_general(&body, max_rows)
+    parse_general(&body, max_rows).map_err(|e| unless_not_utf8(&body, e, InputError::MalformedJson))
 }
 
 /// [`parse_json`] without the fast road, for the tests that compare the two.
 #[cfg(test)]
 fn parse_json_generally(body: &[u8], max_rows: usize) -> Result<Vec<Row>, InputError> {
-    parse_general(
-        &utf8_body(body).map_err(InputError::MalformedJson)?,
-        max_rows,
-    )
+    parse_general(&utf8_body(body, InputError::MalformedJson)?, max_rows)
 }
 
 /// Every accepted shape, through a JSON tree that keeps keys in order and refuses duplicates.
@@ -667,8 +700,13 @@ pub fn parse_csv(body: &[u8], max_rows: usize) -> Result<CsvTable<'_>, InputErro
 
 /// [`parse_csv`] without the fast road (and for the tests that compare the two).
 fn parse_csv_generally(body: &[u8], max_rows: usize) -> Result<CsvTable<'static>, InputError> {
-    let body = utf8_body(body).map_err(InputError::MalformedCsv)?;
-    let mut reader = CsvRows::new(body.as_ref())?;
+    let body = utf8_body(body, InputError::MalformedCsv)?;
+    read_csv_table(&body, max_rows).map_err(|e| unless_not_utf8(&body, e, InputError::MalformedCsv))
+}
+
+/// Every row of a UTF-8 CSV body, through the `csv` reader.
+fn read_csv_table(body: &[u8], max_rows: usize) -> Result<CsvTable<'static>, InputError> {
+    let mut reader = CsvRows::new(body)?;
     let mut records = Vec::new();
     let mut rows = Vec::new();
     while let Some(next) = reader.next_row() {
@@ -1120,6 +1158,52 @@ mod encoding_tests {
         // A mark followed by something else is refused, not guessed at.
         let e = parse_json(&[0xFF, 0xFE, b'{'], 10).unwrap_err();
         assert!(e.to_string().contains("not valid UTF-16"), "{e}");
+    }
+
+    /// The Functions host forwards a body without its `Content-Encoding` (azure-functions-host
+    /// `Extensions/HttpRequestExtensions.cs`, `ToHttpRequestMessage`: content headers are
+    /// refused by `TryAddWithoutValidation`), so compressed bytes are told by their start.
+    #[test]
+    fn compressed_bodies_are_named_by_their_bytes_not_taken_for_utf16() {
+        let gzip = [0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03];
+        for e in [
+            parse_json(&gzip, 10).unwrap_err(),
+            parse_csv(&gzip, 10).unwrap_err(),
+            check_csv_header(&gzip).unwrap_err(),
+        ] {
+            assert_eq!(e, InputError::Compressed("gzip"));
+            assert_eq!(e.code(), "unsupported_encoding");
+            assert!(e.to_string().contains("send it uncompressed"), "{e}");
+        }
+        // Brotli has no magic number: bytes that are not UTF-8 say so, and what to do.
+        let brotli = [0x8B, 0x02, 0x80, b'{', b'"', 0xE3, 0x03];
+        let e = parse_json(&brotli, 10).unwrap_err();
+        assert_eq!(e.code(), "malformed_json");
+        assert!(e.to_string().contains("not UTF-8 text"), "{e}");
+        let e = parse_csv(&brotli, 10).unwrap_err();
+        assert!(e.to_string().contains("not UTF-8 text"), "{e}");
+        // A UTF-8 body keeps its own error.
+        let e = parse_json(b"{\"CHAS\":", 10).unwrap_err();
+        assert!(!e.to_string().contains("UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn a_csv_file_is_read_by_the_same_rule_as_a_csv_body() {
+        let model = crate::Model::embedded().unwrap();
+        let mut expected = Vec::new();
+        crate::csv_stream::score_csv(&model, CSV.as_bytes(), &mut expected).unwrap();
+        let marked = utf16le(&format!("\u{feff}{CSV}"));
+        let mut scored = Vec::new();
+        crate::csv_stream::score_csv(&model, marked.as_slice(), &mut scored).unwrap();
+        assert_eq!(scored, expected);
+        assert_eq!(parse_csv(&marked, 10).unwrap().rows.len(), 1);
+        // The header check of a stream's start, cut anywhere after the first line.
+        for cut in 56..marked.len() {
+            assert_eq!(check_csv_header(&marked[..cut]), Ok(()), "{cut}");
+        }
+        let e =
+            crate::csv_stream::score_csv(&model, utf16le(CSV).as_slice(), Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("send it as UTF-8"), "{e}");
     }
 
     #[test]

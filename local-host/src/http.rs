@@ -24,8 +24,9 @@ use std::time::Instant;
 /// The largest request body accepted (the host's limit is 100 MB).
 pub const MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
 
-/// Hop-by-hop headers a proxy must not pass on, plus the length (recomputed).
-const HOP_BY_HOP: [&str; 9] = [
+/// Hop-by-hop headers the client library writes itself. The host copies them (it filters
+/// nothing), but they describe this connection, not the caller's.
+const HOP_BY_HOP: [&str; 8] = [
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -34,7 +35,26 @@ const HOP_BY_HOP: [&str; 9] = [
     "trailer",
     "transfer-encoding",
     "upgrade",
+];
+
+/// The headers .NET keeps on a request's content, not on the request
+/// (dotnet/runtime `System/Net/Http/Headers/KnownHeaders.cs`, `HttpHeaderType.Content`): the
+/// host's `Headers.TryAddWithoutValidation` refuses every one of them, and only Content-Type
+/// and Content-Length are set again, on the body (azure-functions-host
+/// `Extensions/HttpRequestExtensions.cs`, `ToHttpRequestMessage`). So a forwarded request
+/// never carries `Content-Encoding`.
+const CONTENT_HEADERS: [&str; 11] = [
+    "allow",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
     "content-length",
+    "content-location",
+    "content-md5",
+    "content-range",
+    "content-type",
+    "expires",
+    "last-modified",
 ];
 
 /// One HTTP-triggered function as the front door sees it.
@@ -97,7 +117,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, door: Arc<FrontDoor>) {
         .default_service(web::to(dispatch));
 }
 
-async fn dispatch(req: HttpRequest, body: web::Bytes, door: web::Data<FrontDoor>) -> HttpResponse {
+async fn dispatch(
+    req: HttpRequest,
+    body: Result<web::Bytes, actix_web::Error>,
+    door: web::Data<FrontDoor>,
+) -> HttpResponse {
+    // Kestrel's limit (`FUNCTIONS_REQUEST_BODY_SIZE_LIMIT`, 100 MB by default) throws when the
+    // HTTP binding reads the body, and the host's exception middleware answers 500, not 413
+    // (azure-functions-host `Middleware/HttpRequestBodySizeMiddleware.cs`, issue #10519).
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            log::error!(
+                "{} {} -> 500: the body could not be read ({e}); the host's limit is {MAX_BODY_BYTES} bytes",
+                req.method(),
+                req.path()
+            );
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
     // Kestrel answers a NUL in the path itself, with an empty 400.
     let Ok(normalized) = aspnet::kestrel_path(req.path()) else {
         return HttpResponse::BadRequest().finish();
@@ -491,20 +529,51 @@ async fn forward_once(door: &FrontDoor, id: &str, parts: RequestParts) -> Result
     } else {
         format!("{base}{path}?{query}")
     };
+    // A chunked request has no Content-Length, so the host attaches no body, but it copies
+    // `Transfer-Encoding: chunked`; .NET's SocketsHttpHandler then refuses to send a chunked
+    // request without content (`ValidateAndNormalizeRequest`), and the caller gets the
+    // host's empty 500.
+    let chunked = parts.headers.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("transfer-encoding")
+            && value
+                .split(',')
+                .any(|coding| coding.trim().eq_ignore_ascii_case("chunked"))
+    });
+    if chunked && !parts.has_length {
+        return Err(
+            "the request is chunked (no Content-Length): the host forwards no body with it, and .NET refuses to send a chunked request without one"
+                .to_owned(),
+        );
+    }
     let mut request = door.invoker.client().request(method, target);
+    let mut user_agent = None;
     for (name, value) in &parts.headers {
         let lower = name.to_ascii_lowercase();
-        // Every header goes, Host included; Content-Type only with a body, since the host puts
-        // it on the content (`TryAddWithoutValidation` refuses content headers on a request).
-        if HOP_BY_HOP.contains(&lower.as_str()) || (lower == "content-type" && !parts.has_length) {
+        if HOP_BY_HOP.contains(&lower.as_str()) || CONTENT_HEADERS.contains(&lower.as_str()) {
+            continue;
+        }
+        // The host adds its own product to the caller's (`UserAgent.ParseAdd`).
+        if lower == "user-agent" {
+            user_agent = Some(value.clone());
             continue;
         }
         request = request.header(name.as_str(), value.as_str());
     }
+    let host_agent = format!("Azure-Functions-Host/{HOST_VERSION}");
     let mut request = request
         .header(INVOCATION_ID_HEADER, id)
-        .header(HOST_VERSION_HEADER, HOST_VERSION);
+        .header(HOST_VERSION_HEADER, HOST_VERSION)
+        .header(
+            reqwest::header::USER_AGENT,
+            match user_agent {
+                Some(caller) => format!("{caller} {host_agent}"),
+                None => host_agent,
+            },
+        );
     if parts.has_length {
+        if let Some(content_type) = &parts.content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type.as_str());
+        }
         request = request.body(parts.body.to_vec());
     }
     let response = request

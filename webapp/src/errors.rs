@@ -183,7 +183,10 @@ mod tests {
 
     #[actix_web::test]
     async fn api_errors_keep_their_status_and_json_body() {
-        let e = HttpError(ApiError::UnsupportedMediaType("text/plain".into()));
+        let e = HttpError(ApiError::UnsupportedMediaType {
+            given: "text/plain".into(),
+            accepted: house_price::api::Format::ACCEPTED,
+        });
         let response = e.error_response();
         assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let body = to_bytes(response.into_body()).await.unwrap();

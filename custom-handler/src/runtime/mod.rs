@@ -313,6 +313,7 @@ impl FunctionApp {
                     template,
                     trigger: trigger.clone(),
                     output: output.name.clone(),
+                    body_limit: function.body_limit_bytes().unwrap_or(self.body_limit),
                 });
             }
             functions.push(registered);

@@ -43,6 +43,8 @@ pub(crate) struct ForwardRoute {
     pub(crate) template: RouteTemplate,
     pub(crate) trigger: crate::bindings::HttpTrigger,
     pub(crate) output: String,
+    /// The function's own body limit, else the app's.
+    pub(crate) body_limit: usize,
 }
 
 /// Everything the handlers share, built once before the workers start.
@@ -111,10 +113,34 @@ async fn read_body(
             }
             BodyError::TooLarge => error(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the request body is larger than the {limit}-byte limit"),
+                "body_too_large",
+                format!("the request body is larger than the limit of {limit} bytes"),
             ),
         })
+}
+
+/// The 415 for a body sent with a `Content-Encoding` other than `identity`: the runtime
+/// decodes none (a compressed body could hold far more than any limit once decoded), so
+/// it refuses one from the head, before reading it. The host itself never forwards the
+/// header (azure-functions-host `Extensions/HttpRequestExtensions.cs`: content headers
+/// are refused by `TryAddWithoutValidation`); a caller reaching the handler directly can.
+fn encoded(req: &actix_web::HttpRequest) -> Option<ActixResponse> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_ENCODING)?;
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let identity = text
+        .split(',')
+        .map(str::trim)
+        .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"));
+    (!identity).then(|| {
+        let shown: String = text.chars().take(64).collect();
+        error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!("Content-Encoding \"{shown}\" is not accepted: send the body uncompressed"),
+        )
+    })
 }
 
 fn invocation_id(req: &actix_web::HttpRequest) -> String {
@@ -140,6 +166,9 @@ async fn invoke(
             format!("no function named `{name}` is declared in this app"),
         );
     };
+    if let Some(refused) = encoded(&req) {
+        return refused;
+    }
     let body = match read_body(&req, payload, state.body_limit, state.body_timeout).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -283,7 +312,11 @@ async fn forward(
         }
         return not_found();
     };
-    let body = match read_body(&req, payload, state.body_limit, state.body_timeout).await {
+    // Refused from the head: nothing of such a body is read.
+    if let Some(refused) = encoded(&req) {
+        return refused;
+    }
+    let body = match read_body(&req, payload, route.body_limit, state.body_timeout).await {
         Ok(body) => body,
         Err(response) => return response,
     };

@@ -238,10 +238,10 @@ async fn an_invocation_over_the_body_limit_gets_a_413_json_error() {
     let response = app
         .invoke_json("echo", &http_envelope("POST", Some(&big)))
         .await;
-    let message = assert_json_error(response, 413, "payload_too_large").await;
+    let message = assert_json_error(response, 413, "body_too_large").await;
     assert_eq!(
         message,
-        "the request body is larger than the 1024-byte limit"
+        "the request body is larger than the limit of 1024 bytes"
     );
 }
 
@@ -280,10 +280,10 @@ async fn an_invocation_streamed_in_chunks_is_read_whole_and_held_to_the_limit() 
     let long = invocation(5000);
     for size in [100, 5000] {
         let response = app.invoke("echo", streamed(&long, size)).await;
-        let message = assert_json_error(response, 413, "payload_too_large").await;
+        let message = assert_json_error(response, 413, "body_too_large").await;
         assert_eq!(
             message,
-            "the request body is larger than the 4096-byte limit"
+            "the request body is larger than the limit of 4096 bytes"
         );
     }
 }

@@ -18,6 +18,8 @@ pub fn function(state: Arc<State>) -> Function {
             HttpTrigger::post("predict").auth(AuthLevel::Function),
         )
         .http_output("res")
+        // Forwarded requests: a body over the limit is refused from its head, unread.
+        .body_limit(state.predict_limits.max_body_bytes)
         .handler(service_fn(move |inv| handle(state.clone(), inv)))
 }
 

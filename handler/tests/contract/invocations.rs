@@ -96,7 +96,7 @@ async fn an_invocation_above_the_runtime_limit_is_refused_with_413() {
         " ".repeat(limit + 1)
     );
     let response = app.post("predict", huge).await;
-    let message = host_error(response, 413, "payload_too_large").await;
+    let message = host_error(response, 413, "body_too_large").await;
     assert!(message.contains(&limit.to_string()), "{message}");
 }
 

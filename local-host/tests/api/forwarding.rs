@@ -34,30 +34,99 @@ async fn a_forwardable_function_gets_the_original_request_and_its_answer_goes_ba
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_chunked_request_is_forwarded_without_its_body_as_the_host_does() {
-    // ToHttpRequestMessage copies the body only when Content-Length > 0.
-    let app = spawn_app("forwarding-app").await;
-    let port = app.host.port();
-    let raw = tokio::task::spawn_blocking(move || {
+/// Sends `head_and_body` as it is and reads the whole answer (the request says
+/// `Connection: close`).
+async fn raw_exchange(port: u16, request: &'static [u8]) -> String {
+    tokio::task::spawn_blocking(move || {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream
-            .write_all(
-                b"POST /api/echo/5 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nstreamed\r\n0\r\n\r\n",
-            )
-            .unwrap();
+        stream.write_all(request).unwrap();
         let mut answer = String::new();
         stream.read_to_string(&mut answer).unwrap();
         answer
     })
     .await
-    .unwrap();
-    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
-    let json_start = raw.find('{').unwrap();
-    let body: Value = serde_json::from_str(&raw[json_start..raw.rfind('}').unwrap() + 1]).unwrap();
-    assert_eq!(body["body"], json!(""));
-    assert_eq!(body["forwarded"], json!(true));
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_chunked_request_fails_with_the_hosts_empty_500_as_in_azure() {
+    // ToHttpRequestMessage (azure-functions-host src/WebJobs.Script/Extensions/
+    // HttpRequestExtensions.cs) attaches a body only when Content-Length > 0 but copies
+    // `Transfer-Encoding: chunked`; .NET's SocketsHttpHandler then refuses to send it
+    // (dotnet/runtime SocketsHttpHandler.cs, ValidateAndNormalizeRequest:
+    // net_http_chunked_not_allowed_with_empty_content), and the host answers 500.
+    let app = spawn_app("forwarding-app").await;
+    let raw = raw_exchange(
+        app.host.port(),
+        b"POST /api/echo/5 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nstreamed\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 500"), "{raw}");
+    assert!(!raw.contains("forwarded"), "the handler was reached: {raw}");
+    // Without a body, a request is forwarded as usual.
+    let plain = raw_exchange(
+        app.host.port(),
+        b"GET /api/echo/5 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(plain.starts_with("HTTP/1.1 200"), "{plain}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_hosts_100_mb_is_its_500_not_a_413() {
+    // Kestrel's limit throws when the HTTP binding reads the body; the host's exception
+    // middleware makes that a 500 (azure-functions-host Middleware/
+    // HttpRequestBodySizeMiddleware.cs, issue #10519).
+    let app = spawn_app("forwarding-app").await;
+    let raw = raw_exchange(
+        app.host.port(),
+        b"POST /api/echo/5 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 104857601\r\n\r\n",
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 500"), "{raw}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn content_headers_are_dropped_but_the_type_and_length_of_a_body() {
+    // .NET keeps these on the content (dotnet/runtime Headers/KnownHeaders.cs); the host's
+    // TryAddWithoutValidation refuses them on the request and sets only Content-Type and
+    // Content-Length again (ToHttpRequestMessage). So a gzip body arrives without its
+    // Content-Encoding, and the caller's User-Agent gains the host's product.
+    let app = spawn_app("forwarding-app").await;
+    let response = app
+        .client
+        .post(app.url("/api/echo/5"))
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .header("Content-Language", "en")
+        .header("Content-MD5", "Q2hlY2sgSW50ZWdyaXR5IQ==")
+        .header("Expires", "0")
+        .header("User-Agent", "curl/8.5.0")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let headers = body["headers"].as_object().unwrap();
+    for dropped in [
+        "content-encoding",
+        "content-language",
+        "content-md5",
+        "expires",
+    ] {
+        assert!(!headers.contains_key(dropped), "{dropped}: {headers:?}");
+    }
+    assert_eq!(headers["content-type"], json!("application/json"));
+    assert_eq!(headers["content-length"], json!("2"));
+    let agent = headers["user-agent"].as_str().unwrap();
+    assert!(
+        agent.starts_with("curl/8.5.0 Azure-Functions-Host/"),
+        "{agent}"
+    );
     app.stop().await;
 }
 

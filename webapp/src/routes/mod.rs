@@ -93,9 +93,13 @@ fn only(allow: &'static str) -> Route {
 fn content_type(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     match req.headers().get(CONTENT_TYPE) {
         None => Ok(None),
-        Some(v) => v.to_str().map(Some).map_err(|_| {
-            ApiError::UnsupportedMediaType(String::from_utf8_lossy(v.as_bytes()).into_owned())
-        }),
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| ApiError::UnsupportedMediaType {
+                given: house_price::input::excerpt(&String::from_utf8_lossy(v.as_bytes())),
+                accepted: house_price::api::Format::ACCEPTED,
+            }),
     }
 }
 

@@ -89,7 +89,11 @@ pub async fn upload(
         != Some(Format::Csv)
     {
         let given = house_price::input::excerpt(given.unwrap_or("none"));
-        return Err(ApiError::UnsupportedMediaType(given).into());
+        return Err(ApiError::UnsupportedMediaType {
+            given,
+            accepted: "text/csv",
+        }
+        .into());
     }
     super::check_declared_length(&req, limit)?;
     let storage = state
@@ -151,7 +155,8 @@ async fn receive(
         block.extend_from_slice(&chunk);
         // Only the new bytes are searched: a long first line is not scanned again per chunk.
         if !header_checked && let Some(at) = chunk.iter().position(|&b| b == b'\n') {
-            check_header(&block[..=before + at])?;
+            // The line break's whole code unit (UTF-16 and UTF-32 take more than its byte).
+            check_header(&block[..(before + at + 4).min(block.len())])?;
             header_checked = true;
         }
         if block.len() >= BLOCK_BYTES {
@@ -182,9 +187,7 @@ async fn receive(
 /// Refuses a file at once when its first line is not the header row `score-upload` needs;
 /// the rows are checked when it is scored.
 fn check_header(first_line: &[u8]) -> Result<(), ApiError> {
-    house_price::input::CsvRows::new(first_line)
-        .map(|_| ())
-        .map_err(ApiError::Input)
+    house_price::input::check_csv_header(first_line).map_err(ApiError::Input)
 }
 
 /// `GET /uploads/{id}`: whether the file is scored yet.

@@ -116,6 +116,46 @@ async fn a_file_that_could_not_be_scored_reports_why() {
     assert_error(missing, 404, "not_found").await;
 }
 
+/// One rule for bodies and files: UTF-16 with its byte order mark is read as `POST /predict`
+/// reads it (as the Functions host reads bodies), and scored as it is stored.
+#[tokio::test]
+async fn a_utf16_file_with_its_byte_order_mark_is_taken_as_predict_takes_it() {
+    let app = spawn_app_with_azurite().await;
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(THREE_HOUSES_CSV.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let predicted = app
+        .client
+        .post(format!("{}/predict", app.address))
+        .header("Content-Type", "text/csv")
+        .body(utf16.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(predicted.status(), 200);
+    let predicted = predicted.text().await.unwrap();
+    let accepted = post_upload(&app, "text/csv", utf16).await;
+    assert_eq!(accepted.status(), 202);
+    let accepted: Value = accepted.json().await.unwrap();
+    // What score-upload makes of the stored file: the answer /predict gave.
+    let storage = azurite_storage();
+    let id: Uuid = accepted["uploadId"].as_str().unwrap().parse().unwrap();
+    let stored = storage
+        .get_blob(uploads::CONTAINER, &uploads::upload_name(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut scored = Vec::new();
+    house_price::csv_stream::score_csv(
+        &house_price::Model::embedded().unwrap(),
+        stored.as_slice(),
+        &mut scored,
+    )
+    .unwrap();
+    assert_eq!(String::from_utf8(scored).unwrap(), predicted);
+}
+
 #[tokio::test]
 async fn bad_uploads_are_refused_with_the_api_s_errors() {
     let app = spawn_app_with(|s| {
@@ -123,12 +163,25 @@ async fn bad_uploads_are_refused_with_the_api_s_errors() {
         s.max_upload_bytes = 1000;
     })
     .await;
-    assert_error(
+    // The route takes CSV only, and says so.
+    let message = assert_error(
         post_upload(&app, "application/json", "{}").await,
         415,
         "unsupported_media_type",
     )
     .await;
+    assert!(message.ends_with("send text/csv"), "{message}");
+    // Compressed data is told by its bytes, with or without a header.
+    let gzip = [
+        0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x0A,
+    ];
+    let message = assert_error(
+        post_upload(&app, "text/csv", gzip.to_vec()).await,
+        415,
+        "unsupported_encoding",
+    )
+    .await;
+    assert!(message.contains("gzip"), "{message}");
     assert_error(
         post_upload(&app, "text/csv", "x".repeat(1001)).await,
         413,
