@@ -99,9 +99,18 @@ pub enum JobPlan {
 }
 
 impl JobPlan {
-    /// Plans a job for validated rows: inline when the message fits ([`fits_inline`]).
+    /// Plans a job for validated rows under a fresh id: inline when the message fits
+    /// ([`fits_inline`]).
     pub fn new(rows: &[Row]) -> JobPlan {
-        let message = JobMessage::new(rows);
+        JobPlan::with_id(rows, Uuid::new_v4())
+    }
+
+    /// [`JobPlan::new`] under `job_id` (see [`job_id`]).
+    pub fn with_id(rows: &[Row], job_id: Uuid) -> JobPlan {
+        let message = JobMessage {
+            job_id,
+            ..JobMessage::new(rows)
+        };
         let json = message.to_json();
         if fits_inline(json.len()) {
             return JobPlan::Inline { message, json };
@@ -135,6 +144,56 @@ impl JobPlan {
             JobPlan::Inline { json, .. } | JobPlan::Blob { json, .. } => json,
         }
     }
+}
+
+/// The `Idempotency-Key` request header (IETF draft-ietf-httpapi-idempotency-key-header): the
+/// client's name for one intent to submit a job, sent again unchanged with every retry of it.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// The key a request's `Idempotency-Key` header holds: the draft's quoted string, or (as
+/// most clients send it) the bare text; 1 to 255 visible ASCII characters. `None` without
+/// the header.
+pub fn idempotency_key(header: Option<&[u8]>) -> Result<Option<String>, ApiError> {
+    let Some(raw) = header else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "{IDEMPOTENCY_KEY} must be 1 to 255 visible ASCII characters, the same for every retry of one submission (a UUID is a good one)"
+        ))
+    };
+    let text = std::str::from_utf8(raw).map_err(|_| bad())?.trim();
+    let key = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err(bad());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// The id of a job: with an idempotency key, derived from the key and the request (its
+/// content type and body), so a retry of one submission is the same job and is scored
+/// once; without one, fresh. The body takes part so that two clients who happen to pick the
+/// same key for different batches get different jobs, and neither sees the other's result.
+pub fn job_id(key: Option<&str>, content_type: Option<&str>, body: &[u8]) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let Some(key) = key else {
+        return Uuid::new_v4();
+    };
+    let digest = Sha256::new()
+        .chain_update(b"house-price job\0")
+        .chain_update(key.as_bytes())
+        .chain_update([0])
+        .chain_update(content_type.unwrap_or("").trim().as_bytes())
+        .chain_update([0])
+        .chain_update(body)
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 impl JobMessage {
@@ -424,6 +483,45 @@ mod tests {
         assert_eq!(result.status, JobStatus::Succeeded);
         assert_eq!(result.predictions, model.predict_all(&rows()));
         assert_eq!(result.submitted_at, Some(msg.submitted_at));
+    }
+
+    #[test]
+    fn a_retry_with_the_same_key_and_body_is_the_same_job_and_nothing_else_is() {
+        let body = br#"[{"CHAS":0,"RM":6.575,"TAX":296,"PTRATIO":15.3,"B":396.9,"LSTAT":4.98}]"#;
+        let json = Some("application/json");
+        let first = job_id(Some("order-7"), json, body);
+        assert_eq!(job_id(Some("order-7"), json, body), first);
+        assert_ne!(job_id(Some("order-8"), json, body), first);
+        assert_ne!(job_id(Some("order-7"), json, b"[]"), first);
+        assert_ne!(job_id(Some("order-7"), Some("text/csv"), body), first);
+        assert_ne!(job_id(None, json, body), job_id(None, json, body));
+        // A job id is a UUID like any other (GET /jobs/{id} parses it).
+        assert_eq!(parse_id("job", &first.to_string()).unwrap(), first);
+    }
+
+    #[test]
+    fn an_idempotency_key_is_a_quoted_or_bare_string_of_visible_ascii() {
+        assert_eq!(idempotency_key(None).unwrap(), None);
+        assert_eq!(
+            idempotency_key(Some(b"\"8e03978e-40d5-43e8-bc93-6894a57f9324\"")).unwrap(),
+            Some("8e03978e-40d5-43e8-bc93-6894a57f9324".to_owned())
+        );
+        assert_eq!(
+            idempotency_key(Some(b" order 7 ")).unwrap(),
+            Some("order 7".to_owned())
+        );
+        let long = "k".repeat(256);
+        for bad in [
+            &b""[..],
+            b"\"\"",
+            b"caf\xC3\xA9",
+            b"a\x01b",
+            long.as_bytes(),
+        ] {
+            let e = idempotency_key(Some(bad)).unwrap_err();
+            assert!(e.to_string().contains("Idempotency-Key"), "{e}");
+            assert_eq!(e.status(), 400);
+        }
     }
 
     #[test]

@@ -28,21 +28,22 @@ async fn handle(
         .request_mut()
         .take_http_trigger("req")
         .map_err(|e| super::missing("req", e))?;
-    let rows = super::body(&req)
-        .and_then(|body| api::parse_rows(&state.job_limits, req.content_type(), &body))
-        .and_then(|rows| {
+    let planned = jobs::idempotency_key(req.header(jobs::IDEMPOTENCY_KEY).map(str::as_bytes))
+        .and_then(|key| {
+            let body = super::body(&req)?;
+            let rows = api::parse_rows(&state.job_limits, req.content_type(), &body)?;
             if rows.is_empty() {
-                Err(ApiError::BadRequest("the batch has no rows".into()))
-            } else {
-                Ok(rows)
+                return Err(ApiError::BadRequest("the batch has no rows".into()));
             }
+            let id = jobs::job_id(key.as_deref(), req.content_type(), &body);
+            Ok((rows, id))
         });
-    let rows = match rows {
-        Ok(rows) => rows,
+    let (rows, job_id) = match planned {
+        Ok(planned) => planned,
         // Nothing is enqueued for an invalid batch: no `msg` output at all.
         Err(e) => return Ok(respond::error("res", &e)),
     };
-    let plan = JobPlan::new(&rows);
+    let plan = JobPlan::with_id(&rows, job_id);
     if let JobPlan::Blob {
         path, rows_json, ..
     } = &plan

@@ -81,6 +81,32 @@ async fn submit_job_gives_every_submission_its_own_job_id() {
     );
 }
 
+/// The same `Idempotency-Key` and body make the same job as in the web app
+/// (`house_price::jobs::job_id`), so a client may retry a submission it got no answer for.
+#[tokio::test]
+async fn a_retry_with_the_same_idempotency_key_is_the_same_job() {
+    let app = spawn_app().await;
+    let with_key = |key: &str| {
+        let mut envelope: Value =
+            serde_json::from_str(fixture!("submit_job_three_rows.json")).unwrap();
+        envelope["Data"]["req"]["Headers"]["Idempotency-Key"] = serde_json::json!([key]);
+        envelope
+    };
+    let first = app.invoke_json("submit-job", &with_key("order-7")).await;
+    let again = app.invoke_json("submit-job", &with_key("order-7")).await;
+    let other = app.invoke_json("submit-job", &with_key("order-8")).await;
+    let (first, again, other) = (
+        queued_message(&first).1.job_id,
+        queued_message(&again).1.job_id,
+        queued_message(&other).1.job_id,
+    );
+    assert_eq!(first, again);
+    assert_ne!(first, other);
+    let refused = app.invoke_json("submit-job", &with_key("")).await;
+    let message = assert_refused(&refused, 400, "bad_request");
+    assert!(message.contains("Idempotency-Key"), "{message}");
+}
+
 #[tokio::test]
 async fn a_queued_job_scores_to_the_prices_predict_gives_for_the_same_rows() {
     let app = spawn_app().await;

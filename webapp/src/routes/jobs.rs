@@ -27,6 +27,10 @@ pub const JOBS_PATH: &str = "/jobs";
     post,
     path = "/jobs",
     tag = "jobs",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the client's name for this one submission (a UUID it makes), sent again unchanged with every retry of it, for instance after a 503 or a lost answer. The job id is derived from the key and the body, so a retry is the same job, scored once, and its answer names the same `jobId`; a different body under the same key is a different job. 1 to 255 visible ASCII characters, bare or as a quoted string. Without it, every request is a new job.",
+            example = "8e03978e-40d5-43e8-bc93-6894a57f9324")
+    ),
     request_body(
         description = "Houses to price in the background: the same JSON shapes and CSV as `POST /predict`, with room for many more rows.",
         content(
@@ -58,13 +62,18 @@ pub async fn submit_job(
     payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
     throttle(&state, state.submit_limit.as_ref(), &req)?;
+    let key = jobs::idempotency_key(
+        req.headers()
+            .get(jobs::IDEMPOTENCY_KEY)
+            .map(|v| v.as_bytes()),
+    )?;
     let limits = state.job_limits;
     let body = read_body(&req, payload, limits.max_body_bytes, state.body_timeout).await?;
     let content_type = content_type(&req)?.map(str::to_owned);
     let plan = if body.len() <= INLINE_BODY_BYTES {
-        plan_job(&limits, content_type.as_deref(), &body)?
+        plan_job(&limits, key.as_deref(), content_type.as_deref(), &body)?
     } else {
-        web::block(move || plan_job(&limits, content_type.as_deref(), &body))
+        web::block(move || plan_job(&limits, key.as_deref(), content_type.as_deref(), &body))
             .await
             .map_err(|_| ApiError::Internal)??
     };
@@ -170,12 +179,20 @@ pub(super) fn throttle(
 }
 
 /// Parses and validates the batch exactly as `submit-job` does, and plans how it travels.
-fn plan_job(limits: &Limits, content_type: Option<&str>, body: &[u8]) -> Result<JobPlan, ApiError> {
+fn plan_job(
+    limits: &Limits,
+    key: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<JobPlan, ApiError> {
     let rows = api::parse_rows(limits, content_type, body)?;
     if rows.is_empty() {
         return Err(ApiError::BadRequest("the batch has no rows".into()));
     }
-    Ok(JobPlan::new(&rows))
+    Ok(JobPlan::with_id(
+        &rows,
+        jobs::job_id(key, content_type, body),
+    ))
 }
 
 /// Creates the job queue and containers, once per process. A transient failure is the
@@ -247,17 +264,17 @@ mod tests {
             ("application/json", "[]"),
             ("text/csv", "CHAS,RM,TAX,PTRATIO,B,LSTAT\n"),
         ] {
-            let e = plan_job(&limits(), Some(content_type), body.as_bytes()).unwrap_err();
+            let e = plan_job(&limits(), None, Some(content_type), body.as_bytes()).unwrap_err();
             assert_eq!(e, ApiError::BadRequest("the batch has no rows".into()));
         }
     }
 
     #[test]
     fn a_small_batch_travels_in_the_message_and_a_large_one_in_a_blob() {
-        let plan = plan_job(&limits(), Some("application/json"), ROW.as_bytes()).unwrap();
+        let plan = plan_job(&limits(), None, Some("application/json"), ROW.as_bytes()).unwrap();
         assert!(matches!(plan, JobPlan::Inline { ref message, .. } if message.row_count == 1));
         let many = format!("[{}]", vec![ROW; 5_000].join(","));
-        let plan = plan_job(&limits(), Some("application/json"), many.as_bytes()).unwrap();
+        let plan = plan_job(&limits(), None, Some("application/json"), many.as_bytes()).unwrap();
         let JobPlan::Blob { message, path, .. } = plan else {
             panic!("5,000 rows do not fit in one message");
         };
@@ -272,7 +289,7 @@ mod tests {
             max_rows: 2,
         };
         let three = format!("[{ROW},{ROW},{ROW}]");
-        let e = plan_job(&tight, Some("application/json"), three.as_bytes()).unwrap_err();
+        let e = plan_job(&tight, None, Some("application/json"), three.as_bytes()).unwrap_err();
         assert_eq!(e.status(), 413);
     }
 }

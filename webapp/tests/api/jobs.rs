@@ -403,3 +403,44 @@ async fn the_documented_job_answers_are_the_ones_the_server_gives() {
         assert!(schema.get(&key).is_some(), "{key} is not documented");
     }
 }
+
+/// A client that did not get its answer (a 503, a reset connection) sends the same request
+/// again with the same `Idempotency-Key`: it is the same job, not a second one.
+#[tokio::test]
+async fn a_retry_with_the_same_idempotency_key_is_the_same_job() {
+    let app = spawn_app_with_azurite().await;
+    let post = |key: &'static str, body: &'static str| {
+        app.client
+            .post(format!("{}/jobs", app.address))
+            .header("Content-Type", "text/csv")
+            .header("Idempotency-Key", key)
+            .body(body)
+            .send()
+    };
+    let id = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), 202);
+        let accepted: Value = response.json().await.unwrap();
+        accepted["jobId"].as_str().unwrap().to_owned()
+    };
+    let first = id(post("order-7", THREE_HOUSES_CSV).await.unwrap()).await;
+    let again = id(post("order-7", THREE_HOUSES_CSV).await.unwrap()).await;
+    assert_eq!(first, again);
+    // The key may come as the draft's quoted string.
+    let quoted = id(post("\"order-7\"", THREE_HOUSES_CSV).await.unwrap()).await;
+    assert_eq!(first, quoted);
+    let other = id(post("order-8", THREE_HOUSES_CSV).await.unwrap()).await;
+    assert_ne!(first, other);
+    // The Functions app's submit-job derives the same id from the same request.
+    assert_eq!(
+        first,
+        jobs::job_id(
+            Some("order-7"),
+            Some("text/csv"),
+            THREE_HOUSES_CSV.as_bytes()
+        )
+        .to_string()
+    );
+    let refused = post("", THREE_HOUSES_CSV).await.unwrap();
+    let message = assert_error(refused, 400, "bad_request").await;
+    assert!(message.contains("Idempotency-Key"), "{message}");
+}
