@@ -42,6 +42,8 @@ pub struct App {
     pub blob_events: Vec<BlobEvents>,
     /// How those events are delivered, as Event Grid does ([`crate::subscription`]).
     pub delivery: crate::subscription::DeliveryPolicy,
+    /// The queue message lease, when [`crate::queue::LEASE_SETTING`] shortens it.
+    pub message_lease: Option<std::time::Duration>,
 }
 
 /// The setting that stands in for an Event Grid subscription on a storage account, which
@@ -240,6 +242,23 @@ pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
 
     let delivery = crate::subscription::DeliveryPolicy::from_settings(&settings)
         .map_err(|e| ConfigError::new(&settings_file, e))?;
+    let lease = crate::queue::LEASE_SETTING;
+    let message_lease = settings
+        .get(lease)
+        .map(|text| {
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && (1.0..=600.0).contains(s))
+                .map(std::time::Duration::from_secs_f64)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        &settings_file,
+                        format!("{lease} must be a number of seconds from 1 to 600, not `{text}`"),
+                    )
+                })
+        })
+        .transpose()?;
     let handler = resolve_handler(dir, &host_file, &settings, &custom.description)?;
     Ok(App {
         dir: dir.clone(),
@@ -251,6 +270,7 @@ pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
         connections,
         blob_events,
         delivery,
+        message_lease,
     })
 }
 

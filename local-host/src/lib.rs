@@ -189,7 +189,7 @@ impl Host {
             Some(FunctionTimeout::Unlimited) | None => DEFAULT_FUNCTION_TIMEOUT,
         };
         let mut queue_settings = QueueSettings::from_host(queues, options.shutdown_timeout);
-        queue_settings.message_lease = options.message_lease;
+        queue_settings.message_lease = app.message_lease.unwrap_or(options.message_lease);
         let invoker = match Invoker::new(
             handler.clone(),
             Arc::clone(&connections),

@@ -27,6 +27,9 @@ use tokio_util::sync::CancellationToken;
 /// `_visibilityTimeout = TimeSpan.FromMinutes(10)` (azure-webjobs-sdk
 /// `src/Microsoft.Azure.WebJobs.Extensions.Storage/Queues/Listeners/QueueListener.cs`).
 pub const MESSAGE_LEASE: Duration = Duration::from_secs(10 * 60);
+/// The app setting that shortens [`MESSAGE_LEASE`] (seconds), so a test sees a killed
+/// instance's messages reappear in seconds rather than minutes.
+pub const LEASE_SETTING: &str = "LOCALHOST_MESSAGE_LEASE";
 const MIN_POLL_DELAY: Duration = Duration::from_millis(100);
 
 /// The settings one queue listener runs with.
@@ -193,11 +196,25 @@ impl QueueListener {
             &bytes,
         );
 
-        match self
-            .invoker
-            .invoke(&self.function, &id, data, binding_data)
-            .await
-        {
+        // The lease is renewed at half time while the function runs, as the storage
+        // extension's `QueueListener` does (azure-sdk-for-net
+        // `Microsoft.Azure.WebJobs.Extensions.Storage.Common/src/Shared/Queues/QueueListener.cs`,
+        // `UpdateQueueMessageVisibilityCommand.cs`): a long run keeps its message, and one
+        // whose instance dies loses it when the lease ends.
+        let receipt = std::sync::Mutex::new(message.pop_receipt.clone());
+        let outcome = tokio::select! {
+            outcome = self.invoker.invoke(&self.function, &id, data, binding_data) => outcome,
+            () = self.renew(&message.id, &receipt) => unreachable!("renewing never ends"),
+        };
+        let pop_receipt = receipt
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_else(|_| message.pop_receipt.clone());
+        let message = ReceivedMessage {
+            pop_receipt,
+            ..message
+        };
+        match outcome {
             Ok(_) => {
                 if let Err(e) = self
                     .storage
@@ -234,6 +251,36 @@ impl QueueListener {
                         message.id
                     );
                 }
+            }
+        }
+    }
+
+    /// Keeps message `id` invisible for another lease every half lease, updating `receipt`;
+    /// gives up (and waits for ever) once the message is gone or another holds it.
+    async fn renew(&self, id: &str, receipt: &std::sync::Mutex<String>) {
+        let queue = &self.trigger.queue_name;
+        let lease = self.settings.message_lease;
+        loop {
+            tokio::time::sleep(lease / 2).await;
+            let current = receipt.lock().map(|r| r.clone()).unwrap_or_default();
+            match self
+                .storage
+                .update_visibility(queue, id, &current, lease)
+                .await
+            {
+                Ok(updated) => {
+                    if let Ok(mut r) = receipt.lock() {
+                        *r = updated.pop_receipt;
+                    }
+                }
+                Err(e)
+                    if e.code() == Some("MessageNotFound")
+                        || e.code() == Some("PopReceiptMismatch") =>
+                {
+                    log::warn!("message {id} in `{queue}` is no longer this run's to renew: {e}");
+                    return std::future::pending().await;
+                }
+                Err(e) => log::warn!("could not renew message {id} in `{queue}`: {e}"),
             }
         }
     }

@@ -185,3 +185,50 @@ async fn a_queue_output_over_64_kib_once_encoded_fails_the_invocation() {
     assert_eq!(peeked[0].text.len(), 65_536);
     app.stop().await;
 }
+
+/// The storage extension renews a running message's lease at half time (azure-sdk-for-net
+/// `Microsoft.Azure.WebJobs.Extensions.Storage.Common/src/Shared/Queues/QueueListener.cs`),
+/// so a run longer than the lease keeps its message: it is not delivered a second time.
+#[tokio::test]
+async fn a_run_longer_than_the_lease_keeps_its_message_and_runs_once() {
+    let app =
+        crate::helpers::spawn_with("app", |o| o.setting("LOCALHOST_MESSAGE_LEASE", "2")).await;
+    let jobs = &app.names.jobs;
+    app.storage.ensure_queue(jobs).await.unwrap();
+    let text = r#"{"jobId":"slow","sleepMs":5000}"#;
+    let sent = app
+        .storage
+        .send_message(jobs, &encode_message(text, MessageEncoding::Base64))
+        .await
+        .unwrap();
+    let results = app.names.results.clone();
+    let blob_name = format!("slow/{}.json", sent.id);
+    let blob = app
+        .eventually("the result blob", Duration::from_secs(20), || {
+            let (storage, results, blob_name) =
+                (app.storage.clone(), results.clone(), blob_name.clone());
+            async move { storage.get_blob(&results, &blob_name).await.unwrap() }
+        })
+        .await;
+    // Long enough for a second run, had the message reappeared, to have written too.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let last = app
+        .storage
+        .get_blob(&results, &blob_name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last, blob, "the message was run again");
+    let result: Value = serde_json::from_slice(&blob).unwrap();
+    assert_eq!(result["request"]["Metadata"]["DequeueCount"], json!("1"));
+    assert!(
+        app.storage
+            .peek_messages(jobs, 32)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the message is still queued"
+    );
+    assert_eq!(app.storage.queue_length(jobs).await.unwrap(), 0);
+    app.stop().await;
+}

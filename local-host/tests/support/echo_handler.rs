@@ -141,6 +141,9 @@ async fn invoke(req: HttpRequest, body: web::Bytes) -> HttpResponse {
             if message.get("fail").and_then(Value::as_bool) == Some(true) {
                 return HttpResponse::InternalServerError().body("told to fail");
             }
+            if let Some(ms) = message.get("sleepMs").and_then(Value::as_u64) {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
             let result = json!({"text": text, "request": raw}).to_string();
             ok(json!({"Outputs": {"result": result}, "Logs": [format!("processed {text}")]}))
         }
