@@ -201,15 +201,25 @@ impl QueueListener {
         // `Microsoft.Azure.WebJobs.Extensions.Storage.Common/src/Shared/Queues/QueueListener.cs`,
         // `UpdateQueueMessageVisibilityCommand.cs`): a long run keeps its message, and one
         // whose instance dies loses it when the lease ends.
-        let receipt = std::sync::Mutex::new(message.pop_receipt.clone());
-        let outcome = tokio::select! {
-            outcome = self.invoker.invoke(&self.function, &id, data, binding_data) => outcome,
-            () = self.renew(&message.id, &receipt) => unreachable!("renewing never ends"),
+        let receipt = Arc::new(tokio::sync::Mutex::new(message.pop_receipt.clone()));
+        let renewing = tokio::spawn(renew(
+            self.storage.clone(),
+            queue.clone(),
+            message.id.clone(),
+            Arc::clone(&receipt),
+            self.settings.message_lease,
+        ));
+        let outcome = self
+            .invoker
+            .invoke(&self.function, &id, data, binding_data)
+            .await;
+        // The renewer holds the receipt while an update is in flight: wait for it, so the
+        // receipt read here is the one the service last issued.
+        let pop_receipt = {
+            let current = receipt.lock().await;
+            renewing.abort();
+            current.clone()
         };
-        let pop_receipt = receipt
-            .lock()
-            .map(|r| r.clone())
-            .unwrap_or_else(|_| message.pop_receipt.clone());
         let message = ReceivedMessage {
             pop_receipt,
             ..message
@@ -255,36 +265,6 @@ impl QueueListener {
         }
     }
 
-    /// Keeps message `id` invisible for another lease every half lease, updating `receipt`;
-    /// gives up (and waits for ever) once the message is gone or another holds it.
-    async fn renew(&self, id: &str, receipt: &std::sync::Mutex<String>) {
-        let queue = &self.trigger.queue_name;
-        let lease = self.settings.message_lease;
-        loop {
-            tokio::time::sleep(lease / 2).await;
-            let current = receipt.lock().map(|r| r.clone()).unwrap_or_default();
-            match self
-                .storage
-                .update_visibility(queue, id, &current, lease)
-                .await
-            {
-                Ok(updated) => {
-                    if let Ok(mut r) = receipt.lock() {
-                        *r = updated.pop_receipt;
-                    }
-                }
-                Err(e)
-                    if e.code() == Some("MessageNotFound")
-                        || e.code() == Some("PopReceiptMismatch") =>
-                {
-                    log::warn!("message {id} in `{queue}` is no longer this run's to renew: {e}");
-                    return std::future::pending().await;
-                }
-                Err(e) => log::warn!("could not renew message {id} in `{queue}`: {e}"),
-            }
-        }
-    }
-
     /// Copies the message (same wire text) to `<queue>-poison`, then deletes the original.
     async fn poison(&self, message: &ReceivedMessage) {
         let poison = format!("{}-poison", self.trigger.queue_name);
@@ -314,6 +294,35 @@ impl QueueListener {
                 "copied message {} to `{poison}` but could not delete the original: {e}",
                 message.id
             );
+        }
+    }
+}
+
+/// Keeps message `id` of `queue` invisible for another `lease` every half lease, updating
+/// `receipt` (held across each update); stops once the message is gone or another holds it.
+async fn renew(
+    storage: Storage,
+    queue: String,
+    id: String,
+    receipt: Arc<tokio::sync::Mutex<String>>,
+    lease: Duration,
+) {
+    loop {
+        tokio::time::sleep(lease / 2).await;
+        let mut current = receipt.lock().await;
+        match storage
+            .update_visibility(&queue, &id, &current, lease)
+            .await
+        {
+            Ok(updated) => *current = updated.pop_receipt,
+            Err(e)
+                if e.code() == Some("MessageNotFound")
+                    || e.code() == Some("PopReceiptMismatch") =>
+            {
+                log::warn!("message {id} in `{queue}` is no longer this run's to renew: {e}");
+                return;
+            }
+            Err(e) => log::warn!("could not renew message {id} in `{queue}`: {e}"),
         }
     }
 }

@@ -56,6 +56,11 @@ impl AppDir {
         std::fs::write(&host_json, serde_json::to_vec_pretty(&host).unwrap()).unwrap();
         AppDir(dir)
     }
+
+    /// The app root (where host.json is).
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
 }
 
 impl Drop for AppDir {

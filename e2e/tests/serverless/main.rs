@@ -5,6 +5,7 @@ mod bad_input;
 mod fidelity;
 mod helpers;
 mod housekeeping;
+mod instances;
 mod jobs;
 mod outage;
 mod resilience;

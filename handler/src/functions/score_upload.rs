@@ -46,10 +46,10 @@ const BLOCK_BYTES: usize = 4 << 20;
 const CHANNEL_CHUNKS: usize = 2;
 /// How long a run's lease on its lock lasts unless renewed: how soon a run that died
 /// lets another take over.
-pub const LEASE: Duration = Duration::from_secs(60);
+pub const LEASE: Duration = Duration::from_secs(15);
 /// How often a run renews its lease: well within [`LEASE`], so a slow storage call or two
 /// does not lose it.
-const RENEW_EVERY: Duration = Duration::from_secs(15);
+const RENEW_EVERY: Duration = Duration::from_secs(5);
 /// How often a message whose file another run is scoring looks again.
 const WAIT_STEP: Duration = Duration::from_secs(1);
 /// How long a message waits for another run before it fails and is retried later; within
