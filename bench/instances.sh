@@ -59,7 +59,8 @@ free_port() {
     node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{process.stdout.write(String(s.address().port));s.close()})'
 }
 
-# Starts instance $1 and waits until it answers; prints its URL.
+# Starts instance $1 and waits until it answers; sets URL to its address. (Not run in a
+# subshell, so that HOSTS keeps its pid.)
 start_host() {
     local n=$1 port deadline
     port=$(free_port)
@@ -72,7 +73,7 @@ start_host() {
         ((SECONDS < deadline)) || die "instance $n did not start: $(tail -n 5 "$WORK/host-$n.log")"
         sleep 0.2
     done
-    echo "http://127.0.0.1:$port"
+    URL="http://127.0.0.1:$port"
 }
 
 # One load run against $1; prints jobs/s.
@@ -90,8 +91,10 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[i
 declare -A small big
 for round in $(seq 1 "$ROUNDS"); do
     for instances in 1 2; do
-        first=$(start_host 1)
-        for n in $(seq 2 "$instances"); do start_host "$n" >/dev/null; done
+        start_host 1
+        first=$URL
+        for n in $(seq 2 "$instances"); do start_host "$n"; done
+        ((${#HOSTS[@]} == instances)) || die "expected $instances instance(s), have ${#HOSTS[@]}"
         small[$instances]+="$(jobs_per_s "$first" "$JOBS" "$ROWS" "$CONCURRENCY") "
         big[$instances]+="$(jobs_per_s "$first" "$BIG_JOBS" "$BIG_ROWS" "$BIG_CONCURRENCY") "
         stop_hosts

@@ -151,7 +151,7 @@ impl JobPlan {
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 /// The key a request's `Idempotency-Key` header holds: the draft's quoted string, or (as
-/// most clients send it) the bare text; 1 to 255 visible ASCII characters. `None` without
+/// most clients send it) the bare text; 1 to 255 printable ASCII characters. `None` without
 /// the header.
 pub fn idempotency_key(header: Option<&[u8]>) -> Result<Option<String>, ApiError> {
     let Some(raw) = header else {
@@ -159,7 +159,7 @@ pub fn idempotency_key(header: Option<&[u8]>) -> Result<Option<String>, ApiError
     };
     let bad = || {
         ApiError::BadRequest(format!(
-            "{IDEMPOTENCY_KEY} must be 1 to 255 visible ASCII characters, the same for every retry of one submission (a UUID is a good one)"
+            "{IDEMPOTENCY_KEY} must be 1 to 255 printable ASCII characters, the same for every retry of one submission (a UUID is a good one)"
         ))
     };
     let text = std::str::from_utf8(raw).map_err(|_| bad())?.trim();

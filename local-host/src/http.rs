@@ -124,7 +124,7 @@ async fn dispatch(
 ) -> HttpResponse {
     // Kestrel's limit (`FUNCTIONS_REQUEST_BODY_SIZE_LIMIT`, 100 MB by default) throws when the
     // HTTP binding reads the body, and the host's exception middleware answers 500, not 413
-    // (azure-functions-host `Middleware/HttpRequestBodySizeMiddleware.cs`, issue #10519).
+    // (azure-functions-host `Middleware/HttpRequestBodySizeMiddleware.cs`, azure-functions-host#10519).
     let body = match body {
         Ok(body) => body,
         Err(e) => {

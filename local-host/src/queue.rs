@@ -202,13 +202,13 @@ impl QueueListener {
         // `UpdateQueueMessageVisibilityCommand.cs`): a long run keeps its message, and one
         // whose instance dies loses it when the lease ends.
         let receipt = Arc::new(tokio::sync::Mutex::new(message.pop_receipt.clone()));
-        let renewing = tokio::spawn(renew(
+        let renewing = Renewing(tokio::spawn(renew(
             self.storage.clone(),
             queue.clone(),
             message.id.clone(),
             Arc::clone(&receipt),
             self.settings.message_lease,
-        ));
+        )));
         let outcome = self
             .invoker
             .invoke(&self.function, &id, data, binding_data)
@@ -217,7 +217,7 @@ impl QueueListener {
         // receipt read here is the one the service last issued.
         let pop_receipt = {
             let current = receipt.lock().await;
-            renewing.abort();
+            drop(renewing);
             current.clone()
         };
         let message = ReceivedMessage {
@@ -295,6 +295,16 @@ impl QueueListener {
                 message.id
             );
         }
+    }
+}
+
+/// The task renewing a running message's lease, stopped when the run ends or is dropped
+/// (a host stopping aborts what it could not drain: the lease then runs out).
+struct Renewing(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewing {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -90,6 +90,7 @@ impl DeliveryPolicy {
     /// The policy the settings give; `Err` names the setting at fault.
     pub fn from_settings(settings: &Settings) -> Result<DeliveryPolicy, String> {
         let mut policy = DeliveryPolicy::default();
+        // Bounded so that no duration built from them can overflow.
         let number = |name: &str| -> Result<Option<f64>, String> {
             settings
                 .get(name)
@@ -97,8 +98,10 @@ impl DeliveryPolicy {
                     text.trim()
                         .parse::<f64>()
                         .ok()
-                        .filter(|n| n.is_finite() && *n > 0.0)
-                        .ok_or_else(|| format!("{name} must be a positive number, not `{text}`"))
+                        .filter(|n| n.is_finite() && *n > 0.0 && *n <= 86_400.0)
+                        .ok_or_else(|| {
+                            format!("{name} must be a positive number up to 86400, not `{text}`")
+                        })
                 })
                 .transpose()
         };
@@ -369,6 +372,7 @@ mod tests {
         for (name, bad) in [
             (WAIT_SETTING, "0"),
             (TIME_SCALE_SETTING, "fast"),
+            (TIME_SCALE_SETTING, "1e20"),
             (MAX_ATTEMPTS_SETTING, "31"),
             (MAX_ATTEMPTS_SETTING, "2.5"),
         ] {

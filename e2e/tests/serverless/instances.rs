@@ -210,7 +210,7 @@ fn tail(log: &str) -> &str {
 /// Every blob of the containers housekeeping sweeps.
 async fn swept_blobs(storage: &Storage) -> HashSet<(String, String)> {
     let mut blobs = HashSet::new();
-    for container in ["results", "job-inputs", "uploads"] {
+    for container in ["results", "job-inputs", "uploads", "locks"] {
         if let Ok(names) = storage.list_blobs(container, None).await {
             blobs.extend(names.into_iter().map(|n| (container.to_owned(), n)));
         }

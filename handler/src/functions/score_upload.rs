@@ -128,11 +128,11 @@ pub async fn score_once(
         )));
     }
     let started = Instant::now();
+    storage.ensure_container(LOCKS_CONTAINER).await?;
     let lease = loop {
         if let Some(settled) = settled(storage, request).await? {
             return Ok(settled);
         }
-        storage.ensure_container(LOCKS_CONTAINER).await?;
         if let Some(lease) = storage
             .try_lease(LOCKS_CONTAINER, &lock_name(name), LEASE)
             .await?
@@ -204,7 +204,15 @@ async fn count_run(
         .blob_properties(LOCKS_CONTAINER, &lock_name(&request.blob))
         .await?
         .unwrap_or_default();
-    let version = request.etag.clone().unwrap_or_default();
+    // A request without a version counts under the version it finds.
+    let version = match &request.etag {
+        Some(etag) => etag.clone(),
+        None => storage
+            .blob_properties(UPLOADS, &request.blob)
+            .await?
+            .map(|p| p.etag)
+            .unwrap_or_else(|| "unknown".to_owned()),
+    };
     let same = lock
         .metadata
         .get(SOURCE_ETAG)
@@ -225,10 +233,12 @@ async fn count_run(
     lease.set_metadata(&metadata).await
 }
 
-/// A lease kept alive by a renewing task until released.
+/// A lease kept alive by a renewing task until released. Dropped unreleased (the
+/// invocation was cancelled), it stops renewing, so the lease runs out and another run may
+/// take the file over.
 struct Held {
     lease: Arc<BlobLease>,
-    renewing: tokio::task::JoinHandle<()>,
+    renewing: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Held {
@@ -244,20 +254,35 @@ impl Held {
                 }
             }
         });
-        Held { lease, renewing }
+        Held {
+            lease,
+            renewing: Some(renewing),
+        }
     }
 
     /// Stops renewing and gives the lease up; a lease that cannot be released runs out.
-    async fn release(self) {
-        self.renewing.abort();
-        let _ = self.renewing.await;
-        match Arc::try_unwrap(self.lease) {
+    async fn release(mut self) {
+        if let Some(renewing) = self.renewing.take() {
+            renewing.abort();
+            let _ = renewing.await;
+        }
+        let lease = Arc::clone(&self.lease);
+        drop(self);
+        match Arc::try_unwrap(lease) {
             Ok(lease) => {
                 if let Err(e) = lease.release().await {
                     log::warn!("{e}");
                 }
             }
             Err(_) => log::warn!("the lease is still shared; it runs out instead"),
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(renewing) = &self.renewing {
+            renewing.abort();
         }
     }
 }

@@ -78,7 +78,7 @@ async fn a_chunked_request_fails_with_the_hosts_empty_500_as_in_azure() {
 async fn a_body_over_the_hosts_100_mb_is_its_500_not_a_413() {
     // Kestrel's limit throws when the HTTP binding reads the body; the host's exception
     // middleware makes that a 500 (azure-functions-host Middleware/
-    // HttpRequestBodySizeMiddleware.cs, issue #10519).
+    // HttpRequestBodySizeMiddleware.cs, azure-functions-host#10519).
     let app = spawn_app("forwarding-app").await;
     let raw = raw_exchange(
         app.host.port(),

@@ -325,6 +325,12 @@ async fn a_lease_is_held_by_one_contender_at_a_time_and_carries_metadata() {
         "a second contender got a held lease"
     );
     first.renew().await.unwrap();
+    // A held lock cannot be deleted without its lease (housekeeping counts on the code).
+    let refused = storage
+        .delete_blob(&container, "locks/a.csv")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("LeaseIdMissing"), "{refused}");
     let metadata = [("runs".to_owned(), "1".to_owned())].into();
     first.set_metadata(&metadata).await.unwrap();
     let properties = storage

@@ -28,7 +28,7 @@ pub const JOBS_PATH: &str = "/jobs";
     path = "/jobs",
     tag = "jobs",
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the client's name for this one submission (a UUID it makes), sent again unchanged with every retry of it, for instance after a 503 or a lost answer. The job id is derived from the key and the body, so a retry is the same job, scored once, and its answer names the same `jobId`; a different body under the same key is a different job. 1 to 255 visible ASCII characters, bare or as a quoted string. Without it, every request is a new job.",
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the client's name for this one submission (a UUID it makes), sent again unchanged with every retry of it, for instance after a 503 or a lost answer. The job id is derived from the key and the body, so a retry is the same job, scored once, and its answer names the same `jobId`; a different body under the same key is a different job. 1 to 255 printable ASCII characters, bare or as a quoted string. The Functions app's `submit-job` derives its id from the body as the host hands it over (a byte order mark dropped, UTF-16 decoded), so a retry is the same job on each app, and the same job on both for plain UTF-8 bodies. Without it, every request is a new job.",
             example = "8e03978e-40d5-43e8-bc93-6894a57f9324")
     ),
     request_body(
