@@ -289,3 +289,37 @@ pub fn records(n: usize) -> Value {
             .collect(),
     )
 }
+
+/// A web app on the storage of `connection`, without rate limits (a few clients submit
+/// everything); its address, and how to stop it.
+pub fn spawn_webapp_on(connection: &str) -> (String, impl FnOnce() + use<>) {
+    let settings = webapp::configuration::Settings::from_vars(|name| match name {
+        "AzureWebJobsStorage" => Some(connection.to_owned()),
+        "PORT" => Some("0".to_owned()),
+        "BIND_ADDRESS" => Some("127.0.0.1".to_owned()),
+        "WORKERS" => Some("1".to_owned()),
+        "JOB_SUBMISSIONS_PER_MINUTE" | "JOB_STATUS_CHECKS_PER_MINUTE" => Some("0".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let app = webapp::startup::Application::build(settings).unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    (address, move || drop(handle.stop(false)))
+}
+
+/// A CSV of `rows` houses, each a little different.
+pub fn houses(rows: usize) -> String {
+    let mut csv = String::from("CHAS,RM,TAX,PTRATIO,B,LSTAT\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "{},{}.{},296,15.3,396.9,{}\n",
+            i % 2,
+            5 + i % 3,
+            i % 10,
+            4 + i % 20
+        ));
+    }
+    csv
+}

@@ -20,12 +20,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use storage::{MessageEncoding, Storage, encode_message};
-use webapp::configuration::Settings;
-use webapp::startup::Application;
 
 use crate::helpers::{
-    AppDir, KEY, MASTER_KEY, POISON, QUEUE, UPLOADS_POISON, UPLOADS_QUEUE, azurite, drain, records,
-    repo,
+    AppDir, KEY, MASTER_KEY, POISON, QUEUE, UPLOADS_POISON, UPLOADS_QUEUE, azurite, drain, houses,
+    records, repo, spawn_webapp_on,
 };
 
 const JOBS: usize = 1_000;
@@ -117,25 +115,6 @@ impl Drop for Instance {
         self.kill();
         let _ = std::fs::remove_file(&self.log);
     }
-}
-
-/// A web app on the shared Azurite, without rate limits (a few clients submit everything).
-fn spawn_webapp() -> (String, impl FnOnce()) {
-    let connection = azurite();
-    let settings = Settings::from_vars(|name| match name {
-        "AzureWebJobsStorage" => Some(connection.clone()),
-        "PORT" => Some("0".to_owned()),
-        "BIND_ADDRESS" => Some("127.0.0.1".to_owned()),
-        "WORKERS" => Some("1".to_owned()),
-        "JOB_SUBMISSIONS_PER_MINUTE" | "JOB_STATUS_CHECKS_PER_MINUTE" => Some("0".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let app = Application::build(settings).unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
-    (address, move || drop(handle.stop(false)))
 }
 
 /// POSTs until the answer is `accepted`, with the same idempotency key each time (a 503 or
@@ -318,17 +297,7 @@ async fn housekeeping_on_both_at_once(
 /// The CSV of upload `n`: a few houses, each upload a different count.
 fn upload_csv(n: usize) -> (String, usize) {
     let rows = 20 + n;
-    let mut csv = String::from("CHAS,RM,TAX,PTRATIO,B,LSTAT\n");
-    for i in 0..rows {
-        csv.push_str(&format!(
-            "{},{}.{},296,15.3,396.9,{}\n",
-            i % 2,
-            5 + i % 3,
-            i % 10,
-            4 + i % 20
-        ));
-    }
-    (csv, rows)
+    (houses(rows), rows)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,8 +323,8 @@ async fn two_instances_share_the_work_and_one_killed_loses_nothing() {
 
     housekeeping_on_both_at_once(&storage, &http, &a, &b).await;
 
-    let (web1, stop1) = spawn_webapp();
-    let (web2, stop2) = spawn_webapp();
+    let (web1, stop1) = spawn_webapp_on(&azurite());
+    let (web2, stop2) = spawn_webapp_on(&azurite());
     let webs = Arc::new([web1, web2]);
 
     // Eight clients submit the jobs through both web apps; every hundredth travels through

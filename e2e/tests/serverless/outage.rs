@@ -13,10 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use webapp::configuration::Settings;
-use webapp::startup::Application;
 
-use crate::helpers::{POISON, QUEUE, records, repo, start_with};
+use crate::helpers::{POISON, QUEUE, records, repo, spawn_webapp_on, start_with};
 
 /// An Azurite of this test's own, on fixed ports, with its data in a folder, so it can be
 /// stopped and started again with everything it held.
@@ -107,24 +105,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The web app on `connection`, without rate limits (one client submits everything here).
-fn spawn_webapp(connection: &str) -> (String, impl FnOnce()) {
-    let settings = Settings::from_vars(|name| match name {
-        "AzureWebJobsStorage" => Some(connection.to_owned()),
-        "PORT" => Some("0".to_owned()),
-        "BIND_ADDRESS" => Some("127.0.0.1".to_owned()),
-        "WORKERS" => Some("1".to_owned()),
-        "JOB_SUBMISSIONS_PER_MINUTE" | "JOB_STATUS_CHECKS_PER_MINUTE" => Some("0".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let app = Application::build(settings).unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
-    (address, move || drop(handle.stop(false)))
-}
-
 /// Submits one job through the web app, trying again after each 503 as its `Retry-After`
 /// asks (a second here, to keep the test short) with the same idempotency key; returns the
 /// job id and when it was accepted.
@@ -197,7 +177,7 @@ async fn jobs_in_flight_survive_a_10_second_storage_outage_and_everything_reconn
     // `src/Microsoft.Azure.WebJobs.Extensions.Storage/Queues/Listeners/QueueListener.cs`,
     // `_visibilityTimeout`), 20 s here.
     let stack = start_with(&connection, &[], Duration::from_secs(20)).await;
-    let (web, stop_webapp) = spawn_webapp(&connection);
+    let (web, stop_webapp) = spawn_webapp_on(&connection);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
