@@ -98,6 +98,12 @@ fn an_oversized_or_encoded_body_is_refused_from_its_head_unread() {
         let status = thread.join().unwrap();
         assert!(status.starts_with("HTTP/1.1 413"), "{status}");
     }
+    // A status request has no use for a body: one declared anyway is refused unread.
+    let status = status_from_head(
+        port,
+        "GET /api/jobs/0f8fad5b-d9cb-469f-a165-70867728950e HTTP/1.1\r\nHost: x\r\nContent-Length: 100663296\r\n\r\n",
+    );
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
     let status = status_from_head(
         port,
         "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 1000\r\n\r\n",

@@ -17,6 +17,9 @@ use house_price::jobs;
 
 use crate::{State, respond};
 
+/// The largest body a status request may carry: it has no use for one.
+const JOB_STATUS_BODY_LIMIT: usize = 1024;
+
 /// The function's declaration.
 pub fn function(state: Arc<State>) -> Function {
     Function::new("job-status")
@@ -25,6 +28,8 @@ pub fn function(state: Arc<State>) -> Function {
             HttpTrigger::get("jobs/{id}").auth(AuthLevel::Function),
         )
         .http_output("res")
+        // A GET reads no body: one sent anyway is refused from its head, unread.
+        .body_limit(JOB_STATUS_BODY_LIMIT)
         .handler(service_fn(move |inv| handle(Arc::clone(&state), inv)))
 }
 
