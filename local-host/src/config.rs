@@ -242,23 +242,14 @@ pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
 
     let delivery = crate::subscription::DeliveryPolicy::from_settings(&settings)
         .map_err(|e| ConfigError::new(&settings_file, e))?;
-    let lease = crate::queue::LEASE_SETTING;
     let message_lease = settings
-        .get(lease)
-        .map(|text| {
-            text.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && (1.0..=600.0).contains(s))
-                .map(std::time::Duration::from_secs_f64)
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        &settings_file,
-                        format!("{lease} must be a number of seconds from 1 to 600, not `{text}`"),
-                    )
-                })
-        })
-        .transpose()?;
+        .number(
+            crate::queue::LEASE_SETTING,
+            1.0..=600.0,
+            "a number of seconds from 1 to 600",
+        )
+        .map_err(|e| ConfigError::new(&settings_file, e))?
+        .map(std::time::Duration::from_secs_f64);
     let handler = resolve_handler(dir, &host_file, &settings, &custom.description)?;
     Ok(App {
         dir: dir.clone(),

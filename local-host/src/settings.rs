@@ -100,6 +100,25 @@ impl Settings {
         self.values.get(name).map(String::as_str)
     }
 
+    /// Setting `name` as a number within `range`; `None` when it is not set, and `Err` with
+    /// one sentence (`name must be {what}`) when it is not such a number.
+    pub fn number(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<f64>,
+        what: &str,
+    ) -> Result<Option<f64>, String> {
+        self.get(name)
+            .map(|text| {
+                text.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| format!("{name} must be {what}, not `{text}`"))
+            })
+            .transpose()
+    }
+
     /// Every setting, by name.
     pub fn values(&self) -> &BTreeMap<String, String> {
         &self.values

@@ -91,19 +91,12 @@ impl DeliveryPolicy {
     pub fn from_settings(settings: &Settings) -> Result<DeliveryPolicy, String> {
         let mut policy = DeliveryPolicy::default();
         // Bounded so that no duration built from them can overflow.
-        let number = |name: &str| -> Result<Option<f64>, String> {
-            settings
-                .get(name)
-                .map(|text| {
-                    text.trim()
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|n| n.is_finite() && *n > 0.0 && *n <= 86_400.0)
-                        .ok_or_else(|| {
-                            format!("{name} must be a positive number up to 86400, not `{text}`")
-                        })
-                })
-                .transpose()
+        let number = |name: &str| {
+            settings.number(
+                name,
+                f64::MIN_POSITIVE..=86_400.0,
+                "a positive number up to 86400",
+            )
         };
         if let Some(wait) = number(WAIT_SETTING)? {
             policy.wait = Duration::from_secs_f64(wait);

@@ -22,6 +22,16 @@ async fn an_http_queue_output_array_is_one_base64_message_per_item_objects_inden
     app.stop().await;
 }
 
+/// The blob `name` of the results container, once the `process` fixture has written it.
+async fn result_blob(app: &crate::helpers::TestApp, name: &str) -> Vec<u8> {
+    let results = app.names.results.clone();
+    app.eventually("the result blob", Duration::from_secs(20), || {
+        let (storage, results, name) = (app.storage.clone(), results.clone(), name.to_owned());
+        async move { storage.get_blob(&results, &name).await.unwrap() }
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_queue_trigger_writes_the_blob_its_binding_expressions_name_and_deletes_the_message() {
     let app = spawn_app("app").await;
@@ -33,15 +43,7 @@ async fn a_queue_trigger_writes_the_blob_its_binding_expressions_name_and_delete
         .send_message(jobs, &encode_message(text, MessageEncoding::Base64))
         .await
         .unwrap();
-    let results = app.names.results.clone();
-    let blob_name = format!("j-1/{}.json", sent.id);
-    let blob = app
-        .eventually("the result blob", Duration::from_secs(20), || {
-            let (storage, results, blob_name) =
-                (app.storage.clone(), results.clone(), blob_name.clone());
-            async move { storage.get_blob(&results, &blob_name).await.unwrap() }
-        })
-        .await;
+    let blob = result_blob(&app, &format!("j-1/{}.json", sent.id)).await;
     let result: Value = serde_json::from_slice(&blob).unwrap();
     assert_eq!(result["text"], json!(text));
     let request = &result["request"];
@@ -203,13 +205,7 @@ async fn a_run_longer_than_the_lease_keeps_its_message_and_runs_once() {
         .unwrap();
     let results = app.names.results.clone();
     let blob_name = format!("slow/{}.json", sent.id);
-    let blob = app
-        .eventually("the result blob", Duration::from_secs(20), || {
-            let (storage, results, blob_name) =
-                (app.storage.clone(), results.clone(), blob_name.clone());
-            async move { storage.get_blob(&results, &blob_name).await.unwrap() }
-        })
-        .await;
+    let blob = result_blob(&app, &blob_name).await;
     // Long enough for a second run, had the message reappeared, to have written too.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let last = app
