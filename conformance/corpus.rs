@@ -40,13 +40,17 @@ pub fn load(dir: &str) -> Vec<(String, Value)> {
 }
 
 /// Asserts that `read` is the HTTP response `expected` (`host_does.http`) records.
-pub fn assert_http(name: &str, read: &custom_handler::HttpResponse, expected: &Value) {
+pub fn assert_http(name: &str, read: &functions_custom_handler::HttpResponse, expected: &Value) {
     assert_eq!(
         u64::from(read.status),
         expected["status"].as_u64().unwrap(),
         "{name}"
     );
-    assert_eq!(read.body.as_deref(), expected["body"].as_str(), "{name}");
+    assert_eq!(
+        read.body.as_deref(),
+        expected["body"].as_str().map(str::as_bytes),
+        "{name}"
+    );
     let headers: std::collections::BTreeMap<String, String> =
         serde_json::from_value(expected["headers"].clone()).unwrap();
     assert_eq!(read.headers, headers, "{name}");

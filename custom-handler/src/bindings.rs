@@ -1,671 +1,366 @@
-//! The `function.json` model: bindings as typed values, shared by the handler (which writes the
-//! files) and a local host (which reads them).
+//! Typed declarations of triggers and bindings: each is a value, usually a `const`, that
+//! names its binding once. The function's declaration takes it, and the handler reads its
+//! input ([`crate::Invocation::trigger`], [`crate::Invocation::input`]) or sets its output
+//! ([`crate::Outputs::set`]) through the same value, so a misspelt name does not compile.
 //!
-//! Only the binding types this runtime knows are accepted; any other type is an error whose
-//! sentence names it, so a typo in a hand-written file fails loudly instead of being ignored.
+//! ```
+//! use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+//! use functions_custom_handler::{Function, Invocation, InvocationError, Outputs, service_fn};
+//!
+//! const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+//! const RECEIPT: BlobOutput = BlobOutput::new("receipt", "receipts/{id}.txt");
+//!
+//! async fn receipt(mut inv: Invocation) -> Result<Outputs, InvocationError> {
+//!     let order = inv.trigger(&ORDER)?;
+//!     Ok(Outputs::new().set(&RECEIPT, format!("received: {}", order.text()?)))
+//! }
+//!
+//! let function = Function::new("receipt")
+//!     .trigger(ORDER)
+//!     .output(RECEIPT)
+//!     .handler(service_fn(receipt));
+//! # assert!(function.validate().is_ok());
+//! ```
+//!
+//! The types are the `function.json` model itself ([`crate::function_json`]): every property
+//! of a binding can be set with a `const fn` builder, and what the manifest writes is exactly
+//! what was declared.
 
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
-use std::str::FromStr;
+use crate::events::{
+    Blob, CloudEvent, EventGridEvent, EventHubBatch, EventHubEvent, QueueMessage, ServiceBusMessage,
+};
+use crate::function_json::{Binding, BlobBinding, Direction, Text};
+use crate::outputs::{Outputs, Payload};
+use crate::protocol::{DecodeError, HttpRequest, HttpResponse, InvocationRequest, TimerInfo};
+use bytes::Bytes;
+use std::borrow::Cow;
 
-/// The storage connection setting bindings use unless told otherwise.
-pub const DEFAULT_CONNECTION: &str = "AzureWebJobsStorage";
+pub use crate::function_json::{
+    AuthLevel, BlobSource, EventGridTrigger, EventHubTrigger, HttpMethod, HttpOutput, HttpTrigger,
+    QueueOutput, QueueTrigger, ServiceBusTrigger, TimerTrigger,
+};
+pub use crate::function_json::{Cardinality, DataType};
 
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
+mod sealed {
+    pub trait Sealed {}
+}
 
-        impl $name {
-            /// The spelling used in JSON files.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text),+
-                }
+/// Anything a function declares: it becomes one entry of its `function.json`.
+pub trait Declaration: sealed::Sealed {
+    /// The `function.json` entry.
+    fn binding(&self) -> Binding;
+}
+
+/// A trigger: what starts the function, and the event its handler receives.
+pub trait Trigger: Declaration {
+    /// The typed event, decoded from what the host sends.
+    type Event;
+    #[doc(hidden)]
+    fn decode(&self, request: &mut InvocationRequest) -> Result<Self::Event, DecodeError>;
+}
+
+/// An input binding, read when the handler asks for it.
+pub trait Input: Declaration {
+    /// The typed value.
+    type Value;
+    #[doc(hidden)]
+    fn decode(&self, request: &mut InvocationRequest) -> Result<Self::Value, DecodeError>;
+}
+
+/// An output binding, set through [`Outputs::set`].
+pub trait Output: Declaration {
+    /// What the handler sets it to.
+    type Value;
+    #[doc(hidden)]
+    fn store(&self, outputs: &mut Outputs, value: Self::Value);
+}
+
+fn required<'a>(
+    request: &'a InvocationRequest,
+    name: &str,
+    what: &str,
+) -> Result<&'a serde_json::Value, DecodeError> {
+    request.binding(name).ok_or_else(|| {
+        DecodeError::new(format!(
+            "the invocation has no {what} named `{name}` in Data"
+        ))
+    })
+}
+
+macro_rules! declaration {
+    ($type:ty, $variant:ident) => {
+        impl sealed::Sealed for $type {}
+        impl Declaration for $type {
+            fn binding(&self) -> Binding {
+                Binding::$variant(self.clone())
             }
         }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-
-            // The host parses these case-insensitively, so hand-written files may say "GET".
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $(if s.eq_ignore_ascii_case($text) {
-                    return Ok(Self::$variant);
-                })+
-                Err(format!(
-                    "`{s}` is not a valid {} (expected one of: {})",
-                    stringify!($name),
-                    [$($text),+].join(", ")
-                ))
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                text.parse().map_err(D::Error::custom)
+        impl From<$type> for Binding {
+            fn from(declaration: $type) -> Self {
+                Binding::$variant(declaration)
             }
         }
     };
 }
 
-string_enum! {
-    /// Which way data flows through a binding.
-    Direction { /// Into the function (triggers and input bindings).
-    In = "in", /// Out of the function.
-    Out = "out", /// Both ways (blobs only).
-    InOut = "inout" }
+declaration!(HttpTrigger, HttpTrigger);
+declaration!(HttpOutput, Http);
+declaration!(QueueTrigger, QueueTrigger);
+declaration!(QueueOutput, Queue);
+declaration!(crate::function_json::BlobTrigger, BlobTrigger);
+declaration!(TimerTrigger, TimerTrigger);
+declaration!(EventGridTrigger, EventGridTrigger);
+declaration!(EventHubTrigger, EventHubTrigger);
+declaration!(ServiceBusTrigger, ServiceBusTrigger);
+
+pub use crate::function_json::BlobTrigger;
+
+impl Trigger for HttpTrigger {
+    type Event = HttpRequest;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<HttpRequest, DecodeError> {
+        request.take_http_trigger(&self.name)
+    }
 }
 
-string_enum! {
-    /// Which key an HTTP trigger requires.
-    AuthLevel { /// No key.
-    Anonymous = "anonymous", /// A function or host key.
-    Function = "function", /// The master key.
-    Admin = "admin" }
+impl Trigger for QueueTrigger {
+    type Event = QueueMessage;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<QueueMessage, DecodeError> {
+        let value = required(request, &self.name, "queue message")?;
+        let binary = self.data_type == Some(DataType::Binary);
+        QueueMessage::decode(&self.name, value, binary, &request.metadata)
+    }
 }
 
-string_enum! {
-    /// An HTTP method an HTTP trigger accepts.
-    HttpMethod { /// GET
-    Get = "get", /// POST
-    Post = "post", /// PUT
-    Put = "put", /// DELETE
-    Delete = "delete", /// PATCH
-    Patch = "patch", /// HEAD
-    Head = "head", /// OPTIONS
-    Options = "options", /// TRACE
-    Trace = "trace" }
+impl Trigger for BlobTrigger {
+    type Event = Blob;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<Blob, DecodeError> {
+        let value = required(request, &self.name, "blob")?;
+        Blob::decode(&self.name, value, &self.path, &request.metadata)
+    }
 }
 
-string_enum! {
-    /// How the host hands a binding's value over.
-    DataType { /// As text.
-    String = "string", /// As bytes (base64 in the JSON protocol).
-    Binary = "binary", /// As a stream (not meaningful for custom handlers).
-    Stream = "stream" }
+impl Trigger for TimerTrigger {
+    type Event = TimerInfo;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<TimerInfo, DecodeError> {
+        request.timer(&self.name)
+    }
 }
 
-/// An `httpTrigger` binding.
+impl Trigger for EventGridTrigger {
+    type Event = EventGridEvent;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<EventGridEvent, DecodeError> {
+        EventGridEvent::decode(
+            &self.name,
+            required(request, &self.name, "Event Grid event")?,
+        )
+    }
+}
+
+impl EventGridTrigger {
+    /// The same trigger for a subscription that delivers CloudEvents 1.0
+    /// (`eventDeliverySchema: CloudEventSchemaV1_0`): its handler receives [`CloudEvent`]s.
+    pub const fn cloud_events(self) -> CloudEventTrigger {
+        CloudEventTrigger(self)
+    }
+}
+
+/// An `eventGridTrigger` whose subscription delivers CloudEvents 1.0; see
+/// [`EventGridTrigger::cloud_events`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpTrigger {
-    /// The binding name: the key of the request in `Data`.
-    pub name: String,
-    /// Which key callers need.
-    pub auth_level: AuthLevel,
-    /// Accepted methods; empty accepts every method.
-    pub methods: Vec<HttpMethod>,
-    /// The route template after the route prefix (`jobs/{id}`); `None` uses the function name.
-    pub route: Option<String>,
+pub struct CloudEventTrigger(pub EventGridTrigger);
+
+impl sealed::Sealed for CloudEventTrigger {}
+impl Declaration for CloudEventTrigger {
+    fn binding(&self) -> Binding {
+        Binding::EventGridTrigger(self.0.clone())
+    }
 }
 
-impl HttpTrigger {
-    /// A trigger on `route` for `methods`, requiring a function key; name it with
-    /// [`crate::Function::http_trigger`].
-    pub fn new(methods: impl IntoIterator<Item = HttpMethod>, route: impl Into<String>) -> Self {
-        Self {
-            name: String::new(),
-            auth_level: AuthLevel::Function,
-            methods: methods.into_iter().collect(),
-            route: Some(route.into()),
-        }
+impl Trigger for CloudEventTrigger {
+    type Event = CloudEvent;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<CloudEvent, DecodeError> {
+        CloudEvent::decode(
+            &self.0.name,
+            required(request, &self.0.name, "Event Grid event")?,
+        )
+    }
+}
+
+impl Trigger for EventHubTrigger {
+    type Event = EventHubEvent;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<EventHubEvent, DecodeError> {
+        let value = required(request, &self.name, "Event Hubs event")?;
+        let binary = self.data_type == Some(DataType::Binary);
+        EventHubEvent::decode(&self.name, value, binary, &request.metadata)
+    }
+}
+
+impl EventHubTrigger {
+    /// The same trigger with `cardinality: many`: its handler receives an [`EventHubBatch`].
+    pub const fn many(mut self) -> EventHubBatchTrigger {
+        self.cardinality = Some(Cardinality::Many);
+        EventHubBatchTrigger(self)
+    }
+}
+
+/// An `eventHubTrigger` with `cardinality: many`; see [`EventHubTrigger::many`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventHubBatchTrigger(pub EventHubTrigger);
+
+impl sealed::Sealed for EventHubBatchTrigger {}
+impl Declaration for EventHubBatchTrigger {
+    fn binding(&self) -> Binding {
+        Binding::EventHubTrigger(self.0.clone())
+    }
+}
+
+impl Trigger for EventHubBatchTrigger {
+    type Event = EventHubBatch;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<EventHubBatch, DecodeError> {
+        let value = required(request, &self.0.name, "Event Hubs batch")?;
+        EventHubBatch::decode(&self.0.name, value, self.0.data_type, &request.metadata)
+    }
+}
+
+impl Trigger for ServiceBusTrigger {
+    type Event = ServiceBusMessage;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<ServiceBusMessage, DecodeError> {
+        let value = required(request, &self.name, "Service Bus message")?;
+        let binary = self.data_type == Some(DataType::Binary);
+        ServiceBusMessage::decode(&self.name, value, binary, &request.metadata)
+    }
+}
+
+/// A `blob` input: the blob's bytes, or `None` when it does not exist.
+///
+/// ```
+/// use functions_custom_handler::bindings::BlobInput;
+/// const PREVIOUS: BlobInput = BlobInput::new("previous", "results/{id}.json").connection("Archive");
+/// assert_eq!(PREVIOUS.name(), "previous");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInput(BlobBinding);
+
+impl BlobInput {
+    /// An input named `name` reading `path` (binding expressions allowed), handed over as
+    /// bytes (`dataType: binary`), through `AzureWebJobsStorage`.
+    pub const fn new(name: &'static str, path: &'static str) -> Self {
+        Self(BlobBinding {
+            name: Cow::Borrowed(name),
+            direction: Direction::In,
+            path: Cow::Borrowed(path),
+            connection: Some(Cow::Borrowed(crate::function_json::DEFAULT_CONNECTION)),
+            data_type: Some(DataType::Binary),
+        })
     }
 
-    /// A trigger for `GET route`.
-    pub fn get(route: impl Into<String>) -> Self {
-        Self::new([HttpMethod::Get], route)
-    }
-
-    /// A trigger for `POST route`.
-    pub fn post(route: impl Into<String>) -> Self {
-        Self::new([HttpMethod::Post], route)
-    }
-
-    /// Sets the authorization level.
-    pub fn auth(mut self, level: AuthLevel) -> Self {
-        self.auth_level = level;
+    /// Reads through the connection in the app setting `setting`.
+    pub const fn connection(mut self, setting: &'static str) -> Self {
+        // Nothing to drop at compile time: see `function_json`'s builders.
+        std::mem::forget(self.0.connection.replace(Cow::Borrowed(setting)));
         self
     }
 
-    /// Whether the trigger accepts `method` (compared ignoring case).
-    pub fn accepts(&self, method: &str) -> bool {
-        self.methods.is_empty()
-            || self
-                .methods
-                .iter()
-                .any(|m| method.eq_ignore_ascii_case(m.as_str()))
+    /// Asks the host for the blob as text (`dataType: string`) instead of bytes.
+    pub const fn text(mut self) -> Self {
+        self.0.data_type = Some(DataType::String);
+        self
     }
-}
 
-/// An `http` output binding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpOutput {
-    /// The binding name: the key of the response in `Outputs` (`$return` for `ReturnValue`).
-    pub name: String,
-}
-
-/// A `queueTrigger` binding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueTrigger {
-    /// The binding name: the key of the message in `Data`.
-    pub name: String,
-    /// The queue to listen on.
-    pub queue_name: String,
-    /// The app setting holding the storage connection.
-    pub connection: Option<String>,
-    /// How the message is handed over: text (none or `string`) or base64 (`binary`).
-    pub data_type: Option<DataType>,
-}
-
-/// A `queue` output binding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueOutput {
-    /// The binding name: the key of the message(s) in `Outputs`.
-    pub name: String,
-    /// The queue to add messages to.
-    pub queue_name: String,
-    /// The app setting holding the storage connection.
-    pub connection: Option<String>,
-    /// `binary` stops the host from decoding base64 strings into bytes (see the protocol docs).
-    pub data_type: Option<DataType>,
-}
-
-/// A `blob` input or output binding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Blob {
     /// The binding name.
-    pub name: String,
-    /// In, out or both.
-    pub direction: Direction,
-    /// `container/blob` path; may use binding expressions such as `results/{jobId}.json`.
-    pub path: String,
-    /// The app setting holding the storage connection.
-    pub connection: Option<String>,
-    /// How the content is handed over.
-    pub data_type: Option<DataType>,
-}
-
-/// A `timerTrigger` binding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimerTrigger {
-    /// The binding name.
-    pub name: String,
-    /// A six-field NCRONTAB expression, seconds first.
-    pub schedule: String,
-    /// Whether to fire once when the host starts.
-    pub run_on_startup: Option<bool>,
-}
-
-/// An `eventGridTrigger` binding: one Event Grid event per invocation, as a JSON object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventGridTrigger {
-    /// The binding name.
-    pub name: String,
-}
-
-/// One entry of `function.json`'s `bindings`, tagged by its `type`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Binding {
-    /// `httpTrigger`, direction in.
-    HttpTrigger(HttpTrigger),
-    /// `http`, direction out.
-    Http(HttpOutput),
-    /// `queueTrigger`, direction in.
-    QueueTrigger(QueueTrigger),
-    /// `queue`, direction out.
-    Queue(QueueOutput),
-    /// `blob`, direction in, out or inout.
-    Blob(Blob),
-    /// `timerTrigger`, direction in.
-    TimerTrigger(TimerTrigger),
-    /// `eventGridTrigger`, direction in.
-    EventGridTrigger(EventGridTrigger),
-}
-
-/// The binding types this runtime reads and writes.
-const SUPPORTED_TYPES: &str =
-    "httpTrigger, http, queueTrigger, queue, blob, timerTrigger, eventGridTrigger";
-
-impl Binding {
-    /// The binding's `name`.
     pub fn name(&self) -> &str {
-        match self {
-            Self::HttpTrigger(b) => &b.name,
-            Self::Http(b) => &b.name,
-            Self::QueueTrigger(b) => &b.name,
-            Self::Queue(b) => &b.name,
-            Self::Blob(b) => &b.name,
-            Self::TimerTrigger(b) => &b.name,
-            Self::EventGridTrigger(b) => &b.name,
-        }
+        &self.0.name
     }
+}
 
-    /// The binding's `type` as written in function.json.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Self::HttpTrigger(_) => "httpTrigger",
-            Self::Http(_) => "http",
-            Self::QueueTrigger(_) => "queueTrigger",
-            Self::Queue(_) => "queue",
-            Self::Blob(_) => "blob",
-            Self::TimerTrigger(_) => "timerTrigger",
-            Self::EventGridTrigger(_) => "eventGridTrigger",
-        }
+impl sealed::Sealed for BlobInput {}
+impl Declaration for BlobInput {
+    fn binding(&self) -> Binding {
+        Binding::Blob(self.0.clone())
     }
+}
 
-    /// The binding's direction.
-    pub fn direction(&self) -> Direction {
-        match self {
-            Self::HttpTrigger(_)
-            | Self::QueueTrigger(_)
-            | Self::TimerTrigger(_)
-            | Self::EventGridTrigger(_) => Direction::In,
-            Self::Http(_) | Self::Queue(_) => Direction::Out,
-            Self::Blob(b) => b.direction,
-        }
+impl Input for BlobInput {
+    type Value = Option<Bytes>;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<Option<Bytes>, DecodeError> {
+        Ok(request
+            .input_bytes(&self.0.name, self.0.data_type)?
+            .map(Bytes::from))
     }
+}
 
-    /// The declared `dataType`, for the binding types that have one.
-    pub fn data_type(&self) -> Option<DataType> {
-        match self {
-            Self::QueueTrigger(b) => b.data_type,
-            Self::Queue(b) => b.data_type,
-            Self::Blob(b) => b.data_type,
-            _ => None,
-        }
-    }
+/// A `blob` output: the handler sets text, bytes or JSON ([`Payload`]).
+///
+/// ```
+/// use functions_custom_handler::bindings::BlobOutput;
+/// const REPORT: BlobOutput = BlobOutput::new("report", "reports/{rand-guid}.csv");
+/// assert_eq!(REPORT.name(), "report");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobOutput(BlobBinding);
 
-    /// Whether this binding starts the function.
-    pub fn is_trigger(&self) -> bool {
-        matches!(
-            self,
-            Self::HttpTrigger(_)
-                | Self::QueueTrigger(_)
-                | Self::TimerTrigger(_)
-                | Self::EventGridTrigger(_)
-        )
-    }
-
-    fn to_wire(&self) -> WireBinding {
-        let mut wire = WireBinding {
-            kind: self.type_name().to_string(),
-            direction: self.direction(),
-            name: self.name().to_string(),
-            auth_level: None,
-            methods: Vec::new(),
-            route: None,
-            queue_name: None,
-            path: None,
-            connection: None,
+impl BlobOutput {
+    /// An output named `name` writing `path` (binding expressions allowed), through
+    /// `AzureWebJobsStorage`.
+    pub const fn new(name: &'static str, path: &'static str) -> Self {
+        Self(BlobBinding {
+            name: Cow::Borrowed(name),
+            direction: Direction::Out,
+            path: Cow::Borrowed(path),
+            connection: Some(Cow::Borrowed(crate::function_json::DEFAULT_CONNECTION)),
             data_type: None,
-            schedule: None,
-            run_on_startup: None,
-        };
-        match self {
-            Self::HttpTrigger(b) => {
-                wire.auth_level = Some(b.auth_level);
-                wire.methods = b.methods.clone();
-                wire.route = b.route.clone();
-            }
-            Self::Http(_) => {}
-            Self::QueueTrigger(b) => {
-                wire.queue_name = Some(b.queue_name.clone());
-                wire.connection = b.connection.clone();
-                wire.data_type = b.data_type;
-            }
-            Self::Queue(b) => {
-                wire.queue_name = Some(b.queue_name.clone());
-                wire.connection = b.connection.clone();
-                wire.data_type = b.data_type;
-            }
-            Self::Blob(b) => {
-                wire.path = Some(b.path.clone());
-                wire.connection = b.connection.clone();
-                wire.data_type = b.data_type;
-            }
-            Self::TimerTrigger(b) => {
-                wire.schedule = Some(b.schedule.clone());
-                wire.run_on_startup = b.run_on_startup;
-            }
-            Self::EventGridTrigger(_) => {}
-        }
-        wire
-    }
-
-    fn from_wire(wire: WireBinding) -> Result<Self, String> {
-        let WireBinding {
-            kind,
-            direction,
-            name,
-            auth_level,
-            methods,
-            route,
-            queue_name,
-            path,
-            connection,
-            data_type,
-            schedule,
-            run_on_startup,
-        } = wire;
-        let context = format!("the binding `{name}` of type `{kind}`");
-        let expect_direction = |allowed: &[Direction]| {
-            if allowed.contains(&direction) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{context} has direction `{direction}`, which that type does not allow"
-                ))
-            }
-        };
-        let require = |field: &str, value: Option<String>| {
-            value.ok_or_else(|| format!("{context} has no `{field}`"))
-        };
-        let binding = match kind.as_str() {
-            "httpTrigger" => {
-                expect_direction(&[Direction::In])?;
-                Self::HttpTrigger(HttpTrigger {
-                    name,
-                    auth_level: auth_level.unwrap_or(AuthLevel::Function),
-                    methods,
-                    route,
-                })
-            }
-            "http" => {
-                expect_direction(&[Direction::Out])?;
-                Self::Http(HttpOutput { name })
-            }
-            "queueTrigger" => {
-                expect_direction(&[Direction::In])?;
-                Self::QueueTrigger(QueueTrigger {
-                    name,
-                    queue_name: require("queueName", queue_name)?,
-                    connection,
-                    data_type,
-                })
-            }
-            "queue" => {
-                expect_direction(&[Direction::Out])?;
-                Self::Queue(QueueOutput {
-                    name,
-                    queue_name: require("queueName", queue_name)?,
-                    connection,
-                    data_type,
-                })
-            }
-            "blob" => Self::Blob(Blob {
-                name,
-                direction,
-                path: require("path", path)?,
-                connection,
-                data_type,
-            }),
-            "timerTrigger" => {
-                expect_direction(&[Direction::In])?;
-                Self::TimerTrigger(TimerTrigger {
-                    name,
-                    schedule: require("schedule", schedule)?,
-                    run_on_startup,
-                })
-            }
-            "eventGridTrigger" => {
-                expect_direction(&[Direction::In])?;
-                Self::EventGridTrigger(EventGridTrigger { name })
-            }
-            other => {
-                return Err(format!(
-                    "the binding `{name}` has type `{other}`, which this runtime does not support (supported: {SUPPORTED_TYPES})"
-                ));
-            }
-        };
-        Ok(binding)
-    }
-}
-
-/// The union of the fields of every supported binding type, in the order files usually list them.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireBinding {
-    #[serde(rename = "type")]
-    kind: String,
-    direction: Direction,
-    name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    auth_level: Option<AuthLevel>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    methods: Vec<HttpMethod>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    route: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    queue_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    connection: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    data_type: Option<DataType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    schedule: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    run_on_startup: Option<bool>,
-}
-
-impl Serialize for Binding {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_wire().serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for Binding {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Read the type first so an unknown type is reported as such, not as a missing field.
-        let value = serde_json::Value::deserialize(deserializer)?;
-        let kind = value
-            .get("type")
-            .and_then(|t| t.as_str())
-            .unwrap_or_default();
-        if !kind.is_empty() && !SUPPORTED_TYPES.split(", ").any(|t| t == kind) {
-            let name = value.get("name").and_then(|n| n.as_str()).unwrap_or("?");
-            return Err(D::Error::custom(format!(
-                "the binding `{name}` has type `{kind}`, which this runtime does not support (supported: {SUPPORTED_TYPES})"
-            )));
-        }
-        let wire: WireBinding = serde_json::from_value(value).map_err(D::Error::custom)?;
-        Self::from_wire(wire).map_err(D::Error::custom)
-    }
-}
-
-/// The contents of one `function.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FunctionJson {
-    /// The function's trigger and bindings, in file order.
-    pub bindings: Vec<Binding>,
-}
-
-impl FunctionJson {
-    /// The trigger binding, if there is one.
-    pub fn trigger(&self) -> Option<&Binding> {
-        self.bindings.iter().find(|b| b.is_trigger())
-    }
-
-    /// The HTTP trigger, if the function has one.
-    pub fn http_trigger(&self) -> Option<&HttpTrigger> {
-        self.bindings.iter().find_map(|b| match b {
-            Binding::HttpTrigger(t) => Some(t),
-            _ => None,
         })
     }
 
-    /// The first `http` output, if the function has one.
-    pub fn http_output(&self) -> Option<&HttpOutput> {
-        self.bindings.iter().find_map(|b| match b {
-            Binding::Http(o) => Some(o),
-            _ => None,
-        })
+    /// Writes through the connection in the app setting `setting`.
+    pub const fn connection(mut self, setting: &'static str) -> Self {
+        // Nothing to drop at compile time: see `function_json`'s builders.
+        std::mem::forget(self.0.connection.replace(Cow::Borrowed(setting)));
+        self
     }
 
-    /// See [`is_forwardable`].
-    pub fn is_forwardable(&self) -> bool {
-        is_forwardable(self)
+    /// The binding name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    fn text_name(&self) -> &Text {
+        &self.0.name
     }
 }
 
-/// Whether the host forwards this function's HTTP requests as-is when
-/// `customHandler.enableForwardingHttpRequest` is on: exactly one `httpTrigger` and one `http`
-/// output, nothing else. Every other function keeps the JSON protocol.
-pub fn is_forwardable(function: &FunctionJson) -> bool {
-    let [a, b] = function.bindings.as_slice() else {
-        return false;
-    };
-    matches!(
-        (a, b),
-        (Binding::HttpTrigger(_), Binding::Http(_)) | (Binding::Http(_), Binding::HttpTrigger(_))
-    )
+impl sealed::Sealed for BlobOutput {}
+impl Declaration for BlobOutput {
+    fn binding(&self) -> Binding {
+        Binding::Blob(self.0.clone())
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn the_documented_function_json_files_parse() {
-        let http: FunctionJson = serde_json::from_value(json!({"bindings": [
-            {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "function", "methods": ["post"], "route": "predict"},
-            {"type": "http", "direction": "out", "name": "res"}]}))
-        .unwrap();
-        assert!(http.is_forwardable());
-        let trigger = http.http_trigger().unwrap();
-        assert_eq!(trigger.route.as_deref(), Some("predict"));
-        assert_eq!(trigger.methods, vec![HttpMethod::Post]);
-
-        let queue: FunctionJson = serde_json::from_value(json!({"bindings": [
-            {"type": "queueTrigger", "direction": "in", "name": "job", "queueName": "predict-jobs", "connection": "AzureWebJobsStorage"},
-            {"type": "blob", "direction": "out", "name": "result", "path": "results/{jobId}.json", "connection": "AzureWebJobsStorage"}]}))
-        .unwrap();
-        assert!(!queue.is_forwardable());
-        assert_eq!(queue.trigger().unwrap().name(), "job");
+impl Output for BlobOutput {
+    type Value = Payload;
+    fn store(&self, outputs: &mut Outputs, value: Payload) {
+        outputs.put_payload(self.text_name(), value);
     }
+}
 
-    /// `eventGridTrigger` needs only its name: the extension finds the function by it
-    /// (azure-sdk-for-net `Microsoft.Azure.WebJobs.Extensions.EventGrid`,
-    /// `EventGridExtensionConfigProvider.cs`, listeners keyed by the function's name).
-    #[test]
-    fn an_event_grid_trigger_round_trips_and_is_the_trigger() {
-        let text = json!({"bindings": [
-            {"type": "eventGridTrigger", "direction": "in", "name": "event"},
-            {"type": "blob", "direction": "out", "name": "result", "path": "results/x.csv"}]});
-        let parsed: FunctionJson = serde_json::from_value(text.clone()).unwrap();
-        assert_eq!(parsed.trigger().unwrap().type_name(), "eventGridTrigger");
-        assert!(!parsed.is_forwardable());
-        assert_eq!(serde_json::to_value(&parsed).unwrap(), text);
-        let err = serde_json::from_value::<FunctionJson>(json!({"bindings": [
-            {"type": "eventGridTrigger", "direction": "out", "name": "event"}]}))
-        .unwrap_err();
-        assert!(err.to_string().contains("direction `out`"), "{err}");
+impl Output for HttpOutput {
+    type Value = HttpResponse;
+    fn store(&self, outputs: &mut Outputs, value: HttpResponse) {
+        outputs.put_http(&self.name, value);
     }
+}
 
-    #[test]
-    fn an_unknown_binding_type_is_a_sentence_naming_it() {
-        let err = serde_json::from_value::<FunctionJson>(json!({"bindings": [
-            {"type": "eventHub", "direction": "out", "name": "hub"}]}))
-        .unwrap_err();
-        assert!(
-            err.to_string().starts_with(
-                "the binding `hub` has type `eventHub`, which this runtime does not support"
-            ),
-            "{err}"
-        );
+impl Output for QueueOutput {
+    type Value = Payload;
+    fn store(&self, outputs: &mut Outputs, value: Payload) {
+        outputs.push_message(&self.name, value);
     }
+}
 
-    #[test]
-    fn a_missing_required_field_and_a_wrong_direction_are_named() {
-        let err = serde_json::from_value::<Binding>(
-            json!({"type": "queue", "direction": "out", "name": "msg"}),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "the binding `msg` of type `queue` has no `queueName`"
-        );
-        let err = serde_json::from_value::<Binding>(
-            json!({"type": "http", "direction": "in", "name": "res"}),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "the binding `res` of type `http` has direction `in`, which that type does not allow"
-        );
-    }
-
-    #[test]
-    fn methods_and_auth_levels_parse_in_any_case() {
-        let b: Binding = serde_json::from_value(json!(
-            {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "Anonymous", "methods": ["GET", "Post"]}))
-        .unwrap();
-        let Binding::HttpTrigger(t) = b else {
-            panic!("not an http trigger")
-        };
-        assert_eq!(t.auth_level, AuthLevel::Anonymous);
-        assert_eq!(t.methods, vec![HttpMethod::Get, HttpMethod::Post]);
-        assert!(t.accepts("get") && !t.accepts("DELETE"));
-    }
-
-    #[test]
-    fn unknown_fields_are_tolerated() {
-        let b: Binding = serde_json::from_value(json!(
-            {"type": "http", "direction": "out", "name": "res", "comment": "x"}))
-        .unwrap();
-        assert_eq!(b.name(), "res");
-    }
-
-    #[test]
-    fn bindings_round_trip_with_type_first() {
-        let b = Binding::Blob(Blob {
-            name: "result".into(),
-            direction: Direction::In,
-            path: "results/{id}.json".into(),
-            connection: Some(DEFAULT_CONNECTION.into()),
-            data_type: Some(DataType::Binary),
-        });
-        let text = serde_json::to_string(&b).unwrap();
-        assert_eq!(
-            text,
-            r#"{"type":"blob","direction":"in","name":"result","path":"results/{id}.json","connection":"AzureWebJobsStorage","dataType":"binary"}"#
-        );
-        assert_eq!(serde_json::from_str::<Binding>(&text).unwrap(), b);
-    }
-
-    #[test]
-    fn forwardable_means_exactly_http_in_and_http_out() {
-        let trigger = Binding::HttpTrigger(HttpTrigger::post("jobs"));
-        let out = Binding::Http(HttpOutput { name: "res".into() });
-        let queue = Binding::Queue(QueueOutput {
-            name: "msg".into(),
-            queue_name: "q".into(),
-            connection: None,
-            data_type: None,
-        });
-        let f = |b: Vec<Binding>| is_forwardable(&FunctionJson { bindings: b });
-        assert!(f(vec![trigger.clone(), out.clone()]));
-        assert!(!f(vec![trigger.clone(), out.clone(), queue]));
-        assert!(!f(vec![trigger.clone()]));
-        assert!(!f(vec![trigger.clone(), trigger]));
+/// Any `function.json` entry, for a binding this crate has no typed declaration for.
+impl sealed::Sealed for Binding {}
+impl Declaration for Binding {
+    fn binding(&self) -> Binding {
+        self.clone()
     }
 }

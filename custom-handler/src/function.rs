@@ -1,10 +1,10 @@
 //! Declaring functions in code: bindings, the handler, and what a handler receives and returns.
 
-use crate::bindings::{
-    Binding, Blob, DEFAULT_CONNECTION, DataType, Direction, EventGridTrigger, FunctionJson,
-    HttpOutput, HttpTrigger, QueueOutput, QueueTrigger, TimerTrigger,
-};
-use crate::protocol::{DecodeError, InvocationRequest, InvocationResponse};
+use crate::bindings::{Declaration, Input, Output, Trigger};
+use crate::function_json::{Binding, DataType, Direction, FunctionJson};
+use crate::outputs::Outputs;
+use crate::protocol::{DecodeError, InvocationRequest, Sys};
+use serde_json::{Map, Value};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// The future a [`Handler`] returns.
 ///
 /// It need not be `Send`: the runtime awaits it on the worker thread that received the request.
-pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<InvocationResponse, InvocationError>>>>;
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Outputs, InvocationError>>>>;
 
 /// Runs one function: an async function from an [`Invocation`] to its outputs.
 pub trait Handler: Send + Sync + 'static {
@@ -25,11 +25,20 @@ pub trait Handler: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct ServiceFn<F>(F);
 
-/// Wraps `async fn(Invocation) -> Result<InvocationResponse, InvocationError>` as a [`Handler`].
+/// Wraps `async fn(Invocation) -> Result<Outputs, InvocationError>` as a [`Handler`].
+///
+/// ```
+/// use functions_custom_handler::{Invocation, InvocationError, Outputs, service_fn};
+/// async fn nothing(_: Invocation) -> Result<Outputs, InvocationError> {
+///     Ok(Outputs::new())
+/// }
+/// let handler = service_fn(nothing);
+/// # let _ = handler;
+/// ```
 pub fn service_fn<F, Fut>(f: F) -> ServiceFn<F>
 where
     F: Fn(Invocation) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<InvocationResponse, InvocationError>> + 'static,
+    Fut: Future<Output = Result<Outputs, InvocationError>> + 'static,
 {
     ServiceFn(f)
 }
@@ -37,7 +46,7 @@ where
 impl<F, Fut> Handler for ServiceFn<F>
 where
     F: Fn(Invocation) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<InvocationResponse, InvocationError>> + 'static,
+    Fut: Future<Output = Result<Outputs, InvocationError>> + 'static,
 {
     fn call(&self, invocation: Invocation) -> HandlerFuture {
         Box::pin((self.0)(invocation))
@@ -93,85 +102,25 @@ impl Function {
         &self.name
     }
 
-    /// Adds any binding.
-    pub fn binding(mut self, binding: Binding) -> Self {
-        self.bindings.push(binding);
+    /// Adds the trigger: what starts the function.
+    pub fn trigger(self, trigger: impl Trigger) -> Self {
+        self.binding(trigger.binding())
+    }
+
+    /// Adds an input binding.
+    pub fn input(self, input: impl Input) -> Self {
+        self.binding(input.binding())
+    }
+
+    /// Adds an output binding.
+    pub fn output(self, output: impl Output) -> Self {
+        self.binding(output.binding())
+    }
+
+    /// Adds any `function.json` entry, typed or not.
+    pub fn binding(mut self, binding: impl Declaration) -> Self {
+        self.bindings.push(binding.binding());
         self
-    }
-
-    /// Adds an HTTP trigger named `name`.
-    pub fn http_trigger(self, name: impl Into<String>, trigger: HttpTrigger) -> Self {
-        self.binding(Binding::HttpTrigger(HttpTrigger {
-            name: name.into(),
-            ..trigger
-        }))
-    }
-
-    /// Adds an `http` output named `name`.
-    pub fn http_output(self, name: impl Into<String>) -> Self {
-        self.binding(Binding::Http(HttpOutput { name: name.into() }))
-    }
-
-    /// Adds a trigger on the queue `queue_name`, through the default storage connection.
-    pub fn queue_trigger(self, name: impl Into<String>, queue_name: impl Into<String>) -> Self {
-        self.binding(Binding::QueueTrigger(QueueTrigger {
-            name: name.into(),
-            queue_name: queue_name.into(),
-            connection: Some(DEFAULT_CONNECTION.to_string()),
-            data_type: None,
-        }))
-    }
-
-    /// Adds an output to the queue `queue_name`, through the default storage connection.
-    pub fn queue_output(self, name: impl Into<String>, queue_name: impl Into<String>) -> Self {
-        self.binding(Binding::Queue(QueueOutput {
-            name: name.into(),
-            queue_name: queue_name.into(),
-            connection: Some(DEFAULT_CONNECTION.to_string()),
-            data_type: None,
-        }))
-    }
-
-    /// Adds a blob input read from `path` (binding expressions allowed), handed over as text.
-    pub fn blob_input(self, name: impl Into<String>, path: impl Into<String>) -> Self {
-        self.blob(name.into(), Direction::In, path.into(), DataType::String)
-    }
-
-    /// Adds a blob input handed over as bytes (`"dataType": "binary"`, base64 on the wire).
-    pub fn blob_input_binary(self, name: impl Into<String>, path: impl Into<String>) -> Self {
-        self.blob(name.into(), Direction::In, path.into(), DataType::Binary)
-    }
-
-    /// Adds a blob output written to `path` (binding expressions allowed).
-    pub fn blob_output(self, name: impl Into<String>, path: impl Into<String>) -> Self {
-        self.blob(name.into(), Direction::Out, path.into(), DataType::String)
-    }
-
-    fn blob(self, name: String, direction: Direction, path: String, data_type: DataType) -> Self {
-        self.binding(Binding::Blob(Blob {
-            name,
-            direction,
-            path,
-            connection: Some(DEFAULT_CONNECTION.to_string()),
-            data_type: Some(data_type),
-        }))
-    }
-
-    /// Adds a timer trigger on a six-field NCRONTAB `schedule`.
-    pub fn timer_trigger(self, name: impl Into<String>, schedule: impl Into<String>) -> Self {
-        self.binding(Binding::TimerTrigger(TimerTrigger {
-            name: name.into(),
-            schedule: schedule.into(),
-            run_on_startup: None,
-        }))
-    }
-
-    /// Adds an Event Grid trigger: the host calls the function once per event delivered to
-    /// `/runtime/webhooks/eventgrid?functionName=<name>`.
-    pub fn event_grid_trigger(self, name: impl Into<String>) -> Self {
-        self.binding(Binding::EventGridTrigger(EventGridTrigger {
-            name: name.into(),
-        }))
     }
 
     /// Sets the code that runs for each invocation.
@@ -259,8 +208,8 @@ impl Function {
     }
 }
 
-/// One call of a function: the decoded request, the function's bindings, the invocation id
-/// and a logger.
+/// One call of a function: what the host sent, the function's declaration, the invocation
+/// id and its log.
 #[derive(Debug)]
 pub struct Invocation {
     request: InvocationRequest,
@@ -269,16 +218,17 @@ pub struct Invocation {
 }
 
 impl Invocation {
-    /// An invocation of `function_name` with id `invocation_id`; the runtime makes these, and
-    /// tests can too, to call a handler directly.
+    /// An invocation of `function_name` with id `invocation_id`, declared with `bindings`;
+    /// the runtime and the test client make these.
     pub fn new(
         function_name: impl Into<String>,
         invocation_id: impl Into<String>,
+        bindings: Arc<[Binding]>,
         request: InvocationRequest,
     ) -> Self {
         Self {
             request,
-            bindings: Arc::from(Vec::new()),
+            bindings,
             logger: InvocationLogger {
                 inner: Arc::new(LoggerInner {
                     function_name: function_name.into(),
@@ -289,54 +239,56 @@ impl Invocation {
         }
     }
 
-    /// The same invocation for a function declared with `bindings`, which say how each input
-    /// is decoded (the runtime calls this with the function's own declaration).
-    pub fn with_bindings(mut self, bindings: Arc<[Binding]>) -> Self {
-        self.bindings = bindings;
-        self
-    }
-
-    /// The trigger and input values and metadata, undecoded.
-    pub fn request(&self) -> &InvocationRequest {
-        &self.request
-    }
-
-    /// The same, to take values out of (see [`InvocationRequest::take_http_trigger`]).
-    pub fn request_mut(&mut self) -> &mut InvocationRequest {
-        &mut self.request
-    }
-
-    /// The declared `dataType` of the trigger or input binding `name`.
-    fn input_data_type(&self, name: &str) -> Result<Option<DataType>, DecodeError> {
-        let binding = self
+    fn declared(&self, binding: &Binding) -> Result<(), InvocationError> {
+        let found = self
             .bindings
             .iter()
-            .find(|b| b.name() == name && b.direction() != Direction::Out)
-            .ok_or_else(|| {
-                DecodeError::new(format!(
-                    "the function `{}` declares no trigger or input binding named `{name}`",
-                    self.function_name()
-                ))
-            })?;
-        Ok(binding.data_type())
+            .any(|b| b.name() == binding.name() && b.type_name() == binding.type_name());
+        if found {
+            Ok(())
+        } else {
+            Err(InvocationError::permanent(format!(
+                "the function `{}` reads the {} binding `{}`, which its declaration lacks",
+                self.function_name(),
+                binding.type_name(),
+                binding.name()
+            )))
+        }
     }
 
-    /// The bytes of the blob input `name`, decoded as its declaration says; `None` when the
-    /// blob does not exist (the host sends the string `null`).
-    pub fn blob_input(&self, name: &str) -> Result<Option<Vec<u8>>, DecodeError> {
-        self.request.input_bytes(name, self.input_data_type(name)?)
+    /// The event that started this invocation, decoded as `trigger` declares.
+    ///
+    /// A trigger the function does not declare, or a value that does not decode, is a
+    /// permanent failure: the invocation fails (a queue message is retried, then kept in the
+    /// poison queue; an HTTP caller gets a 500) and the reason is logged. The event is moved
+    /// out, so a second call fails.
+    pub fn trigger<T: Trigger>(&mut self, trigger: &T) -> Result<T::Event, InvocationError> {
+        let binding = trigger.binding();
+        self.declared(&binding)?;
+        trigger.decode(&mut self.request).map_err(|e| {
+            InvocationError::permanent(format!("the trigger `{}` is unusable: {e}", binding.name()))
+        })
     }
 
-    /// The text of the queue message that triggered this invocation, decoded as `name`'s
-    /// declaration says.
-    pub fn queue_message(&self, name: &str) -> Result<String, DecodeError> {
-        self.request
-            .queue_message(name, self.input_data_type(name)?)
+    /// The value of the input binding `input`, decoded as it declares; failures as for
+    /// [`Invocation::trigger`].
+    pub fn input<I: Input>(&mut self, input: &I) -> Result<I::Value, InvocationError> {
+        let binding = input.binding();
+        self.declared(&binding)?;
+        input.decode(&mut self.request).map_err(|e| {
+            InvocationError::permanent(format!("the input `{}` is unusable: {e}", binding.name()))
+        })
     }
 
-    /// The queue message `name`, parsed as JSON into `T`.
-    pub fn queue_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, DecodeError> {
-        self.request.queue_json(name, self.input_data_type(name)?)
+    /// The trigger's metadata as the host sent it: the values binding expressions such as
+    /// `{id}` read, with the host's encoding (see [`crate::protocol`]).
+    pub fn metadata(&self) -> &Map<String, Value> {
+        &self.request.metadata
+    }
+
+    /// The `sys` metadata: the method name, the invocation time and a random GUID.
+    pub fn sys(&self) -> Sys {
+        self.request.sys()
     }
 
     /// The invocation id the host assigned (`X-Azure-Functions-InvocationId`).
@@ -349,7 +301,8 @@ impl Invocation {
         &self.logger.inner.function_name
     }
 
-    /// Records `message` for the host's invocation log and writes it to stdout with the id.
+    /// Records `message` for the host: in the answer's `Logs` when the invocation succeeds,
+    /// on stdout (stderr for errors) when it fails or the host forwarded the request.
     pub fn log(&self, level: log::Level, message: impl fmt::Display) {
         self.logger.log(level, message);
     }
@@ -376,16 +329,33 @@ struct LoggerInner {
 impl InvocationLogger {
     /// Records `message` at `level`.
     pub fn log(&self, level: log::Level, message: impl fmt::Display) {
-        let inner = &self.inner;
-        log::log!(
-            target: "custom_handler::invocation",
-            level,
-            "[{} {}] {message}",
-            inner.function_name,
-            inner.invocation_id
-        );
         // The host writes every Logs line at Information, so the level travels in the text.
         self.lines().push(format!("[{level}] {message}"));
+    }
+
+    /// Writes the lines recorded so far where the host collects a worker's output, one per
+    /// line, each with the function name and invocation id: errors to stderr (the host logs
+    /// them as errors), the rest to stdout (Information). `OnOutputDataReceived` and
+    /// `ParseErrorMessageAndLog` in azure-functions-host
+    /// `src/WebJobs.Script/Workers/ProcessManagement/WorkerProcess.cs`.
+    pub(crate) fn write_to_console(&self) {
+        use std::io::Write as _;
+        let lines = self.take_lines();
+        let inner = &self.inner;
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        for line in lines {
+            for part in line.lines() {
+                let text = format!("{} {}: {part}\n", inner.function_name, inner.invocation_id);
+                let _ = if line.starts_with("[ERROR]") {
+                    err.write_all(text.as_bytes())
+                } else {
+                    out.write_all(text.as_bytes())
+                };
+            }
+        }
+        let _ = out.flush();
+        let _ = err.flush();
     }
 
     /// The lines recorded so far.
@@ -407,15 +377,23 @@ impl InvocationLogger {
 }
 
 /// How a failed invocation should be treated; it decides what the host does next.
+///
+/// Any failure of a function that is not HTTP-triggered fails the invocation: the host
+/// retries a queue message (up to `maxDequeueCount`) and then keeps it in the poison queue,
+/// Event Grid retries and then dead-letters, Service Bus abandons the message. Nothing is
+/// ever completed as if it had succeeded. For an HTTP-triggered function, the kind decides
+/// what the caller is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
-    /// Trying again may succeed (a dependency was down). The runtime answers the host 500, so
-    /// the host discards outputs and retries a queue message (up to `maxDequeueCount`).
+    /// Trying again may succeed (a dependency was down). HTTP callers get a 503 whose body
+    /// the app chooses ([`crate::FunctionApp::error_body`]).
     Transient,
-    /// Trying again cannot help (a bug, a broken invariant). The runtime completes the
-    /// invocation (2xx) so the message is not retried; HTTP callers get an opaque 500.
+    /// A fault: a bug, a broken invariant, an input the host should never have sent. The
+    /// invocation fails, so the host records it as failed; HTTP callers get a 500.
     Permanent,
-    /// The input is wrong. Like `Permanent`, but HTTP callers get a 400 with the message.
+    /// The caller's input is wrong. HTTP callers get a 400 with the message; for any other
+    /// trigger it fails like the others, so the input is kept.
     BadInput,
 }
 
@@ -491,10 +469,12 @@ impl std::error::Error for InvocationError {
     }
 }
 
-/// Input that does not decode is the caller's (or producer's) mistake.
+/// A value that does not decode is a fault: the host sends what the declaration says, so
+/// either the declaration or the value is wrong, and the caller is not to blame. A function
+/// that parses a caller's body says so itself with [`InvocationError::bad_input`].
 impl From<DecodeError> for InvocationError {
     fn from(error: DecodeError) -> Self {
-        Self::bad_input(error.message())
+        Self::permanent(error.message())
     }
 }
 
@@ -508,17 +488,18 @@ impl From<serde_json::Error> for InvocationError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::{HttpOutput, HttpTrigger, QueueOutput, QueueTrigger};
 
-    async fn ok(_: Invocation) -> Result<InvocationResponse, InvocationError> {
-        Ok(InvocationResponse::new())
+    async fn ok(_: Invocation) -> Result<Outputs, InvocationError> {
+        Ok(Outputs::new())
     }
 
     #[test]
     fn builder_produces_the_documented_function_json() {
         let f = Function::new("submit-job")
-            .http_trigger("req", HttpTrigger::post("jobs"))
-            .http_output("res")
-            .queue_output("msg", "predict-jobs")
+            .trigger(HttpTrigger::post("req", "jobs"))
+            .output(HttpOutput::new("res"))
+            .output(QueueOutput::new("msg", "predict-jobs"))
             .handler(service_fn(ok));
         assert!(f.validate().is_ok());
         let json = serde_json::to_value(f.function_json()).unwrap();
@@ -540,17 +521,17 @@ mod tests {
                 "the function name `1bad` is not valid",
             ),
             (
-                Function::new("a").http_output("res"),
+                Function::new("a").output(HttpOutput::new("res")),
                 "the function `a` has 0 triggers",
             ),
             (
                 Function::new("a")
-                    .queue_trigger("x", "q")
-                    .queue_output("x", "q2"),
+                    .trigger(QueueTrigger::new("x", "q"))
+                    .output(QueueOutput::new("x", "q2")),
                 "the function `a` declares the binding name `x` twice",
             ),
             (
-                Function::new("a").queue_trigger("x", "q"),
+                Function::new("a").trigger(QueueTrigger::new("x", "q")),
                 "the function `a` has no handler",
             ),
         ];
@@ -562,7 +543,12 @@ mod tests {
 
     #[test]
     fn logs_are_collected_with_their_level() {
-        let inv = Invocation::new("f", "id-1", InvocationRequest::default());
+        let inv = Invocation::new(
+            "f",
+            "id-1",
+            Arc::from(Vec::new()),
+            InvocationRequest::default(),
+        );
         inv.log(log::Level::Warn, "careful");
         let logger = inv.logger();
         logger.log(log::Level::Info, 42);
@@ -574,13 +560,32 @@ mod tests {
     }
 
     #[test]
-    fn errors_keep_their_kind_and_source() {
+    fn a_value_that_does_not_decode_is_a_fault_not_the_callers_mistake() {
         let err: InvocationError = DecodeError::new("bad body").into();
-        assert_eq!(err.kind(), ErrorKind::BadInput);
+        assert_eq!(err.kind(), ErrorKind::Permanent);
         let io = std::io::Error::other("disk");
         let err = InvocationError::transient("storage down").with_source(io);
         assert!(err.is_transient());
         assert_eq!(err.to_string(), "storage down: disk");
         assert!(std::error::Error::source(&err).is_some());
+    }
+
+    /// A binding name is written once; a handler reading a binding its function lacks (a
+    /// declaration from another function) fails permanently, naming it.
+    #[test]
+    fn reading_an_undeclared_binding_is_a_permanent_failure_naming_it() {
+        const JOB: QueueTrigger = QueueTrigger::new("job", "jobs");
+        const OTHER: QueueTrigger = QueueTrigger::new("request", "jobs");
+        let bindings: Arc<[Binding]> = Arc::from(vec![JOB.binding()]);
+        let request: InvocationRequest =
+            serde_json::from_value(serde_json::json!({"Data": {"job": "\"x\""}})).unwrap();
+        let mut inv = Invocation::new("f", "id", bindings, request);
+        let err = inv.trigger(&OTHER).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Permanent);
+        assert_eq!(
+            err.message(),
+            "the function `f` reads the queueTrigger binding `request`, which its declaration lacks"
+        );
+        assert_eq!(inv.trigger(&JOB).unwrap().text().unwrap(), "x");
     }
 }

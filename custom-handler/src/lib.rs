@@ -1,51 +1,58 @@
-//! A small typed runtime for Azure Functions custom handlers.
-//!
-//! Declare functions in code, serve them to the Functions host, and generate their
-//! `function.json` files from the same declarations:
+//! A typed runtime for Azure Functions custom handlers: write a Functions app in Rust,
+//! serve it to the Functions host, and generate its `function.json` files from the same
+//! declarations.
 //!
 //! ```no_run
-//! use custom_handler::{
-//!     AuthLevel, Function, FunctionApp, HttpResponse, HttpTrigger, Invocation, InvocationError,
-//!     InvocationResponse, service_fn,
+//! use functions_custom_handler::bindings::{AuthLevel, HttpOutput, HttpTrigger};
+//! use functions_custom_handler::{
+//!     Function, FunctionApp, HttpResponse, Invocation, InvocationError, Outputs, service_fn,
 //! };
 //!
-//! async fn echo(inv: Invocation) -> Result<InvocationResponse, InvocationError> {
-//!     let req = inv.request().http_trigger("req")?;
-//!     inv.log(log::Level::Info, format!("echoing {} bytes", req.body_bytes()?.len()));
-//!     Ok(InvocationResponse::http("res", HttpResponse::new(200).text(req.body.unwrap_or_default())))
+//! const REQ: HttpTrigger = HttpTrigger::post("req", "echo").auth(AuthLevel::Anonymous);
+//! const RES: HttpOutput = HttpOutput::new("res");
+//!
+//! async fn echo(mut inv: Invocation) -> Result<Outputs, InvocationError> {
+//!     let req = inv.trigger(&REQ)?;
+//!     inv.log(log::Level::Info, format!("echoing {} bytes", req.body.len()));
+//!     let res = HttpResponse::new(200).bytes("application/octet-stream", req.body);
+//!     Ok(Outputs::new().set(&RES, res))
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
 //!     FunctionApp::new()
 //!         .function(
 //!             Function::new("echo")
-//!                 .http_trigger("req", HttpTrigger::post("echo").auth(AuthLevel::Anonymous))
-//!                 .http_output("res")
+//!                 .trigger(REQ)
+//!                 .output(RES)
 //!                 .handler(service_fn(echo)),
 //!         )
 //!         .main()
 //! }
 //! ```
 //!
-//! The crate knows nothing about what the functions do. A local host can reuse its
-//! [`bindings`], [`host_json`] and [`protocol`] types to read the same files and speak the same
-//! protocol. Facts about the real host that shaped it are in the module docs.
+//! - [`bindings`]: triggers and bindings, declared once as values the handler reads and
+//!   writes through;
+//! - [`events`]: the typed events triggers hand over, decoded from what the host sends;
+//! - [`Outputs`]: what a function hands back;
+//! - [`InvocationError`]: failures, and what the host does with each (nothing is completed as
+//!   if it had succeeded);
+//! - [`FunctionApp`]: the server the host talks to, and the `manifest` command.
 #![warn(missing_docs)]
 
 pub mod bindings;
+pub mod events;
 mod function;
+pub mod function_json;
 pub mod host_json;
+mod outputs;
 pub mod protocol;
 pub mod route;
 mod runtime;
 
-pub use bindings::{AuthLevel, Binding, FunctionJson, HttpMethod, HttpTrigger, is_forwardable};
 pub use function::{
     ErrorKind, Function, Handler, HandlerFuture, Invocation, InvocationError, InvocationLogger,
     ServiceFn, service_fn,
 };
-pub use host_json::HostJson;
-pub use protocol::{DecodeError, HttpRequest, HttpResponse, InvocationRequest, InvocationResponse};
-pub use runtime::{
-    APP_ROOT_VAR, DEFAULT_BODY_LIMIT, FunctionApp, LEGACY_PORT_VAR, PORT_VAR, Server, StartError,
-};
+pub use outputs::{Json, Outputs, Payload};
+pub use protocol::{DecodeError, HttpRequest, HttpResponse};
+pub use runtime::{DEFAULT_BODY_LIMIT, FunctionApp, HttpError, Server, StartError};

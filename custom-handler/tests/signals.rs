@@ -2,9 +2,9 @@
 //! go to the whole process and would stop the servers of other tests.
 #![cfg(unix)]
 
-use custom_handler::{
-    Function, FunctionApp, HttpResponse, HttpTrigger, Invocation, InvocationError,
-    InvocationResponse, service_fn,
+use functions_custom_handler::bindings::{HttpOutput, HttpTrigger};
+use functions_custom_handler::{
+    Function, FunctionApp, HttpResponse, Invocation, InvocationError, Outputs, service_fn,
 };
 use std::collections::HashSet;
 use std::net::TcpListener;
@@ -19,18 +19,19 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 static SERVED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 /// Records its request body, a loader's tag, and answers 200.
-async fn tagged(inv: Invocation) -> Result<InvocationResponse, InvocationError> {
-    let body = inv.request().http_trigger("req")?.body_bytes()?;
+const TAGGED: HttpTrigger = HttpTrigger::post("req", "tagged");
+const SLOW: HttpTrigger = HttpTrigger::post("req", "slow");
+const RES: HttpOutput = HttpOutput::new("res");
+
+async fn tagged(mut inv: Invocation) -> Result<Outputs, InvocationError> {
+    let body = inv.trigger(&TAGGED)?.body;
     let tag = String::from_utf8_lossy(&body).into_owned();
     SERVED
         .lock()
         .unwrap()
         .get_or_insert_default()
         .insert(tag.clone());
-    Ok(InvocationResponse::http(
-        "res",
-        HttpResponse::new(200).text(tag),
-    ))
+    Ok(Outputs::new().set(&RES, HttpResponse::new(200).text(tag)))
 }
 
 /// The invocation the host posts for an HTTP request whose body is `tag`.
@@ -48,12 +49,9 @@ fn tagged_invocation(tag: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn slow(_: Invocation) -> Result<InvocationResponse, InvocationError> {
+async fn slow(_: Invocation) -> Result<Outputs, InvocationError> {
     tokio::time::sleep(Duration::from_millis(400)).await;
-    Ok(InvocationResponse::http(
-        "res",
-        HttpResponse::new(200).text("done"),
-    ))
+    Ok(Outputs::new().set(&RES, HttpResponse::new(200).text("done")))
 }
 
 fn send_signal(name: &str) {
@@ -69,8 +67,8 @@ async fn stops_gracefully_on(signal: &str) {
     let app = FunctionApp::new()
         .function(
             Function::new("slow")
-                .http_trigger("req", HttpTrigger::post("slow"))
-                .http_output("res")
+                .trigger(SLOW)
+                .output(RES)
                 .handler(service_fn(slow)),
         )
         .workers(1);
@@ -88,10 +86,11 @@ async fn stops_gracefully_on(signal: &str) {
     send_signal(signal);
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status().as_u16(), 200, "{signal}");
-    let body: InvocationResponse = response.json().await.unwrap();
+    let body: functions_custom_handler::protocol::InvocationResponse =
+        response.json().await.unwrap();
     assert_eq!(
         body.http_output("res").unwrap().unwrap().body.as_deref(),
-        Some("done")
+        Some(&b"done"[..])
     );
     tokio::time::timeout(Duration::from_secs(10), running)
         .await
@@ -115,8 +114,8 @@ async fn sigterm_under_keep_alive_load_answers_every_invocation_sent() {
     let app = FunctionApp::new()
         .function(
             Function::new("tagged")
-                .http_trigger("req", HttpTrigger::post("tagged"))
-                .http_output("res")
+                .trigger(TAGGED)
+                .output(RES)
                 .handler(service_fn(tagged)),
         )
         .workers(1);

@@ -2,8 +2,8 @@
 //! `DecodeError`, never a panic, whatever each binding is declared as.
 #![no_main]
 
-use custom_handler::InvocationRequest;
-use custom_handler::bindings::DataType;
+use functions_custom_handler::InvocationRequest;
+use functions_custom_handler::function_json::DataType;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {

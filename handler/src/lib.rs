@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use custom_handler::FunctionApp;
+use functions_custom_handler::FunctionApp;
 
 pub mod functions;
 mod respond;
@@ -18,6 +18,7 @@ pub fn app(state: State) -> FunctionApp {
     let limit = invocation_limit(&state);
     let state = Arc::new(state);
     FunctionApp::new()
+        .error_body(respond::error_body)
         .invocation_body_limit(limit)
         .function(functions::predict::function(state.clone()))
         .function(functions::submit_job::function(state.clone()))

@@ -30,6 +30,11 @@ fn keep_freed_heap() {
 fn main() -> ExitCode {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     keep_freed_heap();
+    // Stdout: the host collects it at Information (`OnOutputDataReceived` in
+    // src/WebJobs.Script/Workers/ProcessManagement/WorkerProcess.cs).
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .target(env_logger::Target::Stdout)
+        .try_init();
     match handler::State::from_env() {
         Ok(state) => handler::app(state).main(),
         Err(e) => {

@@ -1,7 +1,8 @@
-//! A failed invocation's log lines reach stdout. The host discards `Logs` when the handler
-//! answers non-2xx (`EnsureSuccessStatusCode` in DefaultHttpWorkerService.cs, a known complaint:
-//! azure-functions-host #11086), but it collects the worker's stdout at Information
-//! (`OnOutputDataReceived` in Workers/ProcessManagement/WorkerProcess.cs).
+//! A failed invocation's log lines reach the host. It discards `Logs` when the handler answers
+//! non-2xx (`EnsureSuccessStatusCode` in DefaultHttpWorkerService.cs, a known complaint:
+//! azure-functions-host #11086), but it collects the worker's stdout at Information and its
+//! stderr at Error (`OnOutputDataReceived`, `ParseErrorMessageAndLog` in
+//! Workers/ProcessManagement/WorkerProcess.cs).
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -10,7 +11,7 @@ use std::time::Duration;
 mod support;
 
 #[test]
-fn a_transient_failure_and_its_invocation_id_are_written_to_stdout() {
+fn a_failed_invocation_s_reason_and_id_are_written_to_stderr() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -20,8 +21,8 @@ fn a_transient_failure_and_its_invocation_id_are_written_to_stdout() {
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
         .env("RUST_LOG", "info")
         .env_remove("AzureWebJobsStorage")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let client = reqwest::blocking::Client::new();
@@ -41,18 +42,21 @@ fn a_transient_failure_and_its_invocation_id_are_written_to_stdout() {
     assert_eq!(response.status().as_u16(), 500);
     std::thread::sleep(Duration::from_millis(200));
     child.kill().unwrap();
-    let mut stdout = String::new();
+    let mut stderr = String::new();
     child
-        .stdout
+        .stderr
         .take()
         .unwrap()
-        .read_to_string(&mut stdout)
+        .read_to_string(&mut stderr)
         .unwrap();
     child.wait().unwrap();
-    let line = stdout
+    let line = stderr
         .lines()
         .find(|l| l.contains("7d4c2e1a-0000-4000-8000-000000000001"))
-        .unwrap_or_else(|| panic!("no line with the invocation id on stdout:\n{stdout}"));
-    assert!(line.contains("score-job"), "{line}");
+        .unwrap_or_else(|| panic!("no line with the invocation id on stderr:\n{stderr}"));
+    assert!(
+        line.starts_with("score-job 7d4c2e1a-0000-4000-8000-000000000001: [ERROR] "),
+        "{line}"
+    );
     assert!(line.contains("no usable jobId"), "{line}");
 }

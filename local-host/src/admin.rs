@@ -20,7 +20,7 @@ use crate::invocation::Invoker;
 use crate::queue::{MessageFacts, queue_invocation};
 use crate::timer::{Schedule, timer_value};
 use actix_web::{HttpRequest, HttpResponse, web};
-use custom_handler::bindings::{AuthLevel, Binding};
+use functions_custom_handler::function_json::{AuthLevel, Binding};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -135,7 +135,7 @@ pub(crate) fn trigger_value(
             let mut data = Map::new();
             // No schedule monitor here: the status of a timer that never ran.
             data.insert(
-                trigger.name.clone(),
+                trigger.name.to_string(),
                 timer_value(
                     crate::timer::NEVER,
                     next.as_deref(),

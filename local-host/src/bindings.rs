@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use custom_handler::bindings::DataType;
+use functions_custom_handler::function_json::DataType;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::FormatItem;

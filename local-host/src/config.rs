@@ -7,9 +7,11 @@
 use crate::HostOptions;
 use crate::error::ConfigError;
 use crate::settings::Settings;
-use custom_handler::bindings::{AuthLevel, Binding, DEFAULT_CONNECTION, FunctionJson};
-use custom_handler::host_json::HostJson;
-use custom_handler::route::RouteTemplate;
+use functions_custom_handler::function_json::{
+    AuthLevel, Binding, DEFAULT_CONNECTION, FunctionJson,
+};
+use functions_custom_handler::host_json::HostJson;
+use functions_custom_handler::route::RouteTemplate;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -326,7 +328,7 @@ fn load_settings(options: &HostOptions) -> Result<Settings, ConfigError> {
 fn load_functions(
     dir: &Path,
     settings: &Settings,
-    handler: &custom_handler::host_json::CustomHandlerDescription,
+    handler: &functions_custom_handler::host_json::CustomHandlerDescription,
 ) -> Result<Vec<FunctionSpec>, ConfigError> {
     // Folders that belong to the handler, not to functions.
     let executable_dir = Path::new(&handler.default_executable_path)
@@ -413,15 +415,16 @@ fn load_function(
     }
     for binding in &mut json.bindings {
         let binding_name = binding.name().to_string();
-        let expand = |field: &str, value: &mut String| -> Result<(), ConfigError> {
-            *value = settings.expand(value).map_err(|e| {
-                ConfigError::new(
-                    file,
-                    format!("the binding `{binding_name}` field `{field}`: {e}"),
-                )
-            })?;
-            Ok(())
-        };
+        let expand =
+            |field: &str, value: &mut std::borrow::Cow<'static, str>| -> Result<(), ConfigError> {
+                *value = settings.expand(value).map(Into::into).map_err(|e| {
+                    ConfigError::new(
+                        file,
+                        format!("the binding `{binding_name}` field `{field}`: {e}"),
+                    )
+                })?;
+                Ok(())
+            };
         match binding {
             Binding::QueueTrigger(b) => expand("queueName", &mut b.queue_name)?,
             Binding::Queue(b) => expand("queueName", &mut b.queue_name)?,
@@ -436,6 +439,15 @@ fn load_function(
                 })?;
             }
             Binding::HttpTrigger(_) | Binding::Http(_) | Binding::EventGridTrigger(_) => {}
+            other => {
+                return Err(ConfigError::new(
+                    file,
+                    format!(
+                        "the binding `{binding_name}` has type `{}`, which the local host does not run (it runs httpTrigger, queueTrigger, timerTrigger and eventGridTrigger functions)",
+                        other.type_name()
+                    ),
+                ));
+            }
         }
     }
     let route = match json.http_trigger() {
@@ -457,7 +469,7 @@ fn resolve_handler(
     dir: &Path,
     host_file: &Path,
     settings: &Settings,
-    description: &custom_handler::host_json::CustomHandlerDescription,
+    description: &functions_custom_handler::host_json::CustomHandlerDescription,
 ) -> Result<HandlerSpec, ConfigError> {
     let field = "customHandler.description";
     let working_dir = match description

@@ -8,7 +8,7 @@ use crate::http::{RequestParts, http_invocation, query_pairs};
 use crate::invocation::{queue_wire_messages, read_answer};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use custom_handler::bindings::Binding;
+use functions_custom_handler::function_json::Binding;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use storage::{MessageEncoding, ReceivedMessage};
@@ -70,7 +70,7 @@ fn every_request_is_built_as_the_host_builds_it() {
                 };
                 let mut data = Map::new();
                 data.insert(
-                    blob.name.clone(),
+                    blob.name.to_string(),
                     bindings::input_value(bytes.as_deref(), blob.data_type),
                 );
                 (data, None)
@@ -143,7 +143,7 @@ fn every_request_is_built_as_the_host_builds_it() {
                     given["isPastDue"].as_bool().unwrap(),
                 );
                 let mut data = Map::new();
-                data.insert(timer.name.clone(), value);
+                data.insert(timer.name.to_string(), value);
                 (data, None)
             }
             Binding::EventGridTrigger(trigger) => {
@@ -152,13 +152,20 @@ fn every_request_is_built_as_the_host_builds_it() {
                         .unwrap();
                 (data, Some(binding_data.metadata()))
             }
+            // Triggers the local host does not run (config refuses them): the runtime's
+            // tests decode these fixtures.
+            Binding::BlobTrigger(_)
+            | Binding::EventHubTrigger(_)
+            | Binding::ServiceBusTrigger(_) => {
+                continue;
+            }
             other => panic!("{name}: no check for a {} binding", other.type_name()),
         };
         let mut expected = fixture["Data"].clone();
         let mut built = Value::Object(data);
         if let Binding::HttpTrigger(trigger) = &binding {
             for value in [&mut expected, &mut built] {
-                let req = &mut value[&trigger.name];
+                let req = &mut value[trigger.name.as_ref()];
                 lower_header_names(req);
                 req.as_object_mut().unwrap().remove("Identities");
             }
@@ -232,7 +239,7 @@ fn every_answer_is_applied_as_the_host_applies_it() {
             }
             Binding::Http(_) => {
                 let name = fixture["_binding"]["name"].as_str().unwrap();
-                let mut reply = custom_handler::InvocationResponse::new();
+                let mut reply = functions_custom_handler::protocol::InvocationResponse::new();
                 if name == "$return" {
                     reply = reply.return_value(answer.clone());
                 } else if let Some(set) = fixture.get("answer") {

@@ -21,7 +21,7 @@ use crate::bindings::BindingData;
 use crate::config::FunctionSpec;
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use custom_handler::bindings::{AuthLevel, Binding};
+use functions_custom_handler::function_json::{AuthLevel, Binding};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 

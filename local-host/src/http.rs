@@ -11,11 +11,9 @@ use crate::config::{FunctionSpec, Keys};
 use crate::invocation::{HOST_VERSION, HOST_VERSION_HEADER, INVOCATION_ID_HEADER, Invoker};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use custom_handler::bindings::HttpTrigger;
-use custom_handler::protocol::HttpRequest as TriggerRequest;
-use custom_handler::route::RouteTemplate;
+use functions_custom_handler::function_json::HttpTrigger;
+use functions_custom_handler::protocol::HttpRequest as TriggerRequest;
+use functions_custom_handler::route::RouteTemplate;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -229,7 +227,7 @@ impl RequestParts {
         body: web::Bytes,
         query: Vec<(String, String)>,
         keyed: bool,
-        level: custom_handler::AuthLevel,
+        level: functions_custom_handler::function_json::AuthLevel,
     ) -> Self {
         let info = req.connection_info();
         let path_and_query = req
@@ -274,12 +272,12 @@ impl RequestParts {
 }
 
 /// The claims identity the host attaches when a key authorized the call.
-fn identities(keyed: bool, level: custom_handler::AuthLevel) -> Value {
-    if !keyed || level == custom_handler::AuthLevel::Anonymous {
+fn identities(keyed: bool, level: functions_custom_handler::function_json::AuthLevel) -> Value {
+    if !keyed || level == functions_custom_handler::function_json::AuthLevel::Anonymous {
         return json!([]);
     }
     let level = match level {
-        custom_handler::AuthLevel::Admin => "Admin",
+        functions_custom_handler::function_json::AuthLevel::Admin => "Admin",
         _ => "Function",
     };
     json!([{
@@ -396,17 +394,19 @@ pub(crate) fn http_invocation(
     for (name, value) in &parts.headers {
         headers.entry(name.clone()).or_default().push(value.clone());
     }
-    let binary = custom_handler::protocol::is_binary_content_type(parts.content_type.as_deref());
-    let body = parts.has_length.then(|| {
-        if binary {
-            STANDARD.encode(&parts.body)
-        } else {
-            aspnet::stream_reader_text(&parts.body)
-        }
-    });
+    let binary =
+        functions_custom_handler::protocol::is_binary_content_type(parts.content_type.as_deref());
+    // The trigger carries the body's bytes; serialised, they become base64 for a binary
+    // type and the text otherwise, as the host sends them.
+    let text = (parts.has_length && !binary).then(|| aspnet::stream_reader_text(&parts.body));
+    let body: bytes::Bytes = match (&text, parts.has_length) {
+        (Some(text), _) => text.clone().into(),
+        (None, true) => parts.body.clone(),
+        (None, false) => bytes::Bytes::new(),
+    };
 
     let mut binding_data = BindingData::new(function_name);
-    if let Some(text) = body.as_deref().filter(|_| !binary) {
+    if let Some(text) = text.as_deref() {
         binding_data.add_json_properties(text);
     }
     // `GetRequestBindingData` (WebJobs.Extensions.Http `HttpTriggerAttributeBindingProvider.cs`):
@@ -444,16 +444,12 @@ pub(crate) fn http_invocation(
         }
     }
 
-    let trigger = TriggerRequest {
-        url: parts.url.clone(),
-        method: parts.method.clone(),
-        query: query.into_iter().collect(),
-        headers,
-        params,
-        identities: parts.identities.clone(),
-        body,
-        raw_body: None,
-    };
+    let mut trigger = TriggerRequest::new(parts.method.clone(), parts.url.clone());
+    trigger.query = query.into_iter().collect();
+    trigger.headers = headers;
+    trigger.params = params;
+    trigger.identities = parts.identities.clone();
+    trigger.body = body;
     let trigger = serde_json::to_value(&trigger)
         .map_err(|e| format!("cannot serialize the HTTP trigger of `{function_name}`: {e}"))?;
     let mut data = Map::new();
@@ -483,7 +479,7 @@ async fn invoke(
             Some(response) => Reply {
                 status: response.status,
                 headers: response.headers.into_iter().collect(),
-                body: response.body.unwrap_or_default().into_bytes(),
+                body: response.body.unwrap_or_default().to_vec(),
             },
             None => Reply::empty(204),
         },

@@ -10,8 +10,8 @@ use crate::config::FunctionSpec;
 use crate::handler::HandlerHandle;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use custom_handler::bindings::{Binding, Direction};
-use custom_handler::protocol::{HttpResponse, InvocationRequest, InvocationResponse};
+use functions_custom_handler::function_json::{Binding, Direction};
+use functions_custom_handler::protocol::{HttpResponse, InvocationRequest, InvocationResponse};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -113,7 +113,7 @@ pub fn encode_wire(bytes: &[u8], encoding: MessageEncoding) -> String {
 /// The queue message texts an output value sends, each checked against the size Azure accepts.
 pub fn queue_wire_messages(
     value: &Value,
-    data_type: Option<custom_handler::bindings::DataType>,
+    data_type: Option<functions_custom_handler::function_json::DataType>,
     encoding: MessageEncoding,
 ) -> Result<Vec<String>, String> {
     let Some(bound) = Bound::from_output(value, data_type) else {
@@ -318,7 +318,7 @@ impl Invoker {
                     .await
                     .map_err(|e| format!("binding `{}`: {e}", blob.name))?;
                 data.insert(
-                    blob.name.clone(),
+                    blob.name.to_string(),
                     bindings::input_value(bytes.as_deref(), blob.data_type),
                 );
             }

@@ -49,8 +49,8 @@ use crate::http::{FrontDoor, HttpRoute};
 use crate::invocation::{Connections, Invoker};
 use crate::queue::{QueueListener, QueueSettings};
 use crate::timer::TimerListener;
-use custom_handler::bindings::Binding;
-use custom_handler::host_json::FunctionTimeout;
+use functions_custom_handler::function_json::Binding;
+use functions_custom_handler::host_json::FunctionTimeout;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -262,7 +262,7 @@ impl Host {
         for watched in &app.blob_events {
             let (Some(function), Ok(storage)) = (
                 app.functions.iter().find(|f| f.name == watched.function),
-                connections.get(custom_handler::bindings::DEFAULT_CONNECTION),
+                connections.get(functions_custom_handler::function_json::DEFAULT_CONNECTION),
             ) else {
                 continue; // config::load checked both
             };

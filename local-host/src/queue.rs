@@ -13,8 +13,8 @@
 use crate::bindings::{BindingData, format_offset};
 use crate::config::FunctionSpec;
 use crate::invocation::Invoker;
-use custom_handler::bindings::QueueTrigger;
-use custom_handler::host_json::QueuesOptions;
+use functions_custom_handler::function_json::QueueTrigger;
+use functions_custom_handler::host_json::QueuesOptions;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,8 +68,10 @@ impl QueueSettings {
             visibility_timeout: options.visibility_timeout.as_duration(),
             max_dequeue_count: options.max_dequeue_count.max(1),
             encoding: match options.message_encoding {
-                custom_handler::host_json::MessageEncoding::Base64 => MessageEncoding::Base64,
-                custom_handler::host_json::MessageEncoding::None => MessageEncoding::None,
+                functions_custom_handler::host_json::MessageEncoding::Base64 => {
+                    MessageEncoding::Base64
+                }
+                functions_custom_handler::host_json::MessageEncoding::None => MessageEncoding::None,
             },
             drain_timeout,
             message_lease: MESSAGE_LEASE,
@@ -204,7 +206,7 @@ impl QueueListener {
         let receipt = Arc::new(tokio::sync::Mutex::new(message.pop_receipt.clone()));
         let renewing = Renewing(tokio::spawn(renew(
             self.storage.clone(),
-            queue.clone(),
+            queue.to_string(),
             message.id.clone(),
             Arc::clone(&receipt),
             self.settings.message_lease,
@@ -268,9 +270,9 @@ impl QueueListener {
     /// Copies the message (same wire text) to `<queue>-poison`, then deletes the original.
     async fn poison(&self, message: &ReceivedMessage) {
         let poison = format!("{}-poison", self.trigger.queue_name);
-        let connection = FunctionSpec::connection_of(&custom_handler::Binding::QueueTrigger(
-            self.trigger.clone(),
-        ))
+        let connection = FunctionSpec::connection_of(
+            &functions_custom_handler::function_json::Binding::QueueTrigger(self.trigger.clone()),
+        )
         .unwrap_or_default()
         .to_string();
         if let Err(e) = self
@@ -390,13 +392,13 @@ const MAX_OFFSET: &str = "9999-12-31T23:59:59.9999999+00:00";
 /// Metadata; null values are left out; ScriptInvocationContextExtensions.cs).
 pub(crate) fn queue_invocation(
     function_name: &str,
-    trigger: &custom_handler::bindings::QueueTrigger,
+    trigger: &functions_custom_handler::function_json::QueueTrigger,
     message: &MessageFacts,
     bytes: &[u8],
 ) -> (Map<String, Value>, BindingData) {
     let mut data = Map::new();
     data.insert(
-        trigger.name.clone(),
+        trigger.name.to_string(),
         crate::bindings::input_value(Some(bytes), trigger.data_type),
     );
     let mut binding_data = BindingData::new(function_name);

@@ -4,7 +4,7 @@
 //! Like NCrontab (which the host uses), a day must match BOTH the day-of-month and the
 //! day-of-week fields; classic cron ORs them when both are restricted.
 
-use custom_handler::host_json::TimeSpan;
+use functions_custom_handler::host_json::TimeSpan;
 use std::time::Duration;
 use time::{Date, OffsetDateTime, Time};
 
@@ -186,7 +186,7 @@ pub struct TimerListener {
     /// The function.
     pub function: std::sync::Arc<crate::config::FunctionSpec>,
     /// Its trigger.
-    pub trigger: custom_handler::bindings::TimerTrigger,
+    pub trigger: functions_custom_handler::function_json::TimerTrigger,
     /// Runs the invocations.
     pub invoker: std::sync::Arc<crate::invocation::Invoker>,
 }
@@ -247,7 +247,7 @@ impl TimerListener {
             past_due,
         );
         let mut data = serde_json::Map::new();
-        data.insert(self.trigger.name.clone(), value);
+        data.insert(self.trigger.name.to_string(), value);
         let binding_data = crate::bindings::BindingData::new(&self.function.name);
         let id = uuid::Uuid::new_v4().to_string();
         // Failures are logged by the invoker; a timer does not retry.

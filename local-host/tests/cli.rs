@@ -51,8 +51,19 @@ fn a_host_json_without_a_custom_handler_is_refused() {
 #[test]
 fn an_unknown_binding_type_names_the_function_json_and_the_type() {
     let err = start_fails("unknown-binding");
-    assert!(err.contains("hub/function.json: `bindings`"), "{err}");
-    assert!(err.contains("`eventHubTrigger`"), "{err}");
+    assert!(err.contains("cosmos/function.json: `bindings`"), "{err}");
+    assert!(err.contains("`cosmosDBTrigger`"), "{err}");
+}
+
+/// The runtime declares Event Hubs and Service Bus triggers; the local host has no broker to
+/// run them against, and says so instead of serving a function that never fires.
+#[test]
+fn a_trigger_the_local_host_does_not_run_is_refused_by_name() {
+    let err = start_fails("not-run-locally");
+    assert!(
+        err.contains("hub/function.json: the binding `events` has type `eventHubTrigger`, which the local host does not run"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -3,17 +3,20 @@
 use super::{DecodeError, as_object, get_ci, plain_text, type_name};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// An HTTP request as the host hands it to a function: `Data.<trigger name>`.
+/// An HTTP request as the host hands it to a function: `Data.<trigger name>`, with its body
+/// decoded to the bytes the caller sent.
 ///
 /// Serializes to the host's shape (`Url`, `Method`, `Query`, `Headers` as arrays, `Params`,
 /// `Identities`, `Body`), so a local host can build invocations with the same type.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", try_from = "Value")]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(try_from = "Value")]
+#[non_exhaustive]
 pub struct HttpRequest {
     /// The URL the caller used, including `/api/...` and the query string.
     pub url: String,
@@ -26,16 +29,36 @@ pub struct HttpRequest {
     /// Route parameters, such as `id` for the route `jobs/{id}`.
     pub params: BTreeMap<String, String>,
     /// The host's claims identities, kept raw because nothing here interprets them.
-    #[serde(skip_serializing_if = "Value::is_null")]
     pub identities: Value,
-    /// The body as the host sends it: text, or base64 for binary content types; `None` when empty.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    /// The exact body bytes, for a request the host forwarded as it came
-    /// (`enableForwardingHttpRequest`): there is no text conversion in between, so bytes that
-    /// are not UTF-8 reach the function as they are. Never serialized.
-    #[serde(skip)]
-    pub raw_body: Option<Vec<u8>>,
+    /// The body: the bytes of a forwarded request as they came; otherwise decoded from the
+    /// host's text (base64 for `application/octet-stream` and `multipart/*`). Empty when
+    /// there was none.
+    pub body: Bytes,
+}
+
+impl Serialize for HttpRequest {
+    /// The host's shape: `Body` only when there is one, as base64 for binary content types
+    /// and as text otherwise.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = Map::new();
+        map.insert("Url".into(), Value::String(self.url.clone()));
+        map.insert("Method".into(), Value::String(self.method.clone()));
+        map.insert("Query".into(), serde_json::json!(self.query));
+        map.insert("Headers".into(), serde_json::json!(self.headers));
+        map.insert("Params".into(), serde_json::json!(self.params));
+        if !self.identities.is_null() {
+            map.insert("Identities".into(), self.identities.clone());
+        }
+        if !self.body.is_empty() {
+            let text = if is_binary_content_type(self.content_type()) {
+                STANDARD.encode(&self.body)
+            } else {
+                String::from_utf8_lossy(&self.body).into_owned()
+            };
+            map.insert("Body".into(), Value::String(text));
+        }
+        Value::Object(map).serialize(serializer)
+    }
 }
 
 impl HttpRequest {
@@ -53,44 +76,45 @@ impl HttpRequest {
         self.header("content-type")
     }
 
-    /// The body bytes: base64-decoded for binary content types, the UTF-8 text otherwise.
-    ///
-    /// The host base64-encodes bodies of `application/octet-stream` and `multipart/*` requests
-    /// only; every other body arrives as text. A missing body is empty.
-    pub fn body_bytes(&self) -> Result<Vec<u8>, DecodeError> {
-        self.body_slice().map(std::borrow::Cow::into_owned)
+    /// A request for `method url` with no headers and no body, for tests and local hosts.
+    pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            method: method.into(),
+            url: url.into(),
+            ..Self::default()
+        }
     }
 
-    /// [`HttpRequest::body_bytes`] without copying a body that needs no decoding.
-    pub fn body_slice(&self) -> Result<std::borrow::Cow<'_, [u8]>, DecodeError> {
-        use std::borrow::Cow;
-        if let Some(raw) = &self.raw_body {
-            return Ok(Cow::Borrowed(raw));
-        }
-        let Some(body) = &self.body else {
-            return Ok(Cow::Borrowed(&[]));
-        };
-        if is_binary_content_type(self.content_type()) {
-            STANDARD.decode(body.trim()).map(Cow::Owned).map_err(|e| {
-                DecodeError::new(format!(
-                    "the request body is declared as {} but is not valid base64 ({e})",
-                    self.content_type().unwrap_or("binary")
-                ))
-            })
-        } else {
-            Ok(Cow::Borrowed(body.as_bytes()))
-        }
+    /// The same request with header `name` added.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers
+            .entry(name.into())
+            .or_default()
+            .push(value.into());
+        self
+    }
+
+    /// The same request with `body`.
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The body as UTF-8 text.
+    pub fn text(&self) -> Result<&str, DecodeError> {
+        std::str::from_utf8(&self.body)
+            .map_err(|e| DecodeError::new(format!("the request body is not UTF-8 text ({e})")))
     }
 
     /// The body parsed as JSON into `T`; an empty body is an error like any other invalid JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        let bytes = self.body_slice()?;
+        let bytes = &self.body;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(DecodeError::new(
                 "the request body is empty; send a JSON document",
             ));
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
+        serde_json::from_slice(bytes).map_err(|e| {
             DecodeError::new(format!("the request body is not the expected JSON: {e}"))
         })
     }
@@ -122,22 +146,41 @@ impl HttpRequest {
         let params = string_map(name, "Params", get_ci(&map, "Params"))?;
         let headers = header_map(name, get_ci(&map, "Headers"))?;
         let identities = get_ci(&map, "Identities").cloned().unwrap_or(Value::Null);
-        let body = match get_ci(&map, "Body") {
+        let text = match get_ci(&map, "Body") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             // Some hosts hand a JSON body over already parsed; give the function its text.
             Some(other) => Some(other.to_string()),
         };
-        Ok(Self {
+        let mut request = Self {
             url,
             method,
             query,
             headers,
             params,
             identities,
-            body,
-            raw_body: None,
-        })
+            body: Bytes::new(),
+        };
+        if let Some(text) = text {
+            request.body = request.decode_body(text)?;
+        }
+        Ok(request)
+    }
+
+    /// The bytes a body sent as `text` stands for: the host base64-encodes bodies of
+    /// `application/octet-stream` and `multipart/*` requests only; every other body arrives
+    /// as its text (`Extensions/HttpRequestExtensions.cs`, azure-functions-host v4.1037.0).
+    pub(crate) fn decode_body(&self, text: String) -> Result<Bytes, DecodeError> {
+        if is_binary_content_type(self.content_type()) {
+            STANDARD.decode(text.trim()).map(Bytes::from).map_err(|e| {
+                DecodeError::new(format!(
+                    "the request body is declared as {} but is not valid base64 ({e})",
+                    self.content_type().unwrap_or("binary")
+                ))
+            })
+        } else {
+            Ok(Bytes::from(text))
+        }
     }
 }
 
@@ -251,8 +294,9 @@ pub struct HttpResponse {
     pub status: u16,
     /// Response headers; one value per name.
     pub headers: BTreeMap<String, String>,
-    /// The body text; `None` sends no body.
-    pub body: Option<String>,
+    /// The body; `None` sends no body. Only a forwarded function's response may hold bytes
+    /// that are not UTF-8: the JSON protocol carries the body as text.
+    pub body: Option<Bytes>,
 }
 
 impl HttpResponse {
@@ -267,10 +311,10 @@ impl HttpResponse {
 
     /// Sets the body to `value` as JSON and the content type to `application/json`.
     pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Result<Self, serde_json::Error> {
-        let body = serde_json::to_string(value)?;
+        let body = serde_json::to_vec(value)?;
         Ok(self
             .header("Content-Type", "application/json")
-            .with_body(body))
+            .with_body(body.into()))
     }
 
     /// Sets the body to `text`. The content type becomes UTF-8 plain text unless one was
@@ -281,7 +325,17 @@ impl HttpResponse {
         } else {
             self.header("Content-Type", "text/plain; charset=utf-8")
         };
-        with_type.with_body(text.into())
+        with_type.with_body(Bytes::from(text.into()))
+    }
+
+    /// Sets the body to `bytes` with `content_type`, such as `image/png`.
+    ///
+    /// Bytes that are not UTF-8 reach the caller only from a function the host forwards
+    /// (`enableForwardingHttpRequest`, one `httpTrigger` and one `http` output): the JSON
+    /// protocol carries a body as text, so there such a response fails the invocation.
+    pub fn bytes(self, content_type: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
+        self.header("Content-Type", content_type)
+            .with_body(bytes.into())
     }
 
     /// Sets header `name`, replacing a header of the same name in any case.
@@ -300,7 +354,7 @@ impl HttpResponse {
             .map(|(_, v)| v.as_str())
     }
 
-    fn with_body(mut self, body: String) -> Self {
+    fn with_body(mut self, body: Bytes) -> Self {
         self.body = Some(body);
         self
     }
@@ -344,7 +398,8 @@ impl HttpResponse {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Bool(b)) => Some(if *b { "True" } else { "False" }.to_string()),
             Some(other) => Some(serde_json::to_string_pretty(other).unwrap_or_default()),
-        };
+        }
+        .map(Bytes::from);
         Ok(Self {
             status,
             headers: with_charset(headers),
@@ -385,14 +440,18 @@ impl HttpResponse {
             return Ok(Self {
                 status: 200,
                 headers: with_charset(BTreeMap::new()),
-                body: Some(body),
+                body: Some(body.into()),
             });
         };
         let Some(body) = get_ci(map, "body") else {
             return Ok(Self {
                 status: 200,
                 headers: with_charset(BTreeMap::new()),
-                body: Some(serde_json::to_string_pretty(value).unwrap_or_default()),
+                body: Some(
+                    serde_json::to_string_pretty(value)
+                        .unwrap_or_default()
+                        .into(),
+                ),
             });
         };
         // `TryParseStatusCode`: `statusCode`, else `status`; an int or an int string.
@@ -409,7 +468,8 @@ impl HttpResponse {
             Value::String(s) => Some(s.clone()),
             other @ (Value::Object(_) | Value::Array(_)) => Some(other.to_string()),
             other => Some(text(other)),
-        };
+        }
+        .map(Bytes::from);
         Ok(Self {
             status,
             headers: with_charset(headers),
@@ -488,37 +548,41 @@ fn response_headers(map: &Map<String, Value>) -> Result<BTreeMap<String, String>
 }
 
 impl Serialize for HttpResponse {
+    /// The wire form; a body that is not UTF-8 is an error (see [`HttpResponse::to_output`]).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        Value::from(self.clone()).serialize(serializer)
+        self.to_output()
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
     }
 }
 
-impl From<HttpResponse> for Value {
-    /// The wire form: `statusCode` always (the host never reads `status`), a string body, and
-    /// an explicit Content-Type whenever there is a body, so the host applies no default.
-    fn from(mut response: HttpResponse) -> Self {
-        if response.body.is_some() && response.header_value("Content-Type").is_none() {
-            response
-                .headers
-                .insert("Content-Type".into(), DEFAULT_CONTENT_TYPE.into());
+impl HttpResponse {
+    /// The `http` output value the host reads: `statusCode` always (the host never reads
+    /// `status`), the body as text, and an explicit Content-Type whenever there is a body, so
+    /// the host applies no default. A body that is not UTF-8 cannot travel this way.
+    pub fn to_output(&self) -> Result<Value, DecodeError> {
+        let mut headers = self.headers.clone();
+        if self.body.is_some() && self.header_value("Content-Type").is_none() {
+            headers.insert("Content-Type".into(), DEFAULT_CONTENT_TYPE.into());
         }
         let mut map = Map::new();
-        map.insert(
-            "statusCode".into(),
-            Value::String(response.status.to_string()),
-        );
-        if !response.headers.is_empty() {
-            let headers = response
-                .headers
+        map.insert("statusCode".into(), Value::String(self.status.to_string()));
+        if !headers.is_empty() {
+            let headers = headers
                 .into_iter()
                 .map(|(k, v)| (k, Value::String(v)))
                 .collect();
             map.insert("headers".into(), Value::Object(headers));
         }
-        if let Some(body) = response.body {
-            map.insert("body".into(), Value::String(body));
+        if let Some(body) = &self.body {
+            let text = std::str::from_utf8(body).map_err(|_| {
+                DecodeError::new(
+                    "the HTTP response body is not UTF-8, and the JSON protocol carries a body as text: return bytes from a function the host forwards (one httpTrigger and one http output, with enableForwardingHttpRequest)",
+                )
+            })?;
+            map.insert("body".into(), Value::String(text.to_owned()));
         }
-        Value::Object(map)
+        Ok(Value::Object(map))
     }
 }
 
@@ -571,17 +635,9 @@ mod tests {
 
     #[test]
     fn invalid_base64_in_an_octet_stream_body_is_one_clear_sentence() {
-        let req = HttpRequest {
-            headers: [(
-                "Content-Type".to_string(),
-                vec!["application/octet-stream".to_string()],
-            )]
-            .into(),
-            body: Some("not base64!".into()),
-            raw_body: None,
-            ..HttpRequest::default()
-        };
-        let err = req.body_bytes().unwrap_err();
+        let req =
+            HttpRequest::new("POST", "u").with_header("Content-Type", "application/octet-stream");
+        let err = req.decode_body("not base64!".into()).unwrap_err();
         assert!(
             err.message().starts_with(
                 "the request body is declared as application/octet-stream but is not valid base64"
@@ -605,14 +661,13 @@ mod tests {
 
     #[test]
     fn text_bodies_are_their_utf8_bytes_and_missing_bodies_are_empty() {
-        let mut req = HttpRequest {
-            body: Some("aGVsbG8=".into()),
-            raw_body: None,
-            ..HttpRequest::default()
-        };
-        assert_eq!(req.body_bytes().unwrap(), b"aGVsbG8=");
-        req.body = None;
-        assert!(req.body_bytes().unwrap().is_empty());
+        let req = HttpRequest::new("POST", "u");
+        assert_eq!(
+            req.decode_body("aGVsbG8=".into()).unwrap(),
+            &b"aGVsbG8="[..]
+        );
+        let req = HttpRequest::from_binding("req", &json!({"Url": "u", "Method": "GET"})).unwrap();
+        assert!(req.body.is_empty());
     }
 
     #[test]
@@ -666,13 +721,13 @@ mod tests {
         .unwrap();
         assert_eq!(res.status, 404);
         assert_eq!(res.headers["N"], "1");
-        assert_eq!(res.body.as_deref(), Some("{\n  \"x\": 1\n}"));
+        assert_eq!(res.body.as_deref(), Some(&b"{\n  \"x\": 1\n}"[..]));
         assert_eq!(
             res.header_value("content-type"),
             Some("text/plain; charset=utf-8")
         );
         let res = HttpResponse::from_output(&json!({"body": "hi", "statusCode": "201"})).unwrap();
-        assert_eq!((res.status, res.body.as_deref()), (201, Some("hi")));
+        assert_eq!((res.status, res.body.as_deref()), (201, Some(&b"hi"[..])));
     }
 
     #[test]
@@ -695,7 +750,7 @@ mod tests {
             res.header_value("Content-Type"),
             Some("application/json; charset=utf-8")
         );
-        assert_eq!(res.body.as_deref(), Some("[\n  1\n]"));
+        assert_eq!(res.body.as_deref(), Some(&b"[\n  1\n]"[..]));
         let res = HttpResponse::from_output(
             &json!({"headers": {"Content-Type": "text/csv; charset=latin1", "ETag": "\"v1\"", "X-On": true}}),
         )
@@ -720,7 +775,7 @@ mod tests {
     fn the_wire_form_always_has_a_content_type_with_a_body() {
         let mut res = HttpResponse::new(200);
         res.body = Some("x".into());
-        let wire = Value::from(res);
+        let wire = res.to_output().unwrap();
         assert_eq!(
             wire["headers"]["Content-Type"],
             json!("text/plain; charset=utf-8")

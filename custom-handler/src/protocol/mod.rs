@@ -31,6 +31,13 @@ pub use response::InvocationResponse;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
+/// Environment variable the host uses to pass the port (`Workers/Http/HttpWorkerProcess.cs`).
+pub const PORT_VAR: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
+/// The port variable older hosts set instead.
+pub const LEGACY_PORT_VAR: &str = "FUNCTIONS_HTTPWORKER_PORT";
+/// Environment variable naming the app root, where host.json lives.
+pub const APP_ROOT_VAR: &str = "FUNCTIONS_APP_ROOT_PATH";
+
 /// A trigger, input binding or output value that does not have the shape the protocol allows.
 ///
 /// The message is one sentence that names the binding, suitable for a log line or a 400 body.

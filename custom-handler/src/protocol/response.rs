@@ -30,9 +30,10 @@ impl InvocationResponse {
         Self::default()
     }
 
-    /// A response whose only output is the `http` output `name`.
-    pub fn http(name: impl Into<String>, response: HttpResponse) -> Self {
-        Self::new().output(name, response)
+    /// A response whose only output is the `http` output `name`; an error when its body
+    /// cannot travel as text (see [`HttpResponse::to_output`]).
+    pub fn http(name: impl Into<String>, response: &HttpResponse) -> Result<Self, DecodeError> {
+        Ok(Self::new().output(name, response.to_output()?))
     }
 
     /// Sets output binding `name` to a raw `value`, which the host then converts.
@@ -163,7 +164,7 @@ mod tests {
 
     #[test]
     fn http_output_reads_named_outputs_and_return_value() {
-        let res = InvocationResponse::http("res", HttpResponse::new(202).text("ok"));
+        let res = InvocationResponse::http("res", &HttpResponse::new(202).text("ok")).unwrap();
         assert_eq!(res.http_output("res").unwrap().unwrap().status, 202);
         assert!(res.http_output("other").is_none());
         // A ReturnValue is a response only with a body (HttpBinding.CreateResult).

@@ -2,9 +2,10 @@
 
 mod routes;
 
-use crate::bindings::Binding;
 use crate::function::Function;
+use crate::function_json::Binding;
 use crate::host_json::HostJson;
+use crate::protocol::HttpResponse;
 use crate::route::RouteTemplate;
 use drain::Drain;
 use routes::{ForwardRoute, Registered, State};
@@ -14,12 +15,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Environment variable the host uses to pass the port.
-pub const PORT_VAR: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
-/// The port variable older hosts set instead.
-pub const LEGACY_PORT_VAR: &str = "FUNCTIONS_HTTPWORKER_PORT";
-/// Environment variable naming the app root, where host.json lives.
-pub const APP_ROOT_VAR: &str = "FUNCTIONS_APP_ROOT_PATH";
+use crate::protocol::{APP_ROOT_VAR, LEGACY_PORT_VAR, PORT_VAR};
 
 const USAGE: &str = "usage: <handler>                    serve the functions on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT
        <handler> manifest --out DIR   write DIR/<FunctionName>/function.json for every function";
@@ -87,8 +83,30 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(20);
 /// the JSON envelope, so this is generous.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
+/// An error the runtime answers for the function: to the HTTP caller (a 400 or 503 the
+/// function returned as an error, a body refused from its head, a forwarded function's
+/// fault) or to the host (a failed invocation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpError {
+    /// The HTTP status.
+    pub status: u16,
+    /// A short, stable code for programs, such as `bad_request` or `body_too_large`.
+    pub code: &'static str,
+    /// One sentence for people.
+    pub message: String,
+}
+
+/// How the app renders an [`HttpError`]; see [`FunctionApp::error_body`].
+pub(crate) type ErrorBody = Arc<dyn Fn(&HttpError) -> HttpResponse + Send + Sync>;
+
+/// The runtime's default error body: the status and the message as plain text.
+pub(crate) fn plain_error_body(error: &HttpError) -> HttpResponse {
+    HttpResponse::new(error.status).text(error.message.clone())
+}
+
 /// A set of functions served to the Functions host.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FunctionApp {
     functions: Vec<Function>,
     forwarding: Option<bool>,
@@ -97,6 +115,17 @@ pub struct FunctionApp {
     body_timeout: Duration,
     shutdown_timeout: Duration,
     workers: Option<usize>,
+    error_body: ErrorBody,
+}
+
+impl std::fmt::Debug for FunctionApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionApp")
+            .field("functions", &self.functions)
+            .field("forwarding", &self.forwarding)
+            .field("route_prefix", &self.route_prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for FunctionApp {
@@ -117,7 +146,28 @@ impl FunctionApp {
             // Long enough for an in-flight batch to finish, short of the host's kill.
             shutdown_timeout: Duration::from_secs(25),
             workers: None,
+            error_body: Arc::new(plain_error_body),
         }
+    }
+
+    /// Sets the body of every error the runtime answers for the app (see [`HttpError`]); the
+    /// default is the message as plain text.
+    ///
+    /// ```
+    /// use functions_custom_handler::{FunctionApp, HttpResponse};
+    /// let app = FunctionApp::new().error_body(|e| {
+    ///     HttpResponse::new(e.status)
+    ///         .json(&serde_json::json!({"error": {"code": e.code, "message": e.message}}))
+    ///         .unwrap_or_else(|_| HttpResponse::new(e.status))
+    /// });
+    /// # let _ = app;
+    /// ```
+    pub fn error_body(
+        mut self,
+        render: impl Fn(&HttpError) -> HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.error_body = Arc::new(render);
+        self
     }
 
     /// Adds a function.
@@ -301,6 +351,7 @@ impl FunctionApp {
                     .map(|b| b.name().to_string())
                     .collect(),
                 bindings: Arc::from(json.bindings.clone()),
+                http_triggered: json.http_trigger().is_some(),
             });
             if forwarding
                 && json.is_forwardable()
@@ -312,7 +363,7 @@ impl FunctionApp {
                     function: Arc::clone(&registered),
                     template,
                     trigger: trigger.clone(),
-                    output: output.name.clone(),
+                    output: output.name.to_string(),
                     body_limit: function.body_limit_bytes().unwrap_or(self.body_limit),
                 });
             }
@@ -328,21 +379,17 @@ impl FunctionApp {
             }),
             body_limit: self.body_limit,
             body_timeout: self.body_timeout,
+            error_body: Arc::clone(&self.error_body),
         }
     }
 
     /// The whole program for a handler binary: `fn main() -> ExitCode { app().main() }`.
     ///
     /// With no arguments it serves; `manifest --out DIR` writes the function.json files. Any
-    /// error is printed as one sentence on stderr and the exit code is non-zero.
+    /// error is printed as one sentence on stderr and the exit code is non-zero. It installs
+    /// no logger: the runtime logs through the `log` facade, and the app chooses where that
+    /// goes (the host collects stdout and stderr).
     pub fn main(self) -> ExitCode {
-        // Stdout: the host collects it at Information (`OnOutputDataReceived` in
-        // src/WebJobs.Script/Workers/ProcessManagement/WorkerProcess.cs), and it is the only place
-        // a failed invocation's log lines survive, since the host discards `Logs` on a non-2xx
-        // answer (azure-functions-host #11086).
-        let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-            .target(env_logger::Target::Stdout)
-            .try_init();
         match self.run_cli(std::env::args().skip(1)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

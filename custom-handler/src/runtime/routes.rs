@@ -1,19 +1,27 @@
 //! The route table and request handlers: readiness, the JSON protocol, and forwarded HTTP.
 //!
-//! The one rule that shapes this file: the host only uses Outputs when the handler answers 2xx.
-//! Any other status fails the invocation, the host discards Outputs and Logs, and a queue message
-//! is retried. So a function that wants to tell its HTTP caller "400" still answers the host 200,
-//! with the 400 inside its `http` output; only transient failures answer non-2xx on purpose.
+//! The rule that shapes this file: the host only uses Outputs and Logs when the handler answers
+//! 2xx (`ProcessDefaultInvocationRequest` in azure-functions-host
+//! `src/WebJobs.Script/Workers/Http/DefaultHttpWorkerService.cs`: `EnsureSuccessStatusCode`
+//! before the body is read). Any other status fails the invocation: the host discards Outputs
+//! and Logs, retries a queue message and answers an HTTP caller an empty 500
+//! (`ExceptionMiddleware`). So:
+//! - a failure that is the HTTP caller's (400) or worth their retry (503) answers the host 200,
+//!   with that status inside the `http` output and the log lines in `Logs`;
+//! - every other failure answers non-2xx, so nothing is completed as if it had succeeded, and
+//!   the invocation's log lines go to stdout and stderr, which the host collects
+//!   (`WorkerProcess.cs`), since `Logs` would be dropped (azure-functions-host #11086).
 
-use crate::function::{ErrorKind, Handler, HandlerFuture, Invocation, InvocationError};
-use crate::protocol::http::is_binary_content_type;
+use super::HttpError;
+use crate::function::{
+    ErrorKind, Handler, HandlerFuture, Invocation, InvocationError, InvocationLogger,
+};
+use crate::outputs::Outputs;
 use crate::protocol::{HttpRequest, HttpResponse, InvocationRequest, InvocationResponse};
 use crate::route::RouteTemplate;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpResponse as ActixResponse, web};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 use serve::body::BodyError;
 use std::any::Any;
@@ -34,14 +42,16 @@ pub(crate) struct Registered {
     /// Names of `http` output bindings, which get an HTTP answer even when the function fails.
     pub(crate) http_outputs: Vec<String>,
     /// The declaration, which says how each input is decoded.
-    pub(crate) bindings: Arc<[crate::bindings::Binding]>,
+    pub(crate) bindings: Arc<[crate::function_json::Binding]>,
+    /// Whether an HTTP trigger starts it: its caller is then told about failures.
+    pub(crate) http_triggered: bool,
 }
 
 /// A forwardable function's route.
 pub(crate) struct ForwardRoute {
     pub(crate) function: Arc<Registered>,
     pub(crate) template: RouteTemplate,
-    pub(crate) trigger: crate::bindings::HttpTrigger,
+    pub(crate) trigger: crate::function_json::HttpTrigger,
     pub(crate) output: String,
     /// The function's own body limit, else the app's.
     pub(crate) body_limit: usize,
@@ -55,9 +65,35 @@ pub(crate) struct State {
     pub(crate) forward_prefix: Option<String>,
     pub(crate) body_limit: usize,
     pub(crate) body_timeout: std::time::Duration,
+    /// The app's error body for everything the runtime answers itself.
+    pub(crate) error_body: super::ErrorBody,
 }
 
 impl State {
+    /// The app's answer for an error the runtime reports.
+    fn error(
+        &self,
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ActixResponse {
+        let error = HttpError {
+            status: status.as_u16(),
+            code,
+            message: message.into(),
+        };
+        to_actix((self.error_body)(&error))
+    }
+
+    /// The app's error body as an `http` output value, with a plain one if the app's cannot
+    /// travel as text.
+    fn error_output(&self, error: &HttpError) -> Value {
+        (self.error_body)(error)
+            .to_output()
+            .or_else(|_| super::plain_error_body(error).to_output())
+            .unwrap_or(Value::Null)
+    }
+
     fn function(&self, name: &str) -> Option<&Arc<Registered>> {
         // The host sends the folder name; Azure treats function names case-insensitively.
         self.functions.iter().find(|f| f.name == name).or_else(|| {
@@ -80,21 +116,18 @@ async fn ready() -> ActixResponse {
     ActixResponse::Ok().json(json!({"status": "ready"}))
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> ActixResponse {
-    ActixResponse::build(status).json(json!({"error": {"code": code, "message": message.into()}}))
-}
-
 async fn read_body(
+    state: &State,
     req: &actix_web::HttpRequest,
     payload: web::Payload,
     limit: usize,
-    timeout: std::time::Duration,
 ) -> Result<web::Bytes, ActixResponse> {
+    let timeout = state.body_timeout;
     serve::body::read(req.headers(), payload, limit, timeout)
         .await
         .map_err(|e| match e {
             // actix closes the connection after this answer, since the body was not all read.
-            BodyError::TimedOut => error(
+            BodyError::TimedOut => state.error(
                 StatusCode::REQUEST_TIMEOUT,
                 "body_timeout",
                 format!(
@@ -105,13 +138,13 @@ async fn read_body(
             BodyError::Unreadable(e) => {
                 // Not actix's text, which carries debug output (`Some(Custom { kind: … })`).
                 log::debug!("unreadable request body: {e}");
-                error(
+                state.error(
                     StatusCode::BAD_REQUEST,
                     "unreadable_body",
                     "the request body could not be read: the connection failed or it ended early",
                 )
             }
-            BodyError::TooLarge => error(
+            BodyError::TooLarge => state.error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 format!("the request body is larger than the limit of {limit} bytes"),
@@ -124,7 +157,7 @@ async fn read_body(
 /// it refuses one from the head, before reading it. The host itself never forwards the
 /// header (azure-functions-host `Extensions/HttpRequestExtensions.cs`: content headers
 /// are refused by `TryAddWithoutValidation`); a caller reaching the handler directly can.
-fn encoded(req: &actix_web::HttpRequest) -> Option<ActixResponse> {
+fn encoded(state: &State, req: &actix_web::HttpRequest) -> Option<ActixResponse> {
     let value = req
         .headers()
         .get(actix_web::http::header::CONTENT_ENCODING)?;
@@ -135,7 +168,7 @@ fn encoded(req: &actix_web::HttpRequest) -> Option<ActixResponse> {
         .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"));
     (!identity).then(|| {
         let shown: String = text.chars().take(64).collect();
-        error(
+        state.error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_encoding",
             format!("Content-Encoding \"{shown}\" is not accepted: send the body uncompressed"),
@@ -160,120 +193,136 @@ async fn invoke(
 ) -> ActixResponse {
     let name = req.match_info().get("function").unwrap_or_default();
     let Some(function) = state.function(name).cloned() else {
-        return error(
+        return state.error(
             StatusCode::NOT_FOUND,
             "unknown_function",
             format!("no function named `{name}` is declared in this app"),
         );
     };
-    if let Some(refused) = encoded(&req) {
+    if let Some(refused) = encoded(&state, &req) {
         return refused;
     }
-    let body = match read_body(&req, payload, state.body_limit, state.body_timeout).await {
+    let body = match read_body(&state, &req, payload, state.body_limit).await {
         Ok(body) => body,
         Err(response) => return response,
     };
     let request = match InvocationRequest::from_slice(&body) {
         Ok(request) => request,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_invocation", e.message()),
+        Err(e) => {
+            return state.error(StatusCode::BAD_REQUEST, "invalid_invocation", e.message());
+        }
     };
     // Read: a 10,000-row invocation is a megabyte the function does not need held while it
     // runs (held, glibc's allocator hands a heap that large back to the kernel and faults it
     // in again on the next invocation).
     drop(body);
     let id = invocation_id(&req);
-    let invocation =
-        Invocation::new(&function.name, &id, request).with_bindings(Arc::clone(&function.bindings));
-    let logger = invocation.logger();
-    let outcome = run(function.handler.as_ref(), invocation).await;
-    let mut logs = logger.take_lines();
-    match outcome {
-        Ok(mut response) => {
-            logs.append(&mut response.logs);
-            response.logs = logs;
-            ActixResponse::Ok().json(response)
-        }
-        Err(Failure::Error(e)) if e.is_transient() => {
-            log::warn!(
-                "[{} {id}] transient failure, the host will retry: {e}",
-                function.name
-            );
-            // Non-2xx on purpose: the host discards outputs and retries a queue message.
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "transient_failure",
-                e.to_string(),
-            )
-        }
-        Err(Failure::Error(e)) => {
-            // 2xx on purpose: retrying cannot help, so the invocation completes with its
-            // failure logged and HTTP callers answered.
-            let (status, code, message) = caller_error(&e);
-            let level = if e.kind() == ErrorKind::BadInput {
-                log::Level::Warn
-            } else {
-                log::Level::Error
-            };
-            log::log!(level, "[{} {id}] {e}", function.name);
-            logs.push(format!("[{level}] {e}"));
-            let mut response = InvocationResponse {
-                logs,
-                ..InvocationResponse::default()
-            };
-            let body = json!({"error": {"code": code, "message": message}});
-            for output in &function.http_outputs {
-                let mut http =
-                    HttpResponse::new(status.as_u16()).header("Content-Type", "application/json");
-                http.body = Some(body.to_string());
-                if output == "$return" {
-                    response.return_value = http.into();
-                } else {
-                    response.outputs.insert(output.clone(), http.into());
-                }
-            }
-            ActixResponse::Ok().json(response)
-        }
-        Err(Failure::Panic(message)) => {
-            log::error!("[{} {id}] the handler panicked: {message}", function.name);
-            // Unknown state: let the host retry and, in the end, keep the message in poison.
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "handler_panicked",
-                "the function panicked; see the handler's log",
-            )
+    let answer = dispatch(&state, &function, &id, request).await;
+    match answer {
+        Answer::Completed(response) => ActixResponse::Ok().json(response),
+        Answer::Failed { code, reason } => {
+            state.error(StatusCode::INTERNAL_SERVER_ERROR, code, reason)
         }
     }
 }
 
-/// What an HTTP caller is told about a failed function: inputs are explained, internals are not.
-fn caller_error(e: &InvocationError) -> (StatusCode, &'static str, String) {
+/// What the runtime answers the host for one invocation.
+pub(crate) enum Answer {
+    /// 2xx with this body: the host applies the outputs and logs the lines.
+    Completed(InvocationResponse),
+    /// Non-2xx: the invocation fails. The log lines are already on stdout and stderr.
+    Failed {
+        /// A short code for the failure.
+        code: &'static str,
+        /// Why, in one sentence.
+        reason: String,
+    },
+}
+
+/// Runs one invocation of `function` and decides the answer to the host (see the module doc).
+pub(crate) async fn dispatch(
+    state: &State,
+    function: &Registered,
+    id: &str,
+    request: InvocationRequest,
+) -> Answer {
+    let invocation = Invocation::new(&function.name, id, Arc::clone(&function.bindings), request);
+    let logger = invocation.logger();
+    let failure = match run(function.handler.as_ref(), invocation).await {
+        Ok(outputs) => match outputs.into_wire(&function.bindings) {
+            Ok(mut response) => {
+                let mut logs = logger.take_lines();
+                logs.append(&mut response.logs);
+                response.logs = logs;
+                return Answer::Completed(response);
+            }
+            Err(reason) => Failure::Error(InvocationError::permanent(reason)),
+        },
+        Err(failure) => failure,
+    };
+    let caller = match &failure {
+        Failure::Error(e) if function.http_triggered => caller_error(e),
+        _ => None,
+    };
+    if let (Some(error), Failure::Error(e)) = (caller, &failure) {
+        logger.log(log::Level::Warn, e);
+        let mut response = InvocationResponse {
+            logs: logger.take_lines(),
+            ..InvocationResponse::default()
+        };
+        let body = state.error_output(&error);
+        for output in &function.http_outputs {
+            if output == "$return" {
+                response.return_value = body.clone();
+            } else {
+                response.outputs.insert(output.clone(), body.clone());
+            }
+        }
+        return Answer::Completed(response);
+    }
+    let (code, reason) = match failure {
+        Failure::Error(e) if e.is_transient() => ("transient_failure", e.to_string()),
+        Failure::Error(e) => ("failed", e.to_string()),
+        Failure::Panic(message) => (
+            "handler_panicked",
+            format!("the handler panicked: {message}"),
+        ),
+    };
+    logger.log(log::Level::Error, &reason);
+    logger.write_to_console();
+    Answer::Failed { code, reason }
+}
+
+/// What an HTTP caller is told about a failure that is theirs to act on: their input (400)
+/// or a retry later (503). Anything else is a fault, not the caller's.
+fn caller_error(e: &InvocationError) -> Option<HttpError> {
     match e.kind() {
-        ErrorKind::BadInput => (
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            e.message().to_string(),
-        ),
-        ErrorKind::Transient => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the function could not complete; try again later".to_string(),
-        ),
-        ErrorKind::Permanent => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "the function failed".to_string(),
-        ),
+        ErrorKind::BadInput => Some(HttpError {
+            status: 400,
+            code: "bad_request",
+            message: e.message().to_string(),
+        }),
+        ErrorKind::Transient => Some(HttpError {
+            status: 503,
+            code: "unavailable",
+            message: "the function could not complete; try again later".to_string(),
+        }),
+        _ => None,
     }
 }
 
 /// Anything else: a forwarded HTTP request when forwarding is on, otherwise 404.
+///
+/// The host passes the answer to the caller as it is (`ProcessHttpInAndOutInvocationRequest`
+/// in `DefaultHttpWorkerService.cs`), status and bytes, and has no `Logs` channel here, so the
+/// invocation's lines always go to stdout and stderr.
 async fn forward(
     req: actix_web::HttpRequest,
     payload: web::Payload,
     state: web::Data<State>,
 ) -> ActixResponse {
     let not_found = || {
-        error(
+        state.error(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no function answers {} {}", req.method(), req.path()),
@@ -304,7 +353,7 @@ async fn forward(
     }
     let Some((route, params)) = chosen else {
         if method_mismatch {
-            return error(
+            return state.error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 format!("{} does not accept {method}", req.path()),
@@ -313,16 +362,16 @@ async fn forward(
         return not_found();
     };
     // Refused from the head: nothing of such a body is read.
-    if let Some(refused) = encoded(&req) {
+    if let Some(refused) = encoded(&state, &req) {
         return refused;
     }
-    let body = match read_body(&req, payload, route.body_limit, state.body_timeout).await {
+    let body = match read_body(&state, &req, payload, route.body_limit).await {
         Ok(body) => body,
         Err(response) => return response,
     };
-    let request = match forwarded_request(&req, params, &body) {
+    let request = match forwarded_request(&req, params) {
         Ok(request) => request,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "invalid_query", message),
+        Err(message) => return state.error(StatusCode::BAD_REQUEST, "invalid_query", message),
     };
     let mut data = Map::new();
     let mut metadata = Map::new();
@@ -332,58 +381,56 @@ async fn forward(
     metadata.insert("Query".into(), json!(request.query));
     metadata.insert("Headers".into(), json!(request.headers));
     metadata.insert("sys".into(), sys(&route.function.name));
-    let mut forwarded_bodies = std::collections::BTreeMap::new();
-    forwarded_bodies.insert(route.trigger.name.clone(), body.to_vec());
-    data.insert(route.trigger.name.clone(), json!(request));
+    let mut forwarded_bodies = BTreeMap::new();
+    forwarded_bodies.insert(route.trigger.name.to_string(), body);
+    data.insert(
+        route.trigger.name.to_string(),
+        serde_json::to_value(&request).unwrap_or_default(),
+    );
     let id = invocation_id(&req);
     let invocation = Invocation::new(
         &route.function.name,
         &id,
+        Arc::clone(&route.function.bindings),
         InvocationRequest {
             data,
             metadata,
             forwarded_bodies,
         },
-    )
-    .with_bindings(Arc::clone(&route.function.bindings));
-    let name = &route.function.name;
-    match run(route.function.handler.as_ref(), invocation).await {
-        Ok(response) => match response.http_output(&route.output) {
-            Some(Ok(http)) => to_actix(http),
-            Some(Err(e)) => {
-                log::error!("[{name} {id}] the function's http output is invalid: {e}");
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "the function failed",
-                )
-            }
-            None => {
-                log::error!(
-                    "[{name} {id}] the function set no http output `{}`",
-                    route.output
-                );
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "the function failed",
-                )
-            }
+    );
+    let logger = invocation.logger();
+    let response = match run(route.function.handler.as_ref(), invocation).await {
+        Ok(mut outputs) => match outputs.take_http(&route.output) {
+            Some(http) => to_actix(http),
+            None => fault(
+                &state,
+                &logger,
+                format!("the function set no http output `{}`", route.output),
+            ),
         },
-        Err(Failure::Error(e)) => {
-            log::warn!("[{name} {id}] {e}");
-            let (status, code, message) = caller_error(&e);
-            error(status, code, message)
-        }
+        Err(Failure::Error(e)) => match caller_error(&e) {
+            Some(error) => {
+                logger.log(log::Level::Warn, &e);
+                to_actix((state.error_body)(&error))
+            }
+            None => fault(&state, &logger, e.to_string()),
+        },
         Err(Failure::Panic(message)) => {
-            log::error!("[{name} {id}] the handler panicked: {message}");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "the function failed",
-            )
+            fault(&state, &logger, format!("the handler panicked: {message}"))
         }
-    }
+    };
+    logger.write_to_console();
+    response
+}
+
+/// A forwarded function's fault: the reason in its log, an opaque 500 for the caller.
+fn fault(state: &State, logger: &InvocationLogger, reason: String) -> ActixResponse {
+    logger.log(log::Level::Error, reason);
+    state.error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the function failed",
+    )
 }
 
 fn strip_prefix_ci<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
@@ -396,7 +443,6 @@ fn strip_prefix_ci<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
 fn forwarded_request(
     req: &actix_web::HttpRequest,
     params: BTreeMap<String, String>,
-    body: &[u8],
 ) -> Result<HttpRequest, String> {
     let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| format!("the query string could not be decoded ({e})"))?
@@ -424,17 +470,6 @@ fn forwarded_request(
         .into_iter()
         .map(|(k, v)| (k, percent_decode(&v)))
         .collect();
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok());
-    let body = if body.is_empty() {
-        None
-    } else if is_binary_content_type(content_type) {
-        Some(STANDARD.encode(body))
-    } else {
-        Some(String::from_utf8_lossy(body).into_owned())
-    };
     let info = req.connection_info();
     Ok(HttpRequest {
         url: format!("{}://{}{}", info.scheme(), info.host(), req.uri()),
@@ -443,9 +478,8 @@ fn forwarded_request(
         headers,
         params,
         identities: Value::Null,
-        body,
         // The invocation carries the exact bytes beside it (`forwarded_bodies`).
-        raw_body: None,
+        body: Default::default(),
     })
 }
 
@@ -507,7 +541,7 @@ enum Failure {
 
 /// Runs a handler, turning a panic anywhere in it into a [`Failure::Panic`] instead of a dropped
 /// connection.
-async fn run(handler: &dyn Handler, invocation: Invocation) -> Result<InvocationResponse, Failure> {
+async fn run(handler: &dyn Handler, invocation: Invocation) -> Result<Outputs, Failure> {
     let future = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(invocation))) {
         Ok(future) => future,
         Err(panic) => return Err(Failure::Panic(panic_message(&*panic))),
@@ -532,7 +566,7 @@ struct CatchUnwind {
 }
 
 impl Future for CatchUnwind {
-    type Output = Result<Result<InvocationResponse, InvocationError>, Box<dyn Any + Send>>;
+    type Output = Result<Result<Outputs, InvocationError>, Box<dyn Any + Send>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let future = self.future.as_mut();

@@ -14,11 +14,10 @@ async fn a_forwarded_get_reaches_the_function_with_route_params_and_query() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    // The same answer the host would send for the JSON protocol: the runtime reads the output
-    // with the host's rules, charset included (TextOutputFormatter via RawScriptResult.cs).
+    // The host passes a forwarded answer on as it is: the response as the function built it.
     assert_eq!(
         response.headers()["content-type"].to_str().unwrap(),
-        "application/json; charset=utf-8"
+        "application/json"
     );
     let body: Value = response.json().await.unwrap();
     assert_eq!(
@@ -142,9 +141,15 @@ async fn the_json_protocol_still_works_when_forwarding_is_on() {
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["Outputs"]["res"]["statusCode"], "202");
+    let message = base64::engine::general_purpose::STANDARD
+        .decode(body["Outputs"]["msg"].as_str().unwrap())
+        .unwrap();
     assert_eq!(
-        body["Outputs"]["msg"],
+        message,
         corpus_given("http_trigger_with_body.json")["body"]
+            .as_str()
+            .unwrap()
+            .as_bytes()
     );
 }
 
@@ -166,4 +171,20 @@ async fn a_forwarded_body_reaches_the_function_byte_for_byte_even_when_it_is_not
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["bytes"], sent.len());
+}
+
+/// A forwarded function's answer reaches the caller as it is, bytes and all
+/// (`ProcessHttpInAndOutInvocationRequest` in `DefaultHttpWorkerService.cs`).
+#[tokio::test]
+async fn a_forwarded_function_returns_bytes_that_are_not_utf8() {
+    let app = spawn_forwarding_app().await;
+    let response = app
+        .client
+        .get(format!("{}/api/picture", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    assert_eq!(&response.bytes().await.unwrap()[..], crate::helpers::PNG);
 }

@@ -3,7 +3,8 @@
 use crate::helpers::{
     assert_json_error, corpus_given, corpus_request, http_envelope, spawn, spawn_app, toy_app,
 };
-use custom_handler::{HttpResponse, InvocationResponse};
+use functions_custom_handler::HttpResponse;
+use functions_custom_handler::protocol::InvocationResponse;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -33,13 +34,13 @@ async fn echo_returns_its_http_output_and_logs_over_the_json_protocol() {
         body.logs,
         vec![
             format!("[INFO] echoing {} bytes", sent.len()),
-            "echo done".into()
+            "[INFO] echo done".into()
         ]
     );
     let res = body.http_output("res").unwrap().unwrap();
     assert_eq!(res.status, 200);
     assert_eq!(res.header_value("x-echo"), Some("yes"));
-    let echoed: Value = serde_json::from_str(res.body.as_deref().unwrap()).unwrap();
+    let echoed: Value = serde_json::from_slice(res.body.as_deref().unwrap()).unwrap();
     assert_eq!(echoed["text"], sent);
     assert_eq!(echoed["query"]["tag"], "a,b");
     assert_eq!(echoed["trace"], "one");
@@ -69,52 +70,51 @@ async fn a_function_rejecting_input_answers_the_host_200_with_the_callers_400() 
     assert_eq!(body.logs, vec!["[WARN] rejected an empty body"]);
 }
 
+/// An `application/octet-stream` body arrives as base64 (`HttpRequestExtensions.cs`); one
+/// that is not is the host's fault or a forgery, not the caller's.
 #[tokio::test]
-async fn a_decode_error_becomes_the_callers_400_inside_a_200() {
+async fn a_body_that_does_not_decode_fails_the_invocation() {
     let app = spawn_app().await;
     let mut envelope = http_envelope("POST", Some("not base64!"));
     envelope["Data"]["req"]["Headers"]["Content-Type"] = json!(["application/octet-stream"]);
     let response = app.invoke_json("echo", &envelope).await;
-    assert_eq!(response.status().as_u16(), 200);
-    let body: InvocationResponse = response.json().await.unwrap();
-    let res = body.http_output("res").unwrap().unwrap();
-    assert_eq!(res.status, 400);
-    let error: Value = serde_json::from_str(res.body.as_deref().unwrap()).unwrap();
-    assert_eq!(error["error"]["code"], "bad_request");
-    assert!(error["error"]["message"].as_str().unwrap().starts_with(
-        "the request body is declared as application/octet-stream but is not valid base64"
-    ));
-    assert!(body.logs.last().unwrap().starts_with("[WARN] "));
+    let message = assert_json_error(response, 500, "failed").await;
+    assert!(
+        message.contains("is declared as application/octet-stream but is not valid base64"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
-async fn a_permanent_error_completes_the_invocation_with_an_opaque_500_for_the_caller() {
+async fn a_permanent_error_fails_the_invocation_so_the_host_records_it() {
     let app = spawn_app().await;
     let response = app
         .invoke_json("broken", &http_envelope("POST", Some("{}")))
         .await;
-    assert_eq!(response.status().as_u16(), 200);
-    let body: InvocationResponse = response.json().await.unwrap();
-    let res = body.http_output("res").unwrap().unwrap();
-    assert_eq!(res.status, 500);
-    let text = res.body.unwrap();
-    assert!(!text.contains("invariant"), "internals leaked: {text}");
-    assert_eq!(body.logs, vec!["[ERROR] the invariant does not hold"]);
+    let message = assert_json_error(response, 500, "failed").await;
+    assert_eq!(message, "the invariant does not hold");
 }
 
 #[tokio::test]
 async fn a_queue_function_gets_the_unquoted_message_and_metadata() {
+    use base64::Engine as _;
+    let decode = |v: &Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
     let app = spawn_app().await;
     let response = app
         .invoke("work", corpus_request("queue_message.json"))
         .await;
     assert_eq!(response.status().as_u16(), 200);
     let body: InvocationResponse = response.json().await.unwrap();
+    // One message and a blob go as base64, which the host writes as exactly these bytes.
     assert_eq!(
-        body.outputs["next"],
-        json!(["done:5b0f2e8c-0c4e-4d7f-9a51-0f6a0d5e3c21"])
+        decode(&body.outputs["next"]),
+        b"done:5b0f2e8c-0c4e-4d7f-9a51-0f6a0d5e3c21"
     );
-    let result: Value = serde_json::from_str(body.outputs["result"].as_str().unwrap()).unwrap();
+    let result: Value = serde_json::from_slice(&decode(&body.outputs["result"])).unwrap();
     assert_eq!(result["attempt"], 1);
     assert_eq!(result["rows"], 2);
     assert_eq!(
@@ -124,34 +124,29 @@ async fn a_queue_function_gets_the_unquoted_message_and_metadata() {
 }
 
 #[tokio::test]
-async fn a_bare_queue_string_contradicts_its_text_declaration_and_is_refused() {
+async fn a_bare_queue_string_contradicts_its_text_declaration_and_fails() {
     // The docs show plain values; the host double-encodes (ScriptInvocationContextExtensions.cs).
     let app = spawn_app().await;
     let envelope = json!({"Data": {"job": "{\"jobId\":\"j-2\",\"rows\":5}"}, "Metadata": {}});
     let response = app.invoke_json("work", &envelope).await;
-    assert_eq!(response.status().as_u16(), 200);
-    let body: InvocationResponse = response.json().await.unwrap();
-    assert!(body.outputs.is_empty());
+    let message = assert_json_error(response, 500, "failed").await;
     assert!(
-        body.logs[0].contains("declared as text, which the host sends as a JSON string literal"),
-        "{:?}",
-        body.logs
+        message.contains("declared as text, which the host sends as a JSON string literal"),
+        "{message}"
     );
 }
 
+/// Nothing is completed as if it had succeeded: the host retries the message, then keeps it
+/// in the poison queue (`QueueProcessor.cs`).
 #[tokio::test]
-async fn a_malformed_queue_message_is_not_retried() {
+async fn a_malformed_queue_message_fails_so_the_host_retries_and_then_keeps_it() {
     let app = spawn_app().await;
     let envelope = json!({"Data": {"job": "\"not json\""}, "Metadata": {"DequeueCount": "1"}});
     let response = app.invoke_json("work", &envelope).await;
-    // 2xx: retrying the same bytes cannot help, so the host should not.
-    assert_eq!(response.status().as_u16(), 200);
-    let body: InvocationResponse = response.json().await.unwrap();
-    assert!(body.outputs.is_empty());
+    let message = assert_json_error(response, 500, "failed").await;
     assert!(
-        body.logs[0].starts_with("[WARN] the queue message `job` is not the expected JSON"),
-        "{:?}",
-        body.logs
+        message.starts_with("the queue message is not the expected JSON"),
+        "{message}"
     );
 }
 
@@ -201,17 +196,79 @@ async fn malformed_envelopes_get_a_400_json_error_naming_the_problem() {
     }
 }
 
+/// A trigger the host could not have sent is a fault, never the caller's: the invocation
+/// fails (the host answers the caller 500 and records a failure), and the reason is logged.
 #[tokio::test]
-async fn a_trigger_of_the_wrong_shape_is_the_callers_400_not_a_crash() {
+async fn a_trigger_of_the_wrong_shape_fails_the_invocation_and_never_blames_the_caller() {
     let app = spawn_app().await;
     for data in [json!({}), json!({"req": 5}), json!({"req": {"Url": "u"}})] {
         let response = app
             .invoke_json("echo", &json!({"Data": data, "Metadata": {}}))
             .await;
-        assert_eq!(response.status().as_u16(), 200);
-        let body: InvocationResponse = response.json().await.unwrap();
-        assert_eq!(body.http_output("res").unwrap().unwrap().status, 400);
+        let message = assert_json_error(response, 500, "failed").await;
+        assert!(
+            message.starts_with("the trigger `req` is unusable"),
+            "{message}"
+        );
     }
+}
+
+/// The typo the typed declarations make impossible to compile, reached through a
+/// declaration of another function: before, the caller was told 400 "the invocation has no
+/// HTTP trigger named 'request'".
+#[tokio::test]
+async fn reading_a_binding_the_declaration_lacks_fails_the_invocation_with_a_500() {
+    let app = spawn_app().await;
+    let response = app
+        .invoke_json("typo", &http_envelope("POST", Some("{}")))
+        .await;
+    let message = assert_json_error(response, 500, "failed").await;
+    assert_eq!(
+        message,
+        "the function `typo` reads the httpTrigger binding `request`, which its declaration lacks"
+    );
+}
+
+/// Without `error_body`, what the runtime answers is the message as plain text.
+#[tokio::test]
+async fn the_default_error_body_is_plain_text() {
+    let app = spawn(crate::helpers::plain_toy_app()).await;
+    let response = app.invoke_json("nope", &http_envelope("POST", None)).await;
+    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; charset=utf-8"
+    );
+    assert_eq!(
+        response.text().await.unwrap(),
+        "no function named `nope` is declared in this app"
+    );
+    let response = app
+        .invoke_json(
+            "item",
+            &json!({"Data": {"req": {"Url": "u", "Method": "GET", "Params": {"id": "missing"}}}}),
+        )
+        .await;
+    let body: InvocationResponse = response.json().await.unwrap();
+    let res = body.http_output("res").unwrap().unwrap();
+    assert_eq!(res.status, 400);
+    assert_eq!(
+        res.body.as_deref(),
+        Some(&b"there is no item `missing`"[..])
+    );
+}
+
+/// The JSON protocol carries an HTTP body as text (`HttpOutputBindingResponse.Body` is read
+/// from JSON, and `RawScriptResult` writes a string): bytes that are not UTF-8 cannot reach
+/// the caller that way, so the invocation fails, naming the way that works.
+#[tokio::test]
+async fn a_binary_body_over_the_json_protocol_fails_and_says_to_forward() {
+    let app = spawn_app().await;
+    let response = app
+        .invoke_json("picture", &http_envelope("GET", None))
+        .await;
+    let message = assert_json_error(response, 500, "failed").await;
+    assert!(message.contains("enableForwardingHttpRequest"), "{message}");
 }
 
 #[tokio::test]

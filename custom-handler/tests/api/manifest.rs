@@ -68,7 +68,8 @@ fn manifest_writes_one_function_json_per_function() {
     assert_eq!(
         folders,
         [
-            "broken", "echo", "flaky", "item", "panicky", "slow", "submit", "work"
+            "broken", "echo", "flaky", "item", "panicky", "picture", "slow", "submit", "typo",
+            "work"
         ]
     );
     let work = read(&dir.join("work/function.json"));
@@ -95,8 +96,7 @@ fn manifest_writes_one_function_json_per_function() {
       "direction": "out",
       "name": "result",
       "path": "results/{jobId}.json",
-      "connection": "AzureWebJobsStorage",
-      "dataType": "string"
+      "connection": "AzureWebJobsStorage"
     }
   ]
 }
@@ -136,7 +136,8 @@ fn every_generated_function_json_validates_against_the_public_schema() {
             .collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
         // And the local host can read back what the handler wrote.
-        let parsed: custom_handler::FunctionJson = serde_json::from_value(value).unwrap();
+        let parsed: functions_custom_handler::function_json::FunctionJson =
+            serde_json::from_value(value).unwrap();
         assert!(!parsed.bindings.is_empty());
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -167,7 +168,7 @@ fn manifest_into_a_file_path_fails_with_one_sentence() {
 
 #[test]
 fn manifest_refuses_invalid_declarations() {
-    let app = toy_app().function(custom_handler::Function::new("echo"));
+    let app = toy_app().function(functions_custom_handler::Function::new("echo"));
     let err = app.write_manifest(&temp_dir("invalid")).unwrap_err();
     assert_eq!(
         err.to_string(),

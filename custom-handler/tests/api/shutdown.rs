@@ -1,7 +1,7 @@
 //! Graceful shutdown: stop accepting, finish what is in flight, then return.
 
 use crate::helpers::{http_envelope, spawn_app};
-use custom_handler::InvocationResponse;
+use functions_custom_handler::protocol::InvocationResponse;
 use std::time::Duration;
 
 #[tokio::test]
@@ -24,7 +24,7 @@ async fn stopping_gracefully_finishes_in_flight_invocations_and_refuses_new_ones
     let body: InvocationResponse = response.json().await.unwrap();
     assert_eq!(
         body.http_output("res").unwrap().unwrap().body.as_deref(),
-        Some("slept 400 ms")
+        Some(&b"slept 400 ms"[..])
     );
     stopped.await;
     app.server.await.unwrap().unwrap();

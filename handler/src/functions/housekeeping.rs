@@ -16,7 +16,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use custom_handler::{Function, Invocation, InvocationError, InvocationResponse, service_fn};
+use functions_custom_handler::bindings::TimerTrigger;
+use functions_custom_handler::{Function, Invocation, InvocationError, Outputs, service_fn};
 use house_price::jobs;
 use serde_json::json;
 use storage::{MessageEncoding, Storage, StorageError};
@@ -41,6 +42,9 @@ pub const POISON_CONTAINER: &str = "poison";
 pub const POISON_QUEUES: [&str; 2] = ["predict-jobs-poison", "score-uploads-poison"];
 /// The app setting of the schedule.
 pub const SCHEDULE_SETTING: &str = "HOUSEKEEPING_SCHEDULE";
+
+/// The timer, on the schedule in the app setting [`SCHEDULE_SETTING`].
+const TIMER: TimerTrigger = TimerTrigger::new("timer", "%HOUSEKEEPING_SCHEDULE%");
 /// The app setting of the retention.
 pub const RETENTION_SETTING: &str = "HOUSEKEEPING_RETENTION";
 /// The retention when the setting is absent: a week.
@@ -54,15 +58,12 @@ const DRAIN_LEASE: Duration = Duration::from_secs(5 * 60);
 /// The function's declaration.
 pub fn function(state: Arc<State>) -> Function {
     Function::new("housekeeping")
-        .timer_trigger("timer", format!("%{SCHEDULE_SETTING}%"))
+        .trigger(TIMER)
         .handler(service_fn(move |inv| handle(state.clone(), inv)))
 }
 
-async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
-    let timer = inv
-        .request()
-        .timer("timer")
-        .map_err(|e| super::missing("timer", e))?;
+async fn handle(state: Arc<State>, mut inv: Invocation) -> Result<Outputs, InvocationError> {
+    let timer = inv.trigger(&TIMER)?;
     let Some(storage) = &state.storage else {
         return Err(InvocationError::permanent(
             "housekeeping needs storage: set AzureWebJobsStorage",
@@ -81,7 +82,7 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
         ""
     };
     inv.log(log::Level::Info, format!("{report}{past_due}"));
-    Ok(InvocationResponse::new())
+    Ok(Outputs::new())
 }
 
 /// What one run did.

@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
-use custom_handler::{
-    AuthLevel, Function, HttpResponse, HttpTrigger, Invocation, InvocationError,
-    InvocationResponse, service_fn,
+use functions_custom_handler::bindings::{AuthLevel, HttpOutput, HttpTrigger};
+use functions_custom_handler::{
+    Function, HttpResponse, Invocation, InvocationError, Outputs, service_fn,
 };
 use house_price::api::ApiError;
 use house_price::jobs;
@@ -20,48 +20,44 @@ use crate::{State, respond};
 /// The largest body a status request may carry: it has no use for one.
 const JOB_STATUS_BODY_LIMIT: usize = 1024;
 
+const REQ: HttpTrigger = HttpTrigger::get("req", "jobs/{id}").auth(AuthLevel::Function);
+const RES: HttpOutput = HttpOutput::new("res");
+
 /// The function's declaration.
 pub fn function(state: Arc<State>) -> Function {
     Function::new("job-status")
-        .http_trigger(
-            "req",
-            HttpTrigger::get("jobs/{id}").auth(AuthLevel::Function),
-        )
-        .http_output("res")
+        .trigger(REQ)
+        .output(RES)
         // A GET reads no body: one sent anyway is refused from its head, unread.
         .body_limit(JOB_STATUS_BODY_LIMIT)
         .handler(service_fn(move |inv| handle(Arc::clone(&state), inv)))
 }
 
-async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
-    let request = inv.request();
-    let req = request
-        .http_trigger("req")
-        .map_err(|e| super::missing("req", e))?;
+async fn handle(state: Arc<State>, mut inv: Invocation) -> Result<Outputs, InvocationError> {
+    let req = inv.trigger(&REQ)?;
     let id = req.params.get("id").map(String::as_str).unwrap_or("");
     let id = match jobs::parse_job_id(id) {
         Ok(id) => id,
-        Err(e) => return Ok(respond::error("res", &e)),
+        Err(e) => return Ok(respond::error(&RES, &e)),
     };
     let Some(storage) = &state.storage else {
         let e = ApiError::Unavailable(
             "job results need storage: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName".into(),
         );
-        return Ok(respond::error("res", &e));
+        return Ok(respond::error(&RES, &e));
     };
     Ok(match storage.get_blob_path(&jobs::result_path(&id)).await {
-        Ok(Some(document)) => InvocationResponse::http(
-            "res",
+        Ok(Some(document)) => Outputs::new().set(
+            &RES,
             HttpResponse::new(200)
-                .text(String::from_utf8_lossy(&document).into_owned())
-                .header("Content-Type", "application/json")
+                .bytes("application/json", document)
                 .header("Cache-Control", "no-store"),
         ),
-        Ok(None) => InvocationResponse::http(
-            "res",
+        Ok(None) => Outputs::new().set(
+            &RES,
             respond::json(404, &serde_json::json!({"status": "pending-or-unknown"}))
                 .header("Cache-Control", "no-store"),
         ),
-        Err(e) => respond::storage_failure("res", "the job's status could not be read", &e),
+        Err(e) => respond::storage_failure(&RES, "the job's status could not be read", &e),
     })
 }

@@ -9,20 +9,14 @@ pub mod score_job;
 pub mod score_upload;
 pub mod submit_job;
 
-use custom_handler::{HttpRequest, InvocationError};
+use functions_custom_handler::HttpRequest;
 use house_price::api::ApiError;
 
 /// The request body, or the API error for a body the host could not have sent us intact.
 ///
 /// The host hands bodies over as they came (ASP.NET Core decodes no request body), so a
 /// compressed one is refused here, by the same rule as the web app's.
-pub(crate) fn body(req: &HttpRequest) -> Result<std::borrow::Cow<'_, [u8]>, ApiError> {
+pub(crate) fn body(req: &HttpRequest) -> Result<&[u8], ApiError> {
     house_price::api::check_content_encoding(req.header("content-encoding"))?;
-    req.body_slice()
-        .map_err(|e| ApiError::BadRequest(format!("the request body cannot be decoded: {e}")))
-}
-
-/// An invocation that lacks the binding the function declares: a host/config error.
-pub(crate) fn missing(binding: &str, e: impl std::fmt::Display) -> InvocationError {
-    InvocationError::bad_input(format!("binding \"{binding}\" is unusable: {e}"))
+    Ok(&req.body)
 }

@@ -15,62 +15,55 @@
 //! `Listeners/BlobListenerFactory.cs`): the file held in memory twice over and capped by
 //! what one request can carry.
 
-use custom_handler::{Function, Invocation, InvocationError, InvocationResponse, service_fn};
+use functions_custom_handler::bindings::{EventGridTrigger, QueueOutput};
+use functions_custom_handler::events::EventGridEvent;
+use functions_custom_handler::{Function, Invocation, InvocationError, Json, Outputs, service_fn};
 use house_price::uploads::{CONTAINER as UPLOADS, QUEUE, ScoreUpload};
-use serde_json::{Map, Value};
+
+const EVENT: EventGridTrigger = EventGridTrigger::new("event");
+const UPLOAD: QueueOutput = QueueOutput::new("upload", QUEUE);
 
 /// The function's declaration.
 pub fn function() -> Function {
     Function::new("queue-upload")
-        .event_grid_trigger("event")
-        .queue_output("upload", QUEUE)
+        .trigger(EVENT)
+        .output(UPLOAD)
         .handler(service_fn(handle))
 }
 
-async fn handle(inv: Invocation) -> Result<InvocationResponse, InvocationError> {
-    let event = inv
-        .request()
-        .event_grid_event("event")
-        .map_err(|e| super::missing("event", e))?;
+async fn handle(mut inv: Invocation) -> Result<Outputs, InvocationError> {
+    let event = inv.trigger(&EVENT)?;
     let Some(request) = score_request(&event) else {
         inv.log(
             log::Level::Info,
             "not a blob created in uploads/: nothing to score",
         );
-        return Ok(InvocationResponse::new());
+        return Ok(Outputs::new());
     };
-    let text = serde_json::to_string(&request)
-        .map_err(|e| InvocationError::permanent(format!("the request to score: {e}")))?;
     inv.log(
         log::Level::Info,
         format!("uploads/{}: queued for scoring", request.blob),
     );
-    Ok(InvocationResponse::new().output_text("upload", text))
+    Ok(Outputs::new().set(&UPLOAD, Json(&request)))
 }
 
 /// What to score for a `BlobCreated` event: the blob in `uploads` its subject names
 /// (`/blobServices/default/containers/<container>/blobs/<name>`) and the version its
-/// `data.eTag` names. CloudEvents carry the same subject and name the event `type` instead
-/// of `eventType`.
-pub fn score_request(event: &Map<String, Value>) -> Option<ScoreUpload> {
-    let kind = event
-        .get("eventType")
-        .or_else(|| event.get("type"))
-        .and_then(Value::as_str)?;
-    if kind != "Microsoft.Storage.BlobCreated" {
+/// `data.eTag` names.
+pub fn score_request(event: &EventGridEvent) -> Option<ScoreUpload> {
+    if event.event_type != "Microsoft.Storage.BlobCreated" {
         return None;
     }
-    let subject = event.get("subject").and_then(Value::as_str)?;
-    let name = subject.strip_prefix(&format!(
+    let name = event.subject.strip_prefix(&format!(
         "/blobServices/default/containers/{UPLOADS}/blobs/"
     ))?;
     if name.is_empty() {
         return None;
     }
     let etag = event
-        .get("data")
-        .and_then(|d| d.get("eTag"))
-        .and_then(Value::as_str)
+        .data
+        .get("eTag")
+        .and_then(|e| e.as_str())
         .filter(|e| !e.is_empty())
         .map(str::to_owned);
     Some(ScoreUpload {
@@ -82,10 +75,12 @@ pub fn score_request(event: &Map<String, Value>) -> Option<ScoreUpload> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn event(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
+    fn event(mut value: Value) -> EventGridEvent {
+        value["id"] = json!("1");
+        value["eventTime"] = json!("2026-12-01T12:00:00Z");
+        serde_json::from_value(value).unwrap()
     }
 
     #[test]
@@ -118,14 +113,5 @@ mod tests {
         let deleted = event(json!({"eventType": "Microsoft.Storage.BlobDeleted",
             "subject": "/blobServices/default/containers/uploads/blobs/b.csv"}));
         assert_eq!(score_request(&deleted), None);
-        let cloud = event(json!({"type": "Microsoft.Storage.BlobCreated",
-            "subject": "/blobServices/default/containers/uploads/blobs/c.csv"}));
-        assert_eq!(
-            score_request(&cloud),
-            Some(ScoreUpload {
-                blob: "c.csv".to_owned(),
-                etag: None
-            })
-        );
     }
 }

@@ -6,45 +6,42 @@
 
 use std::sync::Arc;
 
-use custom_handler::{Function, Invocation, InvocationError, InvocationResponse, service_fn};
+use functions_custom_handler::bindings::{BlobInput, BlobOutput, QueueTrigger};
+use functions_custom_handler::{Function, Invocation, InvocationError, Outputs, service_fn};
 use house_price::jobs::{self, JobMessageError};
 
 use crate::State;
 
+const JOB: QueueTrigger = QueueTrigger::new("job", jobs::QUEUE);
+/// Idempotence: a result already written for this job is written again unchanged.
+const EXISTING: BlobInput = BlobInput::new("existing", "results/{jobId}.json").text();
+/// The claim check: rows too large for the message (absent for inline jobs).
+const ROWS: BlobInput = BlobInput::new("rows", "job-inputs/{jobId}.json").text();
+const RESULT: BlobOutput = BlobOutput::new("result", "results/{jobId}.json");
+
 /// The function's declaration.
 pub fn function(state: Arc<State>) -> Function {
     Function::new("score-job")
-        .queue_trigger("job", jobs::QUEUE)
-        // Idempotence: a result already written for this job is written again unchanged.
-        .blob_input("existing", "results/{jobId}.json")
-        // The claim check: rows too large for the message (absent for inline jobs).
-        .blob_input("rows", "job-inputs/{jobId}.json")
-        .blob_output("result", "results/{jobId}.json")
+        .trigger(JOB)
+        .input(EXISTING)
+        .input(ROWS)
+        .output(RESULT)
         .handler(service_fn(move |inv| handle(state.clone(), inv)))
 }
 
-async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
-    let text = inv
-        .queue_message("job")
-        .map_err(|e| InvocationError::transient(format!("the queue message is unusable: {e}")))?;
+async fn handle(state: Arc<State>, mut inv: Invocation) -> Result<Outputs, InvocationError> {
+    let message = inv.trigger(&JOB)?;
+    let text = message.text()?;
     if state.faults {
-        inject_fault(
-            &text,
-            inv.request().queue_metadata().dequeue_count.unwrap_or(1),
-        )?;
+        inject_fault(text, message.dequeue_count.unwrap_or(1))?;
     }
-    let existing = inv
-        .blob_input("existing")
-        .map_err(|e| InvocationError::permanent(format!("the existing result is unusable: {e}")))?;
-    if let Some(existing) = existing {
+    if let Some(existing) = inv.input(&EXISTING)? {
         inv.log(log::Level::Info, "result already written; keeping it");
-        return Ok(InvocationResponse::new().output_bytes("result", existing));
+        return Ok(Outputs::new().set(&RESULT, existing));
     }
-    let rows = inv
-        .blob_input("rows")
-        .map_err(|e| InvocationError::permanent(format!("the rows blob is unusable: {e}")))?;
+    let rows = inv.input(&ROWS)?;
     let started = std::time::Instant::now();
-    match jobs::score(&state.model, &text, rows.as_deref()) {
+    match jobs::score(&state.model, text, rows.as_deref()) {
         Ok(result) => {
             inv.log(
                 log::Level::Info,
@@ -56,7 +53,7 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
                     started.elapsed().as_secs_f64() * 1e3
                 ),
             );
-            Ok(InvocationResponse::new().output_text("result", result.to_json()))
+            Ok(Outputs::new().set(&RESULT, result.to_json()))
         }
         // Not 2xx: the host retries, then moves the message to the poison queue intact.
         Err(e @ JobMessageError::NoJobId(_)) => Err(InvocationError::transient(e.to_string())),

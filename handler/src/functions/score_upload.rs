@@ -26,7 +26,8 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use custom_handler::{Function, Invocation, InvocationError, InvocationResponse, service_fn};
+use functions_custom_handler::bindings::QueueTrigger;
+use functions_custom_handler::{Function, Invocation, InvocationError, Outputs, service_fn};
 use house_price::api::ErrorBody;
 use house_price::csv_stream::{self, ScoreError};
 use house_price::jobs::RESULTS_CONTAINER;
@@ -56,19 +57,19 @@ const WAIT_STEP: Duration = Duration::from_secs(1);
 /// the app's `functionTimeout`.
 const MAX_WAIT: Duration = Duration::from_secs(4 * 60);
 
+const UPLOAD: QueueTrigger = QueueTrigger::new("upload", QUEUE);
+
 /// The function's declaration.
 pub fn function(state: Arc<State>) -> Function {
     Function::new("score-upload")
-        .queue_trigger("upload", QUEUE)
+        .trigger(UPLOAD)
         .handler(service_fn(move |inv| handle(state.clone(), inv)))
 }
 
-async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse, InvocationError> {
+async fn handle(state: Arc<State>, mut inv: Invocation) -> Result<Outputs, InvocationError> {
     // Not JSON or no blob: nothing names what to score. Fail, so the host retries and then
     // keeps the message in `score-uploads-poison` as it came.
-    let request: ScoreUpload = inv
-        .queue_json("upload")
-        .map_err(|e| InvocationError::transient(format!("the queue message is unusable: {e}")))?;
+    let request: ScoreUpload = inv.trigger(&UPLOAD)?.json()?;
     let Some(storage) = &state.storage else {
         return Err(InvocationError::transient(
             "scoring uploads needs storage: set AzureWebJobsStorage",
@@ -81,7 +82,7 @@ async fn handle(state: Arc<State>, inv: Invocation) -> Result<InvocationResponse
         log::Level::Info,
         format!("uploads/{}: {outcome}", request.blob),
     );
-    Ok(InvocationResponse::new())
+    Ok(Outputs::new())
 }
 
 /// What became of one request to score.

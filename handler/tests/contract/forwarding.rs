@@ -40,10 +40,8 @@ async fn forwarded_predict_answers_200_with_the_prediction() {
     let app = spawn_forwarding_app().await;
     let response = post_predict(&app, "application/json", ORIGINAL_CLIENT_PAYLOAD).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/json; charset=utf-8"
-    );
+    // The host passes a forwarded answer on as the function built it.
+    assert_eq!(response.headers()["content-type"], "application/json");
     let body = response.bytes().await.unwrap();
     let expected =
         expected_predict(Some("application/json"), ORIGINAL_CLIENT_PAYLOAD.as_bytes()).unwrap();

@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 
-use custom_handler::FunctionApp;
+use functions_custom_handler::FunctionApp;
 use handler::State;
 use house_price::Model;
 use house_price::api::{self, Limits};

@@ -69,21 +69,22 @@ async fn an_envelope_that_is_not_json_is_refused_with_a_json_error() {
 }
 
 #[tokio::test]
-async fn an_http_trigger_of_the_wrong_type_answers_the_caller_400() {
+async fn an_http_trigger_of_the_wrong_type_fails_the_invocation_and_never_blames_the_caller() {
+    // A fault of the host or the declaration: the invocation fails, so the host answers the
+    // caller 500 and records a failure, and nothing (no `msg`) is enqueued.
     let app = spawn_app().await;
     for function in ["predict", "submit-job", "job-status"] {
-        let invoked = app
-            .invoke(function, fixture!("predict_req_is_a_number.json"))
+        let response = app
+            .post(
+                function,
+                fixture!("predict_req_is_a_number.json").to_string(),
+            )
             .await;
-        invoked.assert_completed();
-        assert!(!invoked.has_output("msg"), "{}", invoked.body);
-        let message = invoked.res().assert_error(400, "bad_request");
+        let message = host_error(response, 500, "failed").await;
         assert_eq!(
             message,
-            "binding \"req\" is unusable: the HTTP trigger `req` is a number where an object was expected"
+            "the trigger `req` is unusable: the HTTP trigger `req` is a number where an object was expected"
         );
-        let logs = invoked.logs();
-        assert!(logs.iter().any(|l| l.contains(&message)), "{logs:?}");
     }
 }
 
@@ -119,7 +120,9 @@ async fn a_queue_message_that_is_neither_a_string_nor_an_object_fails_with_a_jso
         let mut envelope = parse(fixture!("score_job_message_core_tools.json"));
         envelope["Data"]["job"] = value.clone();
         let response = app.post("score-job", envelope.to_string()).await;
-        let message = host_error(response, 500, "transient_failure").await;
+        assert_eq!(response.status().as_u16(), 500);
+        let body: Value = response.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
         assert!(
             message.contains("no usable jobId") || message.contains("declared as text"),
             "{value}: {message}"
@@ -128,8 +131,11 @@ async fn a_queue_message_that_is_neither_a_string_nor_an_object_fails_with_a_jso
     let mut envelope = score_envelope("{}");
     envelope["Data"].as_object_mut().unwrap().remove("job");
     let response = app.post("score-job", envelope.to_string()).await;
-    let message = host_error(response, 500, "transient_failure").await;
-    assert!(message.contains("queue message is unusable"), "{message}");
+    let message = host_error(response, 500, "failed").await;
+    assert_eq!(
+        message,
+        "the trigger `job` is unusable: the invocation has no queue message named `job` in Data"
+    );
 }
 
 #[tokio::test]
@@ -148,7 +154,7 @@ async fn an_unknown_function_is_refused_with_404() {
 #[tokio::test]
 async fn the_server_still_answers_after_every_kind_of_bad_invocation() {
     let app = spawn_app().await;
-    let huge = " ".repeat(custom_handler::DEFAULT_BODY_LIMIT + 1);
+    let huge = " ".repeat(functions_custom_handler::DEFAULT_BODY_LIMIT + 1);
     let mut not_a_message = parse(fixture!("score_job_message_core_tools.json"));
     not_a_message["Data"]["job"] = json!([{"jobId": 1}]);
     let bad: Vec<(&str, String)> = vec![
