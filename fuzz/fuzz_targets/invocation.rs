@@ -1,10 +1,17 @@
 //! Any bytes as the body the host posts to `/{FunctionName}`: decoded or refused with a
-//! `DecodeError`, never a panic, whatever each binding is declared as.
+//! `DecodeError`, never a panic, whatever each binding is declared as and whichever typed
+//! event a handler asks for.
 #![no_main]
 
-use functions_custom_handler::InvocationRequest;
+use functions_custom_handler::Invocation;
+use functions_custom_handler::bindings::{
+    BlobTrigger, Declaration, EventGridTrigger, EventHubTrigger, HttpTrigger, QueueTrigger,
+    ServiceBusTrigger, TimerTrigger,
+};
 use functions_custom_handler::function_json::DataType;
+use functions_custom_handler::protocol::InvocationRequest;
 use libfuzzer_sys::fuzz_target;
+use std::sync::Arc;
 
 fuzz_target!(|body: &[u8]| {
     let Ok(request) = InvocationRequest::from_slice(body) else {
@@ -16,15 +23,39 @@ fuzz_target!(|body: &[u8]| {
         for data_type in [None, Some(DataType::String), Some(DataType::Binary)] {
             let _ = request.input_bytes(name, data_type);
             let _ = request.input_text(name, data_type);
-            let _ = request.queue_message(name, data_type);
-            let _ = request.queue_json::<serde_json::Value>(name, data_type);
         }
-        let _ = request.timer(name);
         if let Ok(http) = request.http_trigger(name) {
             let _ = http.content_type();
             let _ = http.header("content-encoding");
-            let _ = http.body_bytes();
             let _ = http.json::<serde_json::Value>();
         }
     }
+    let http = HttpTrigger::post("req", "r");
+    let queue = QueueTrigger::new("job", "q");
+    let binary_queue = QueueTrigger::new("job", "q").data_type(DataType::Binary);
+    let timer = TimerTrigger::new("timer", "0 * * * * *");
+    let grid = EventGridTrigger::new("event");
+    let blob = BlobTrigger::new("blob", "c/{name}");
+    let hub = EventHubTrigger::new("hub", "h");
+    let bus = ServiceBusTrigger::queue("job", "q");
+    let declared: Arc<[_]> = Arc::from(vec![
+        http.binding(),
+        queue.binding(),
+        timer.binding(),
+        grid.binding(),
+        blob.binding(),
+        hub.binding(),
+        bus.binding(),
+    ]);
+    let invocation = || Invocation::new("f", "id", Arc::clone(&declared), request.clone());
+    let _ = invocation().trigger(&http);
+    let _ = invocation().trigger(&queue).map(|m| m.json::<serde_json::Value>());
+    let _ = invocation().trigger(&binary_queue);
+    let _ = invocation().trigger(&timer);
+    let _ = invocation().trigger(&grid);
+    let _ = invocation().trigger(&grid.clone().cloud_events());
+    let _ = invocation().trigger(&blob);
+    let _ = invocation().trigger(&hub);
+    let _ = invocation().trigger(&hub.clone().many());
+    let _ = invocation().trigger(&bus);
 });
