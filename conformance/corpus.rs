@@ -40,7 +40,11 @@ pub fn load(dir: &str) -> Vec<(String, Value)> {
 }
 
 /// Asserts that `read` is the HTTP response `expected` (`host_does.http`) records.
-pub fn assert_http(name: &str, read: &functions_custom_handler::HttpResponse, expected: &Value) {
+pub fn assert_http(
+    name: &str,
+    read: &functions_custom_handler_protocol::HttpResponse,
+    expected: &Value,
+) {
     assert_eq!(
         u64::from(read.status),
         expected["status"].as_u64().unwrap(),

@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use functions_custom_handler::protocol::InvocationRequest;
+use functions_custom_handler_protocol::InvocationRequest;
 use serde_json::Value;
 
 /// The shared fixture of an HTTP trigger's invocation, its body replaced by the batch.

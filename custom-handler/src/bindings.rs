@@ -95,11 +95,6 @@ macro_rules! declaration {
                 Binding::$variant(self.clone())
             }
         }
-        impl From<$type> for Binding {
-            fn from(declaration: $type) -> Self {
-                Binding::$variant(declaration)
-            }
-        }
     };
 }
 
@@ -156,18 +151,23 @@ impl Trigger for EventGridTrigger {
     }
 }
 
-impl EventGridTrigger {
-    /// The same trigger for a subscription that delivers CloudEvents 1.0
-    /// (`eventDeliverySchema: CloudEventSchemaV1_0`): its handler receives [`CloudEvent`]s.
-    pub const fn cloud_events(self) -> CloudEventTrigger {
-        CloudEventTrigger(self)
-    }
-}
-
-/// An `eventGridTrigger` whose subscription delivers CloudEvents 1.0; see
-/// [`EventGridTrigger::cloud_events`].
+/// An `eventGridTrigger` whose subscription delivers CloudEvents 1.0
+/// (`eventDeliverySchema: CloudEventSchemaV1_0`): its handler receives [`CloudEvent`]s.
+///
+/// ```
+/// use functions_custom_handler::bindings::CloudEventTrigger;
+/// const EVENT: CloudEventTrigger = CloudEventTrigger::new("event");
+/// assert_eq!(EVENT.0.name, "event");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloudEventTrigger(pub EventGridTrigger);
+
+impl CloudEventTrigger {
+    /// A trigger named `name`.
+    pub const fn new(name: &'static str) -> Self {
+        Self(EventGridTrigger::new(name))
+    }
+}
 
 impl sealed::Sealed for CloudEventTrigger {}
 impl Declaration for CloudEventTrigger {
@@ -195,17 +195,24 @@ impl Trigger for EventHubTrigger {
     }
 }
 
-impl EventHubTrigger {
-    /// The same trigger with `cardinality: many`: its handler receives an [`EventHubBatch`].
-    pub const fn many(mut self) -> EventHubBatchTrigger {
-        self.cardinality = Some(Cardinality::Many);
-        EventHubBatchTrigger(self)
-    }
-}
-
-/// An `eventHubTrigger` with `cardinality: many`; see [`EventHubTrigger::many`].
+/// An `eventHubTrigger` with `cardinality: many`: its handler receives an [`EventHubBatch`].
+///
+/// ```
+/// use functions_custom_handler::bindings::{EventHubBatchTrigger, EventHubTrigger};
+/// const READINGS: EventHubBatchTrigger =
+///     EventHubBatchTrigger::new(EventHubTrigger::new("readings", "telemetry"));
+/// assert_eq!(READINGS.0.event_hub_name, "telemetry");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventHubBatchTrigger(pub EventHubTrigger);
+
+impl EventHubBatchTrigger {
+    /// `trigger` with `cardinality: many`.
+    pub const fn new(mut trigger: EventHubTrigger) -> Self {
+        trigger.cardinality = Some(Cardinality::Many);
+        Self(trigger)
+    }
+}
 
 impl sealed::Sealed for EventHubBatchTrigger {}
 impl Declaration for EventHubBatchTrigger {

@@ -42,17 +42,16 @@
 pub mod bindings;
 pub mod events;
 mod function;
-pub mod function_json;
-pub mod host_json;
 mod outputs;
-pub mod protocol;
-pub mod route;
 mod runtime;
+
+// The protocol crate under the names the modules here use.
+use functions_custom_handler_protocol::{self as protocol, function_json, host_json, route};
 
 pub use function::{
     ErrorKind, Function, Handler, HandlerFuture, Invocation, InvocationError, InvocationLogger,
     ServiceFn, service_fn,
 };
+pub use functions_custom_handler_protocol::{DecodeError, HttpRequest, HttpResponse};
 pub use outputs::{Json, Outputs, Payload};
-pub use protocol::{DecodeError, HttpRequest, HttpResponse};
 pub use runtime::{DEFAULT_BODY_LIMIT, FunctionApp, HttpError, Server, StartError};

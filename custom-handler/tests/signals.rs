@@ -86,7 +86,7 @@ async fn stops_gracefully_on(signal: &str) {
     send_signal(signal);
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status().as_u16(), 200, "{signal}");
-    let body: functions_custom_handler::protocol::InvocationResponse =
+    let body: functions_custom_handler_protocol::InvocationResponse =
         response.json().await.unwrap();
     assert_eq!(
         body.http_output("res").unwrap().unwrap().body.as_deref(),

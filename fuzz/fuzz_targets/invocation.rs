@@ -5,11 +5,12 @@
 
 use functions_custom_handler::Invocation;
 use functions_custom_handler::bindings::{
-    BlobTrigger, Declaration, EventGridTrigger, EventHubTrigger, HttpTrigger, QueueTrigger,
+    BlobTrigger, CloudEventTrigger, Declaration, EventGridTrigger, EventHubBatchTrigger,
+    EventHubTrigger, HttpTrigger, QueueTrigger,
     ServiceBusTrigger, TimerTrigger,
 };
-use functions_custom_handler::function_json::DataType;
-use functions_custom_handler::protocol::InvocationRequest;
+use functions_custom_handler_protocol::function_json::DataType;
+use functions_custom_handler_protocol::InvocationRequest;
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
 
@@ -53,9 +54,9 @@ fuzz_target!(|body: &[u8]| {
     let _ = invocation().trigger(&binary_queue);
     let _ = invocation().trigger(&timer);
     let _ = invocation().trigger(&grid);
-    let _ = invocation().trigger(&grid.clone().cloud_events());
+    let _ = invocation().trigger(&CloudEventTrigger(grid.clone()));
     let _ = invocation().trigger(&blob);
     let _ = invocation().trigger(&hub);
-    let _ = invocation().trigger(&hub.clone().many());
+    let _ = invocation().trigger(&EventHubBatchTrigger::new(hub.clone()));
     let _ = invocation().trigger(&bus);
 });

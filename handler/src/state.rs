@@ -5,7 +5,7 @@ use house_price::api::Limits;
 use house_price::jobs::MAX_JOB_ROWS;
 use std::time::Duration;
 
-use functions_custom_handler::host_json::TimeSpan;
+use functions_custom_handler_protocol::host_json::TimeSpan;
 use storage::Storage;
 
 /// Enables the test-only fault switch of `score-job` when set to `1`. Never set in Azure.

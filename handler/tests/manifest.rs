@@ -169,7 +169,7 @@ fn host_json_validates_against_the_public_schema_and_names_the_handler() {
     assert_eq!(host["extensions"]["queues"]["maxDequeueCount"], 5);
     assert_eq!(host["extensions"]["queues"]["messageEncoding"], "base64");
     // The runtime parses it too, so a field it misreads fails here, not in Azure.
-    functions_custom_handler::host_json::HostJson::from_json(&text).unwrap();
+    functions_custom_handler_protocol::host_json::HostJson::from_json(&text).unwrap();
 }
 
 #[test]

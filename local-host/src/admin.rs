@@ -14,13 +14,13 @@
 //! - an HTTP trigger: accepted, then the invocation fails ("An HttpRequest is required",
 //!   WebJobs.Extensions.Http `HttpTriggerAttributeBindingProvider.cs`), as on the host.
 
-use crate::bindings::{BindingData, format_offset};
+use crate::binding_data::{BindingData, format_offset};
 use crate::config::{FunctionSpec, Keys};
 use crate::invocation::Invoker;
 use crate::queue::{MessageFacts, queue_invocation};
 use crate::timer::{Schedule, timer_value};
 use actix_web::{HttpRequest, HttpResponse, web};
-use functions_custom_handler::function_json::{AuthLevel, Binding};
+use functions_custom_handler_protocol::function_json::{AuthLevel, Binding};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use time::OffsetDateTime;

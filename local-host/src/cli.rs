@@ -174,19 +174,19 @@ impl InvokeArgs {
                 file.display()
             )
         })?;
-        let json: functions_custom_handler::function_json::FunctionJson =
+        let json: functions_custom_handler_protocol::function_json::FunctionJson =
             serde_json::from_str(&text)
                 .map_err(|e| format!("{} is not a function.json: {e}", file.display()))?;
         match json.trigger() {
-            Some(functions_custom_handler::function_json::Binding::QueueTrigger(_)) => {
+            Some(functions_custom_handler_protocol::function_json::Binding::QueueTrigger(_)) => {
                 Ok(QUEUE_EXAMPLE)
             }
-            Some(functions_custom_handler::function_json::Binding::TimerTrigger(_)) => {
+            Some(functions_custom_handler_protocol::function_json::Binding::TimerTrigger(_)) => {
                 Ok(TIMER_EXAMPLE)
             }
-            Some(functions_custom_handler::function_json::Binding::EventGridTrigger(_)) => {
-                Ok(EVENT_GRID_EXAMPLE)
-            }
+            Some(functions_custom_handler_protocol::function_json::Binding::EventGridTrigger(
+                _,
+            )) => Ok(EVENT_GRID_EXAMPLE),
             Some(other) => Err(format!(
                 "`{}` has a {} trigger, which has no example input: pass --input or --file",
                 self.function,

@@ -7,11 +7,11 @@
 use crate::HostOptions;
 use crate::error::ConfigError;
 use crate::settings::Settings;
-use functions_custom_handler::function_json::{
+use functions_custom_handler_protocol::function_json::{
     AuthLevel, Binding, DEFAULT_CONNECTION, FunctionJson,
 };
-use functions_custom_handler::host_json::HostJson;
-use functions_custom_handler::route::RouteTemplate;
+use functions_custom_handler_protocol::host_json::HostJson;
+use functions_custom_handler_protocol::route::RouteTemplate;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -328,7 +328,7 @@ fn load_settings(options: &HostOptions) -> Result<Settings, ConfigError> {
 fn load_functions(
     dir: &Path,
     settings: &Settings,
-    handler: &functions_custom_handler::host_json::CustomHandlerDescription,
+    handler: &functions_custom_handler_protocol::host_json::CustomHandlerDescription,
 ) -> Result<Vec<FunctionSpec>, ConfigError> {
     // Folders that belong to the handler, not to functions.
     let executable_dir = Path::new(&handler.default_executable_path)
@@ -469,7 +469,7 @@ fn resolve_handler(
     dir: &Path,
     host_file: &Path,
     settings: &Settings,
-    description: &functions_custom_handler::host_json::CustomHandlerDescription,
+    description: &functions_custom_handler_protocol::host_json::CustomHandlerDescription,
 ) -> Result<HandlerSpec, ConfigError> {
     let field = "customHandler.description";
     let working_dir = match description

@@ -3,12 +3,12 @@
 //! `Data` and `Metadata`, and it must apply each answer as the host does. Each file names the
 //! host source it follows in `_source`.
 
-use crate::bindings::{self, Bound};
 use crate::http::{RequestParts, http_invocation, query_pairs};
 use crate::invocation::{queue_wire_messages, read_answer};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use functions_custom_handler::function_json::Binding;
+use functions_custom_handler_protocol::function_json::Binding;
+use functions_custom_handler_protocol::host::{self, Bound};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use storage::{MessageEncoding, ReceivedMessage};
@@ -39,7 +39,7 @@ fn time(text: &str) -> OffsetDateTime {
 
 /// The fixture's `_expressions`: each template resolves to its text, or fails with the
 /// host's words (`{"fails": "..."}`).
-fn check_expressions(name: &str, fixture: &Value, binding_data: &crate::bindings::BindingData) {
+fn check_expressions(name: &str, fixture: &Value, binding_data: &crate::binding_data::BindingData) {
     let Some(expressions) = fixture.get("_expressions").and_then(Value::as_object) else {
         return;
     };
@@ -71,7 +71,7 @@ fn every_request_is_built_as_the_host_builds_it() {
                 let mut data = Map::new();
                 data.insert(
                     blob.name.to_string(),
-                    bindings::input_value(bytes.as_deref(), blob.data_type),
+                    host::input_value(bytes.as_deref(), blob.data_type),
                 );
                 (data, None)
             }
@@ -227,7 +227,7 @@ fn every_answer_is_applied_as_the_host_applies_it() {
             }
             Binding::Blob(blob) => {
                 let written =
-                    bindings::blob_content(Bound::from_output(answer, blob.data_type).unwrap());
+                    host::blob_content(Bound::from_output(answer, blob.data_type).unwrap());
                 match (does["blob_utf8"].as_str(), does["blob_hex"].as_str()) {
                     (Some(text), _) => assert_eq!(written, text.as_bytes(), "{name}"),
                     (None, Some(_)) => {
@@ -239,7 +239,7 @@ fn every_answer_is_applied_as_the_host_applies_it() {
             }
             Binding::Http(_) => {
                 let name = fixture["_binding"]["name"].as_str().unwrap();
-                let mut reply = functions_custom_handler::protocol::InvocationResponse::new();
+                let mut reply = functions_custom_handler_protocol::InvocationResponse::new();
                 if name == "$return" {
                     reply = reply.return_value(answer.clone());
                 } else if let Some(set) = fixture.get("answer") {

@@ -17,11 +17,11 @@
 //! - the function gets the event as an object, and Metadata its `data`.
 
 use crate::admin::Admin;
-use crate::bindings::BindingData;
+use crate::binding_data::BindingData;
 use crate::config::FunctionSpec;
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use functions_custom_handler::function_json::{AuthLevel, Binding};
+use functions_custom_handler_protocol::function_json::{AuthLevel, Binding};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 

@@ -13,7 +13,7 @@
 //!   stops the whole host.
 
 use crate::config::HandlerSpec;
-use functions_custom_handler::protocol::{APP_ROOT_VAR, LEGACY_PORT_VAR, PORT_VAR};
+use functions_custom_handler_protocol::{APP_ROOT_VAR, LEGACY_PORT_VAR, PORT_VAR};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};

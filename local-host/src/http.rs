@@ -6,14 +6,14 @@
 //! body (details go to the log).
 
 use crate::aspnet;
-use crate::bindings::BindingData;
+use crate::binding_data::BindingData;
 use crate::config::{FunctionSpec, Keys};
 use crate::invocation::{HOST_VERSION, HOST_VERSION_HEADER, INVOCATION_ID_HEADER, Invoker};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use functions_custom_handler::function_json::HttpTrigger;
-use functions_custom_handler::protocol::HttpRequest as TriggerRequest;
-use functions_custom_handler::route::RouteTemplate;
+use functions_custom_handler_protocol::HttpRequest as TriggerRequest;
+use functions_custom_handler_protocol::function_json::HttpTrigger;
+use functions_custom_handler_protocol::route::RouteTemplate;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -227,7 +227,7 @@ impl RequestParts {
         body: web::Bytes,
         query: Vec<(String, String)>,
         keyed: bool,
-        level: functions_custom_handler::function_json::AuthLevel,
+        level: functions_custom_handler_protocol::function_json::AuthLevel,
     ) -> Self {
         let info = req.connection_info();
         let path_and_query = req
@@ -272,12 +272,15 @@ impl RequestParts {
 }
 
 /// The claims identity the host attaches when a key authorized the call.
-fn identities(keyed: bool, level: functions_custom_handler::function_json::AuthLevel) -> Value {
-    if !keyed || level == functions_custom_handler::function_json::AuthLevel::Anonymous {
+fn identities(
+    keyed: bool,
+    level: functions_custom_handler_protocol::function_json::AuthLevel,
+) -> Value {
+    if !keyed || level == functions_custom_handler_protocol::function_json::AuthLevel::Anonymous {
         return json!([]);
     }
     let level = match level {
-        functions_custom_handler::function_json::AuthLevel::Admin => "Admin",
+        functions_custom_handler_protocol::function_json::AuthLevel::Admin => "Admin",
         _ => "Function",
     };
     json!([{
@@ -395,7 +398,7 @@ pub(crate) fn http_invocation(
         headers.entry(name.clone()).or_default().push(value.clone());
     }
     let binary =
-        functions_custom_handler::protocol::is_binary_content_type(parts.content_type.as_deref());
+        functions_custom_handler_protocol::is_binary_content_type(parts.content_type.as_deref());
     // The trigger carries the body's bytes; serialised, they become base64 for a binary
     // type and the text otherwise, as the host sends them.
     let text = (parts.has_length && !binary).then(|| aspnet::stream_reader_text(&parts.body));

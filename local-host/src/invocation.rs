@@ -5,13 +5,14 @@
 //! the invocation without calling it), and outputs only take effect when the handler answers
 //! 2xx: any other status fails the invocation and Outputs and Logs are discarded.
 
-use crate::bindings::{self, BindingData, Bound};
+use crate::binding_data::BindingData;
 use crate::config::FunctionSpec;
 use crate::handler::HandlerHandle;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use functions_custom_handler::function_json::{Binding, Direction};
-use functions_custom_handler::protocol::{HttpResponse, InvocationRequest, InvocationResponse};
+use functions_custom_handler_protocol::function_json::{Binding, Direction};
+use functions_custom_handler_protocol::host::{self, Bound};
+use functions_custom_handler_protocol::{HttpResponse, InvocationRequest, InvocationResponse};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -113,13 +114,13 @@ pub fn encode_wire(bytes: &[u8], encoding: MessageEncoding) -> String {
 /// The queue message texts an output value sends, each checked against the size Azure accepts.
 pub fn queue_wire_messages(
     value: &Value,
-    data_type: Option<functions_custom_handler::function_json::DataType>,
+    data_type: Option<functions_custom_handler_protocol::function_json::DataType>,
     encoding: MessageEncoding,
 ) -> Result<Vec<String>, String> {
     let Some(bound) = Bound::from_output(value, data_type) else {
         return Ok(Vec::new());
     };
-    bindings::queue_messages(bound)?
+    host::queue_messages(bound)?
         .iter()
         .map(|bytes| {
             let wire = encode_wire(bytes, encoding);
@@ -319,7 +320,7 @@ impl Invoker {
                     .map_err(|e| format!("binding `{}`: {e}", blob.name))?;
                 data.insert(
                     blob.name.to_string(),
-                    bindings::input_value(bytes.as_deref(), blob.data_type),
+                    host::input_value(bytes.as_deref(), blob.data_type),
                 );
             }
             if matches!(blob.direction, Direction::Out | Direction::InOut) {
@@ -398,7 +399,7 @@ impl Invoker {
             let Some(bound) = Bound::from_output(value, blob.data_type) else {
                 continue;
             };
-            let content = bindings::blob_content(bound);
+            let content = host::blob_content(bound);
             let parsed = storage::BlobPath::parse(&path)
                 .map_err(|e| format!("output `{}`: {e}", blob.name))?;
             let storage = self

@@ -23,7 +23,7 @@
 
 pub mod admin;
 pub mod aspnet;
-pub mod bindings;
+pub mod binding_data;
 pub mod blob_events;
 pub mod cli;
 pub mod config;
@@ -49,8 +49,8 @@ use crate::http::{FrontDoor, HttpRoute};
 use crate::invocation::{Connections, Invoker};
 use crate::queue::{QueueListener, QueueSettings};
 use crate::timer::TimerListener;
-use functions_custom_handler::function_json::Binding;
-use functions_custom_handler::host_json::FunctionTimeout;
+use functions_custom_handler_protocol::function_json::Binding;
+use functions_custom_handler_protocol::host_json::FunctionTimeout;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -262,7 +262,8 @@ impl Host {
         for watched in &app.blob_events {
             let (Some(function), Ok(storage)) = (
                 app.functions.iter().find(|f| f.name == watched.function),
-                connections.get(functions_custom_handler::function_json::DEFAULT_CONNECTION),
+                connections
+                    .get(functions_custom_handler_protocol::function_json::DEFAULT_CONNECTION),
             ) else {
                 continue; // config::load checked both
             };

@@ -10,11 +10,11 @@
 //! - A message that is not valid base64 under `messageEncoding: base64` moves to the poison
 //!   queue at once, as the Storage extension (5.x) does, since retrying cannot help.
 
-use crate::bindings::{BindingData, format_offset};
+use crate::binding_data::{BindingData, format_offset};
 use crate::config::FunctionSpec;
 use crate::invocation::Invoker;
-use functions_custom_handler::function_json::QueueTrigger;
-use functions_custom_handler::host_json::QueuesOptions;
+use functions_custom_handler_protocol::function_json::QueueTrigger;
+use functions_custom_handler_protocol::host_json::QueuesOptions;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,10 +68,12 @@ impl QueueSettings {
             visibility_timeout: options.visibility_timeout.as_duration(),
             max_dequeue_count: options.max_dequeue_count.max(1),
             encoding: match options.message_encoding {
-                functions_custom_handler::host_json::MessageEncoding::Base64 => {
+                functions_custom_handler_protocol::host_json::MessageEncoding::Base64 => {
                     MessageEncoding::Base64
                 }
-                functions_custom_handler::host_json::MessageEncoding::None => MessageEncoding::None,
+                functions_custom_handler_protocol::host_json::MessageEncoding::None => {
+                    MessageEncoding::None
+                }
             },
             drain_timeout,
             message_lease: MESSAGE_LEASE,
@@ -271,7 +273,9 @@ impl QueueListener {
     async fn poison(&self, message: &ReceivedMessage) {
         let poison = format!("{}-poison", self.trigger.queue_name);
         let connection = FunctionSpec::connection_of(
-            &functions_custom_handler::function_json::Binding::QueueTrigger(self.trigger.clone()),
+            &functions_custom_handler_protocol::function_json::Binding::QueueTrigger(
+                self.trigger.clone(),
+            ),
         )
         .unwrap_or_default()
         .to_string();
@@ -392,14 +396,14 @@ const MAX_OFFSET: &str = "9999-12-31T23:59:59.9999999+00:00";
 /// Metadata; null values are left out; ScriptInvocationContextExtensions.cs).
 pub(crate) fn queue_invocation(
     function_name: &str,
-    trigger: &functions_custom_handler::function_json::QueueTrigger,
+    trigger: &functions_custom_handler_protocol::function_json::QueueTrigger,
     message: &MessageFacts,
     bytes: &[u8],
 ) -> (Map<String, Value>, BindingData) {
     let mut data = Map::new();
     data.insert(
         trigger.name.to_string(),
-        crate::bindings::input_value(Some(bytes), trigger.data_type),
+        functions_custom_handler_protocol::host::input_value(Some(bytes), trigger.data_type),
     );
     let mut binding_data = BindingData::new(function_name);
     // The storage extension's binding data first (`QueueTriggerBinding.CreateBindingData`),

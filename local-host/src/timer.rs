@@ -4,7 +4,7 @@
 //! Like NCrontab (which the host uses), a day must match BOTH the day-of-month and the
 //! day-of-week fields; classic cron ORs them when both are restricted.
 
-use functions_custom_handler::host_json::TimeSpan;
+use functions_custom_handler_protocol::host_json::TimeSpan;
 use std::time::Duration;
 use time::{Date, OffsetDateTime, Time};
 
@@ -186,7 +186,7 @@ pub struct TimerListener {
     /// The function.
     pub function: std::sync::Arc<crate::config::FunctionSpec>,
     /// Its trigger.
-    pub trigger: functions_custom_handler::function_json::TimerTrigger,
+    pub trigger: functions_custom_handler_protocol::function_json::TimerTrigger,
     /// Runs the invocations.
     pub invoker: std::sync::Arc<crate::invocation::Invoker>,
 }
@@ -235,20 +235,20 @@ impl TimerListener {
     ) {
         let now = OffsetDateTime::now_utc();
         let last = last
-            .map(crate::bindings::format_offset)
+            .map(crate::binding_data::format_offset)
             .unwrap_or_else(|| NEVER.to_string());
         let next = schedule
             .next_after(this.max(now))
-            .map(crate::bindings::format_offset);
+            .map(crate::binding_data::format_offset);
         let value = timer_value(
             &last,
             next.as_deref(),
-            &crate::bindings::format_offset(now),
+            &crate::binding_data::format_offset(now),
             past_due,
         );
         let mut data = serde_json::Map::new();
         data.insert(self.trigger.name.to_string(), value);
-        let binding_data = crate::bindings::BindingData::new(&self.function.name);
+        let binding_data = crate::binding_data::BindingData::new(&self.function.name);
         let id = uuid::Uuid::new_v4().to_string();
         // Failures are logged by the invoker; a timer does not retry.
         let _ = self

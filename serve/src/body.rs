@@ -2,7 +2,7 @@
 //!
 //! actix-web's `to_bytes_limited` starts every body of unknown size (which a `Payload` always
 //! reports) at 32 KiB and doubles from there. A one-row request pays for an allocation it
-//! does not need; a 1 MB batch is copied six times into fresh pages. [`collect`] hands on a
+//! does not need; a 1 MB batch is copied six times into fresh pages. `collect` hands on a
 //! body that arrives in one piece as it came, with no copy, and puts a longer one into one
 //! buffer the size its `Content-Length` declares.
 

@@ -7,7 +7,7 @@
 //! exactly those answers into the JSON error shape as they are written.
 //!
 //! A fixed answer is recognised by its bytes, which actix-http always writes the same way (the
-//! tests pin them): a status line from [`FIXED`], then only `content-length: 0`, an optional
+//! tests pin them): a status line from `FIXED`, then only `content-length: 0`, an optional
 //! `connection`, and `date`, at the very end of a write (the dispatcher writes nothing after
 //! one). No answer of the app has that shape: [`mark_app_answer`] sees to it.
 

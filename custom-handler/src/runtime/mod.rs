@@ -500,7 +500,7 @@ impl Server {
     }
 
     /// Serves until stopped. SIGTERM or SIGINT refuses new connections, answers what arrives
-    /// on open ones within [`DRAIN_WINDOW`] (with `Connection: close`), lets in-flight
+    /// on open ones within a one-second window (with `Connection: close`), lets in-flight
     /// invocations finish within the shutdown timeout, then returns.
     pub async fn run(self) -> std::io::Result<()> {
         let handle = self.server.handle();

@@ -471,16 +471,15 @@ fn forwarded_request(
         .map(|(k, v)| (k, percent_decode(&v)))
         .collect();
     let info = req.connection_info();
-    Ok(HttpRequest {
-        url: format!("{}://{}{}", info.scheme(), info.host(), req.uri()),
-        method: req.method().as_str().to_string(),
-        query,
-        headers,
-        params,
-        identities: Value::Null,
-        // The invocation carries the exact bytes beside it (`forwarded_bodies`).
-        body: Default::default(),
-    })
+    let mut request = HttpRequest::new(
+        req.method().as_str(),
+        format!("{}://{}{}", info.scheme(), info.host(), req.uri()),
+    );
+    request.query = query;
+    request.headers = headers;
+    request.params = params;
+    // The invocation carries the exact bytes beside it (`forwarded_bodies`).
+    Ok(request)
 }
 
 /// Decodes `%XX` escapes in a path segment; invalid escapes are kept as written.

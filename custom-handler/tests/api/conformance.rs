@@ -6,8 +6,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use functions_custom_handler::HttpResponse;
-use functions_custom_handler::function_json::Binding;
-use functions_custom_handler::protocol::{InvocationRequest, InvocationResponse};
+use functions_custom_handler_protocol::function_json::Binding;
+use functions_custom_handler_protocol::{InvocationRequest, InvocationResponse};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -209,7 +209,11 @@ fn every_trigger_decodes_into_its_typed_event() {
                 );
             }
             Binding::EventGridTrigger(trigger) if given["event"].get("specversion").is_some() => {
-                let event = inv.trigger(&trigger.cloud_events()).unwrap();
+                let event = inv
+                    .trigger(&functions_custom_handler::bindings::CloudEventTrigger(
+                        trigger,
+                    ))
+                    .unwrap();
                 assert_eq!(event.id, given["event"]["id"].as_str().unwrap(), "{name}");
                 assert_eq!(event.event_type, given["event"]["type"].as_str().unwrap());
                 let created: BlobCreated = event.data_as().unwrap();
@@ -230,7 +234,13 @@ fn every_trigger_decodes_into_its_typed_event() {
                 );
             }
             Binding::EventHubTrigger(trigger) if given.get("events").is_some() => {
-                let batch = inv.trigger(&trigger.clone().many()).unwrap();
+                let batch = inv
+                    .trigger(
+                        &functions_custom_handler::bindings::EventHubBatchTrigger::new(
+                            trigger.clone(),
+                        ),
+                    )
+                    .unwrap();
                 let events = given["events"].as_array().unwrap();
                 assert_eq!(batch.events.len(), events.len(), "{name}");
                 // Without a dataType the host parses each body as JSON (Json.NET, which

@@ -4,7 +4,7 @@ use crate::helpers::{
     assert_json_error, corpus_given, corpus_request, http_envelope, spawn, spawn_app, toy_app,
 };
 use functions_custom_handler::HttpResponse;
-use functions_custom_handler::protocol::InvocationResponse;
+use functions_custom_handler_protocol::InvocationResponse;
 use serde_json::{Value, json};
 
 #[tokio::test]

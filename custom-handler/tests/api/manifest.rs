@@ -136,7 +136,7 @@ fn every_generated_function_json_validates_against_the_public_schema() {
             .collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
         // And the local host can read back what the handler wrote.
-        let parsed: functions_custom_handler::function_json::FunctionJson =
+        let parsed: functions_custom_handler_protocol::function_json::FunctionJson =
             serde_json::from_value(value).unwrap();
         assert!(!parsed.bindings.is_empty());
     }

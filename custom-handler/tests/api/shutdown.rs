@@ -1,7 +1,7 @@
 //! Graceful shutdown: stop accepting, finish what is in flight, then return.
 
 use crate::helpers::{http_envelope, spawn_app};
-use functions_custom_handler::protocol::InvocationResponse;
+use functions_custom_handler_protocol::InvocationResponse;
 use std::time::Duration;
 
 #[tokio::test]

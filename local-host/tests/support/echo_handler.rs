@@ -9,7 +9,7 @@
 //! receives `graceful` when the server stopped on SIGTERM (a SIGKILL leaves no such file).
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use functions_custom_handler::protocol::InvocationRequest;
+use functions_custom_handler_protocol::InvocationRequest;
 use serde_json::{Value, json};
 use std::time::Duration;
 

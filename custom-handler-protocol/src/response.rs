@@ -53,7 +53,7 @@ impl InvocationResponse {
     /// (`GetBindingValue` in `src/WebJobs.Script/Workers/Http/HttpScriptInvocationResultExtensions.cs`,
     /// then `BindAsyncCollectorAsync<byte[]>` / `ConvertValueToStream` in
     /// `src/WebJobs.Script/Binding/FunctionBinding.cs`, azure-functions-host v4.1037.0). The
-    /// binding must not be declared `binary`; [`crate::Function::validate`] refuses that.
+    /// binding must not be declared `binary`; `Function::validate` in the runtime refuses that.
     pub fn output_bytes(self, name: impl Into<String>, bytes: impl AsRef<[u8]>) -> Self {
         let encoded = STANDARD.encode(bytes.as_ref());
         self.output(name, Value::String(encoded))

@@ -1,7 +1,7 @@
 //! The invocation request body and typed, tolerant accessors for its bindings and metadata.
 
 use super::{DecodeError, HttpRequest, as_object, get_ci, scalar_text, type_name};
-use crate::bindings::DataType;
+use crate::function_json::DataType;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
@@ -22,7 +22,7 @@ pub struct InvocationRequest {
     pub metadata: Map<String, Value>,
     /// The exact bodies of HTTP triggers the host forwarded as they came
     /// (`enableForwardingHttpRequest`), by trigger name: what
-    /// [`HttpRequest::body_bytes`] then answers. Never serialized; empty for the JSON protocol.
+    /// the trigger's body then is. Never serialized; empty for the JSON protocol.
     #[serde(skip)]
     pub forwarded_bodies: std::collections::BTreeMap<String, bytes::Bytes>,
 }
@@ -94,7 +94,7 @@ impl InvocationRequest {
         match (raw, text) {
             (Some(raw), _) => request.body = raw,
             (None, Some((key, text))) => {
-                if super::http::is_binary_content_type(request.content_type()) {
+                if crate::http::is_binary_content_type(request.content_type()) {
                     match request.decode_body(text.clone()) {
                         Ok(body) => request.body = body,
                         Err(e) => {

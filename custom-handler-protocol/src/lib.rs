@@ -1,4 +1,19 @@
-//! The JSON invocation protocol between the Functions host and a custom handler.
+//! The protocol between the Azure Functions host and a custom handler, and the files both
+//! read: what [`functions-custom-handler`](https://docs.rs/functions-custom-handler) serves
+//! and a local host speaks.
+//!
+//! - [`function_json`]: the `function.json` model, one typed value per binding;
+//! - [`host_json`]: the parts of `host.json` a handler and a host act on;
+//! - [`route`]: HTTP trigger route templates, matched as the host matches them;
+//! - the invocation: [`InvocationRequest`] in, [`InvocationResponse`] out.
+//!
+//! ```
+//! use functions_custom_handler_protocol::InvocationRequest;
+//! let request = InvocationRequest::from_slice(br#"{"Data": {"job": "\"hi\""}, "Metadata": {}}"#).unwrap();
+//! assert_eq!(request.input_text("job", None).unwrap().as_deref(), Some("hi"));
+//! ```
+//!
+//! # The JSON invocation protocol
 //!
 //! The host POSTs `{"Data": {...}, "Metadata": {...}}` to `/{FunctionName}` and reads back
 //! `{"Outputs": {...}, "Logs": [...], "ReturnValue": ...}`. The shapes follow the host's source
@@ -17,10 +32,16 @@
 //! The HTTP trigger value is read tolerantly (keys in any case, `Query` as an object or a
 //! string holding one); a value of the wrong JSON type is an error naming the binding.
 
+#![warn(missing_docs)]
+
 mod envelope;
-pub(crate) mod http;
+pub mod function_json;
+pub mod host;
+pub mod host_json;
+mod http;
 mod request;
 mod response;
+pub mod route;
 
 pub use http::{HttpRequest, HttpResponse, is_binary_content_type};
 pub use request::{
@@ -65,7 +86,7 @@ impl DecodeError {
 ///
 /// The host serializes string values a second time (`hello` arrives as `"hello"` with the quotes),
 /// but not every host build does; text that is not a JSON string literal is returned unchanged.
-pub(crate) fn unquote_once(text: &str) -> Cow<'_, str> {
+pub fn unquote_once(text: &str) -> Cow<'_, str> {
     let trimmed = text.trim();
     if trimmed.len() >= 2
         && trimmed.starts_with('"')
@@ -79,7 +100,7 @@ pub(crate) fn unquote_once(text: &str) -> Cow<'_, str> {
 
 /// A Metadata scalar as text: strings unquoted once (the host serialises Metadata values once
 /// more), numbers and booleans printed; anything else is `None`.
-pub(crate) fn scalar_text(value: &Value) -> Option<String> {
+pub fn scalar_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(unquote_once(s).into_owned()),
         Value::Number(n) => Some(n.to_string()),
@@ -90,7 +111,7 @@ pub(crate) fn scalar_text(value: &Value) -> Option<String> {
 
 /// A scalar as the HTTP trigger carries it: the host sends its strings plain
 /// (`GetRequestAsJObject`), so they are taken as they are, quotes included (`If-None-Match: "v1"`).
-pub(crate) fn plain_text(value: &Value) -> Option<String> {
+pub fn plain_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -100,7 +121,7 @@ pub(crate) fn plain_text(value: &Value) -> Option<String> {
 }
 
 /// Looks `key` up exactly, then ignoring ASCII case (hosts and docs disagree on key case).
-pub(crate) fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+pub fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     map.get(key).or_else(|| {
         map.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
@@ -109,7 +130,7 @@ pub(crate) fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a V
 }
 
 /// An object value, or a string holding a JSON object (the double-encoded form).
-pub(crate) fn as_object(value: &Value) -> Option<Cow<'_, Map<String, Value>>> {
+pub fn as_object(value: &Value) -> Option<Cow<'_, Map<String, Value>>> {
     match value {
         Value::Object(map) => Some(Cow::Borrowed(map)),
         Value::String(s) => match serde_json::from_str::<Value>(&unquote_once(s)) {
@@ -121,7 +142,7 @@ pub(crate) fn as_object(value: &Value) -> Option<Cow<'_, Map<String, Value>>> {
 }
 
 /// The JSON type of `value` in words, for error sentences.
-pub(crate) fn type_name(value: &Value) -> &'static str {
+pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

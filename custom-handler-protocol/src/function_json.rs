@@ -132,7 +132,7 @@ macro_rules! connection_builder {
 /// An `httpTrigger` binding.
 ///
 /// ```
-/// use functions_custom_handler::bindings::{AuthLevel, HttpMethod, HttpTrigger};
+/// use functions_custom_handler_protocol::function_json::{AuthLevel, HttpMethod, HttpTrigger};
 /// const REQ: HttpTrigger = HttpTrigger::new("req", "items/{id}")
 ///     .methods(&[HttpMethod::Get, HttpMethod::Put])
 ///     .auth(AuthLevel::Anonymous);
@@ -196,7 +196,7 @@ impl HttpTrigger {
 /// An `http` output binding: the response to the HTTP caller.
 ///
 /// ```
-/// use functions_custom_handler::bindings::HttpOutput;
+/// use functions_custom_handler_protocol::function_json::HttpOutput;
 /// const RES: HttpOutput = HttpOutput::new("res");
 /// assert_eq!(RES.name, "res");
 /// ```
@@ -218,7 +218,7 @@ impl HttpOutput {
 /// A `queueTrigger` binding: one Azure Storage queue message per invocation.
 ///
 /// ```
-/// use functions_custom_handler::bindings::QueueTrigger;
+/// use functions_custom_handler_protocol::function_json::QueueTrigger;
 /// const ORDER: QueueTrigger = QueueTrigger::new("order", "orders").connection("OrdersStorage");
 /// assert_eq!(ORDER.queue_name, "orders");
 /// ```
@@ -257,7 +257,7 @@ impl QueueTrigger {
 /// A `queue` output binding.
 ///
 /// ```
-/// use functions_custom_handler::bindings::QueueOutput;
+/// use functions_custom_handler_protocol::function_json::QueueOutput;
 /// const NEXT: QueueOutput = QueueOutput::new("next", "shipments");
 /// assert_eq!(NEXT.name, "next");
 /// ```
@@ -337,7 +337,7 @@ impl FromStr for BlobSource {
 /// A `blobTrigger` binding: one invocation per new or updated blob under `path`.
 ///
 /// ```
-/// use functions_custom_handler::bindings::{BlobSource, BlobTrigger};
+/// use functions_custom_handler_protocol::function_json::{BlobSource, BlobTrigger};
 /// const UPLOAD: BlobTrigger = BlobTrigger::new("upload", "uploads/{name}").source(BlobSource::EventGrid);
 /// assert_eq!(UPLOAD.path, "uploads/{name}");
 /// ```
@@ -379,7 +379,7 @@ impl BlobTrigger {
 /// A `timerTrigger` binding.
 ///
 /// ```
-/// use functions_custom_handler::bindings::TimerTrigger;
+/// use functions_custom_handler_protocol::function_json::TimerTrigger;
 /// const NIGHTLY: TimerTrigger = TimerTrigger::new("timer", "0 30 2 * * *").run_on_startup(true);
 /// assert_eq!(NIGHTLY.run_on_startup, Some(true));
 /// ```
@@ -423,7 +423,7 @@ impl TimerTrigger {
 /// An `eventGridTrigger` binding: one Event Grid event per invocation, as a JSON object.
 ///
 /// ```
-/// use functions_custom_handler::bindings::EventGridTrigger;
+/// use functions_custom_handler_protocol::function_json::EventGridTrigger;
 /// const EVENT: EventGridTrigger = EventGridTrigger::new("event");
 /// assert_eq!(EVENT.name, "event");
 /// ```
@@ -475,7 +475,7 @@ impl FromStr for Cardinality {
 /// An `eventHubTrigger` binding.
 ///
 /// ```
-/// use functions_custom_handler::bindings::EventHubTrigger;
+/// use functions_custom_handler_protocol::function_json::EventHubTrigger;
 /// const READINGS: EventHubTrigger = EventHubTrigger::new("reading", "telemetry")
 ///     .consumer_group("scoring")
 ///     .connection("TelemetryHub");
@@ -528,7 +528,7 @@ impl EventHubTrigger {
 /// A `serviceBusTrigger` binding, on a queue or a topic's subscription.
 ///
 /// ```
-/// use functions_custom_handler::bindings::ServiceBusTrigger;
+/// use functions_custom_handler_protocol::function_json::ServiceBusTrigger;
 /// const INVOICE: ServiceBusTrigger = ServiceBusTrigger::queue("invoice", "invoices").connection("Billing");
 /// const AUDIT: ServiceBusTrigger = ServiceBusTrigger::topic("entry", "ledger", "audit");
 /// assert_eq!(AUDIT.subscription_name.as_deref(), Some("audit"));
@@ -631,6 +631,29 @@ pub enum Binding {
     EventHubTrigger(EventHubTrigger),
     /// `serviceBusTrigger`, direction in.
     ServiceBusTrigger(ServiceBusTrigger),
+}
+
+macro_rules! into_binding {
+    ($($type:ty => $variant:ident),+ $(,)?) => {
+        $(impl From<$type> for Binding {
+            fn from(binding: $type) -> Self {
+                Binding::$variant(binding)
+            }
+        })+
+    };
+}
+
+into_binding! {
+    HttpTrigger => HttpTrigger,
+    HttpOutput => Http,
+    QueueTrigger => QueueTrigger,
+    QueueOutput => Queue,
+    BlobBinding => Blob,
+    BlobTrigger => BlobTrigger,
+    TimerTrigger => TimerTrigger,
+    EventGridTrigger => EventGridTrigger,
+    EventHubTrigger => EventHubTrigger,
+    ServiceBusTrigger => ServiceBusTrigger,
 }
 
 /// The binding types this runtime reads and writes.
