@@ -44,6 +44,7 @@ pub mod events;
 mod function;
 mod outputs;
 mod runtime;
+pub mod testing;
 
 // The protocol crate under the names the modules here use.
 use functions_custom_handler_protocol::{self as protocol, function_json, host_json, route};

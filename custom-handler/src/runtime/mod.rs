@@ -1,6 +1,6 @@
 //! The server the Functions host talks to, and the entry point a handler binary calls.
 
-mod routes;
+pub(crate) mod routes;
 
 use crate::function::Function;
 use crate::function_json::Binding;
@@ -332,7 +332,7 @@ impl FunctionApp {
         self.bind(listener)
     }
 
-    fn state(&self) -> State {
+    pub(crate) fn state(&self) -> State {
         let mut functions = Vec::new();
         let mut forward_routes = Vec::new();
         let forwarding = self.forwarding.unwrap_or(false);

@@ -94,7 +94,13 @@ impl State {
             .unwrap_or(Value::Null)
     }
 
-    fn function(&self, name: &str) -> Option<&Arc<Registered>> {
+    /// The forwarded route of the function `name`, when forwarding is on and it has one.
+    pub(crate) fn forward_route(&self, name: &str) -> Option<&ForwardRoute> {
+        self.forward_prefix.as_ref()?;
+        self.forward_routes.iter().find(|r| r.function.name == name)
+    }
+
+    pub(crate) fn function(&self, name: &str) -> Option<&Arc<Registered>> {
         // The host sends the folder name; Azure treats function names case-insensitively.
         self.functions.iter().find(|f| f.name == name).or_else(|| {
             self.functions
@@ -388,22 +394,35 @@ async fn forward(
         serde_json::to_value(&request).unwrap_or_default(),
     );
     let id = invocation_id(&req);
+    let request = InvocationRequest {
+        data,
+        metadata,
+        forwarded_bodies,
+    };
+    let (response, _) = dispatch_forwarded(&state, route, &id, request).await;
+    to_actix(response)
+}
+
+/// Runs a forwarded function and decides what its caller gets; the invocation's lines go to
+/// the console (and are returned).
+pub(crate) async fn dispatch_forwarded(
+    state: &State,
+    route: &ForwardRoute,
+    id: &str,
+    request: InvocationRequest,
+) -> (HttpResponse, Vec<String>) {
     let invocation = Invocation::new(
         &route.function.name,
-        &id,
+        id,
         Arc::clone(&route.function.bindings),
-        InvocationRequest {
-            data,
-            metadata,
-            forwarded_bodies,
-        },
+        request,
     );
     let logger = invocation.logger();
     let response = match run(route.function.handler.as_ref(), invocation).await {
         Ok(mut outputs) => match outputs.take_http(&route.output) {
-            Some(http) => to_actix(http),
+            Some(http) => http,
             None => fault(
-                &state,
+                state,
                 &logger,
                 format!("the function set no http output `{}`", route.output),
             ),
@@ -411,26 +430,27 @@ async fn forward(
         Err(Failure::Error(e)) => match caller_error(&e) {
             Some(error) => {
                 logger.log(log::Level::Warn, &e);
-                to_actix((state.error_body)(&error))
+                (state.error_body)(&error)
             }
-            None => fault(&state, &logger, e.to_string()),
+            None => fault(state, &logger, e.to_string()),
         },
         Err(Failure::Panic(message)) => {
-            fault(&state, &logger, format!("the handler panicked: {message}"))
+            fault(state, &logger, format!("the handler panicked: {message}"))
         }
     };
+    let lines = logger.lines_so_far();
     logger.write_to_console();
-    response
+    (response, lines)
 }
 
 /// A forwarded function's fault: the reason in its log, an opaque 500 for the caller.
-fn fault(state: &State, logger: &InvocationLogger, reason: String) -> ActixResponse {
+fn fault(state: &State, logger: &InvocationLogger, reason: String) -> HttpResponse {
     logger.log(log::Level::Error, reason);
-    state.error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "the function failed",
-    )
+    (state.error_body)(&HttpError {
+        status: 500,
+        code: "internal_error",
+        message: "the function failed".to_string(),
+    })
 }
 
 fn strip_prefix_ci<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {

@@ -7,3 +7,4 @@ mod helpers;
 mod invoke;
 mod manifest;
 mod shutdown;
+mod test_client;

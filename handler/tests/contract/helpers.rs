@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 
 use functions_custom_handler::FunctionApp;
+use functions_custom_handler::testing::{Event, TestClient};
 use handler::State;
 use house_price::Model;
 use house_price::api::{self, Limits};
@@ -29,12 +30,16 @@ pub const CSV_HEADER: &str = "CHAS,RM,TAX,PTRATIO,B,LSTAT\n";
 /// The first data row as a CSV line.
 pub const CSV_FIRST_ROW: &str = "0,6.575,296,15.3,396.9,4.98\n";
 
-/// A running handler and a client for it; the server stops when this is dropped.
+/// The app in the runtime's test client, for invocations, and served on loopback, for what
+/// only a server shows (raw bodies, forwarding, readiness); the server stops when this is
+/// dropped.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
     /// A keep-alive client, like the host's.
     pub client: reqwest::Client,
+    /// The same app, in process.
+    pub functions: TestClient,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -66,8 +71,10 @@ pub fn model() -> Model {
     Model::embedded().unwrap()
 }
 
-/// Serves `app` on a random loopback port with the runtime's `bind`, as `main` does.
+/// Serves `app` on a random loopback port with the runtime's `bind`, as `main` does, and
+/// holds it in a test client.
 pub async fn spawn(app: FunctionApp) -> TestApp {
+    let functions = TestClient::new(app.clone()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server = app.workers(2).bind(listener).unwrap();
     let address = format!("http://127.0.0.1:{}", server.port());
@@ -79,6 +86,7 @@ pub async fn spawn(app: FunctionApp) -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
+        functions,
         handle,
     }
 }
@@ -213,14 +221,16 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Invokes `function` with `envelope` and reads the host-facing answer.
-    pub async fn invoke(&self, function: &str, envelope: impl Into<reqwest::Body>) -> Invoked {
-        let response = self.post(function, envelope).await;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("the handler answered non-JSON ({e}): {text}"));
-        Invoked { status, body }
+    /// Invokes `function` with `envelope` through the runtime's test client and reads the
+    /// host-facing answer.
+    pub async fn invoke(&self, function: &str, envelope: impl AsRef<[u8]>) -> Invoked {
+        let event = Event::from_slice(envelope.as_ref()).unwrap();
+        let invoked = self.functions.invoke(function, event).await;
+        let (status, body) = invoked.host_answer();
+        Invoked {
+            status,
+            body: body.clone(),
+        }
     }
 
     /// Invokes `function` with a parsed envelope.

@@ -1,0 +1,319 @@
+//! An in-process test client: build an invocation from an example event file or a typed
+//! value, run a function through the same code the server runs, and read its outputs typed,
+//! as the host would apply them. `chalice.test.Client` and `lambda_http`'s request helpers are
+//! the models.
+//!
+//! ```
+//! use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+//! use functions_custom_handler::testing::{Event, TestClient};
+//! use functions_custom_handler::{Function, FunctionApp, Invocation, InvocationError, Outputs, service_fn};
+//!
+//! const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+//! const RECEIPT: BlobOutput = BlobOutput::new("receipt", "receipts/{id}.txt");
+//!
+//! async fn receipt(mut inv: Invocation) -> Result<Outputs, InvocationError> {
+//!     let order = inv.trigger(&ORDER)?;
+//!     Ok(Outputs::new().set(&RECEIPT, format!("received {}", order.text()?)))
+//! }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let app = FunctionApp::new().function(
+//!     Function::new("receipt").trigger(ORDER).output(RECEIPT).handler(service_fn(receipt)),
+//! );
+//! let client = TestClient::new(app).unwrap();
+//! let invoked = client.invoke("receipt", Event::queue(&ORDER, "order 7")).await;
+//! assert_eq!(invoked.failure(), None);
+//! assert_eq!(invoked.blob(&RECEIPT).unwrap(), "received order 7");
+//!
+//! // A failed invocation: the host would retry the message, then keep it in poison.
+//! let failed = client.invoke("receipt", Event::default()).await;
+//! assert!(failed.failure().unwrap().contains("no queue message named `order`"));
+//! # });
+//! ```
+
+use crate::bindings::{
+    BlobInput, Declaration, EventGridTrigger, HttpOutput, HttpTrigger, QueueOutput, QueueTrigger,
+    TimerTrigger,
+};
+use crate::events::{EventGridEvent, TimerInfo};
+use crate::function_json::Binding;
+use crate::protocol::host::{self, Bound};
+use crate::protocol::{HttpRequest, HttpResponse, InvocationRequest, InvocationResponse};
+use crate::runtime::routes::{Answer, State, dispatch, dispatch_forwarded};
+use crate::{FunctionApp, StartError};
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+use std::path::Path;
+
+/// Runs an app's functions in process: no server, no port, the runtime's own dispatch.
+pub struct TestClient {
+    state: State,
+}
+
+impl std::fmt::Debug for TestClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestClient").finish_non_exhaustive()
+    }
+}
+
+impl TestClient {
+    /// A client for `app`; the app is validated as [`FunctionApp::bind`] validates it.
+    pub fn new(app: FunctionApp) -> Result<Self, StartError> {
+        app.validate()?;
+        Ok(Self { state: app.state() })
+    }
+
+    /// Invokes `function` with `event`, as the host posts an invocation to `/{function}`.
+    ///
+    /// An unknown function is a failed invocation naming it.
+    pub async fn invoke(&self, function: &str, event: Event) -> Invoked {
+        let Some(registered) = self.state.function(function).cloned() else {
+            return Invoked::failed(format!(
+                "no function named `{function}` is declared in this app"
+            ));
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        // A function the host forwards gets its request as it came, and answers bytes.
+        if let Some(route) = self.state.forward_route(&registered.name) {
+            let request = InvocationRequest {
+                data: event.data,
+                metadata: event.metadata,
+                forwarded_bodies: event.bodies,
+            };
+            let (response, logs) = dispatch_forwarded(&self.state, route, &id, request).await;
+            return Invoked {
+                response: InvocationResponse {
+                    logs,
+                    ..InvocationResponse::default()
+                },
+                failure: None,
+                declared: registered.bindings.to_vec(),
+                forwarded: Some(response),
+                answer: Value::Null,
+            };
+        }
+        let request = InvocationRequest {
+            data: event.data,
+            metadata: event.metadata,
+            forwarded_bodies: Default::default(),
+        };
+        match dispatch(&self.state, &registered, &id, request).await {
+            Answer::Completed(response) => Invoked {
+                answer: serde_json::to_value(&response).unwrap_or_default(),
+                response,
+                failure: None,
+                declared: registered.bindings.to_vec(),
+                forwarded: None,
+            },
+            Answer::Failed { code, reason } => {
+                let error = crate::HttpError {
+                    status: 500,
+                    code,
+                    message: reason.clone(),
+                };
+                let rendered = (self.state.error_body)(&error);
+                let body = rendered.body.unwrap_or_default();
+                Invoked {
+                    answer: serde_json::from_slice(&body)
+                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into())),
+                    ..Invoked::failed(reason)
+                }
+            }
+        }
+    }
+}
+
+/// An invocation to send: `Data` and `Metadata` as the host builds them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Event {
+    data: Map<String, Value>,
+    metadata: Map<String, Value>,
+    /// Exact HTTP bodies by trigger name, for a function the host forwards.
+    bodies: std::collections::BTreeMap<String, Bytes>,
+}
+
+impl Event {
+    /// An invocation body read from a file: `{"Data": {...}, "Metadata": {...}}`, as the host
+    /// posts it (keys starting with `_`, such as a fixture's notes, are ignored).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, String> {
+        let path = path.as_ref();
+        let text =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// An invocation body as the host posts it (`{"Data": {...}, "Metadata": {...}}`).
+    pub fn from_slice(body: &[u8]) -> Result<Self, String> {
+        let request = InvocationRequest::from_slice(body).map_err(|e| e.to_string())?;
+        Ok(Self {
+            data: request.data,
+            metadata: request.metadata,
+            bodies: Default::default(),
+        })
+    }
+
+    /// An HTTP request on `trigger`, with route values in `request.params`.
+    pub fn http(trigger: &HttpTrigger, request: HttpRequest) -> Self {
+        let mut event = Self::default();
+        for (key, value) in &request.params {
+            event
+                .metadata
+                .insert(key.clone(), host::host_encode(&json!(value)));
+        }
+        let value = serde_json::to_value(&request).unwrap_or_default();
+        event.data.insert(trigger.name.to_string(), value);
+        event.bodies.insert(trigger.name.to_string(), request.body);
+        event
+    }
+
+    /// A queue message on `trigger`, delivered for the first time; a JSON message's top-level
+    /// properties become metadata (`{jobId}` in a path), as on the host.
+    pub fn queue(trigger: &QueueTrigger, message: impl Into<Bytes>) -> Self {
+        let message = message.into();
+        let mut event = Self::default();
+        event.data.insert(
+            trigger.name.to_string(),
+            host::input_value(Some(&message), trigger.data_type),
+        );
+        if let Ok(Value::Object(properties)) = serde_json::from_slice::<Value>(&message) {
+            for (key, value) in properties {
+                if !value.is_array() && !value.is_null() {
+                    let text = match &value {
+                        Value::Object(_) => value,
+                        other => Value::String(host::dotnet_string(other)),
+                    };
+                    event.metadata.insert(key, host::host_encode(&text));
+                }
+            }
+        }
+        event.metadata.insert("DequeueCount".into(), json!("1"));
+        event.metadata.insert(
+            "Id".into(),
+            host::host_encode(&json!(uuid::Uuid::new_v4().to_string())),
+        );
+        event
+    }
+
+    /// A timer tick on `trigger`.
+    pub fn timer(trigger: &TimerTrigger, info: TimerInfo) -> Self {
+        let mut event = Self::default();
+        event.data.insert(
+            trigger.name.to_string(),
+            serde_json::to_value(info).unwrap_or_default(),
+        );
+        event
+    }
+
+    /// An Event Grid event on `trigger`, as an object with its `data` in metadata.
+    pub fn event_grid(trigger: &EventGridTrigger, event: EventGridEvent) -> Self {
+        let value = serde_json::to_value(event).unwrap_or_default();
+        let mut built = Self::default();
+        built.metadata.insert("data".into(), value["data"].clone());
+        built.data.insert(trigger.name.to_string(), value);
+        built
+    }
+
+    /// The same invocation with the blob input `input` holding `content`, or missing.
+    pub fn with_blob(mut self, input: &BlobInput, content: Option<impl AsRef<[u8]>>) -> Self {
+        let Binding::Blob(blob) = input.binding() else {
+            return self;
+        };
+        let content = content.as_ref().map(AsRef::as_ref);
+        self.data.insert(
+            blob.name.to_string(),
+            host::input_value(content, blob.data_type),
+        );
+        self
+    }
+
+    /// The same invocation with the metadata `key` set to `value`, encoded as the host does.
+    pub fn with_metadata(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.metadata
+            .insert(key.to_owned(), host::host_encode(&value.into()));
+        self
+    }
+}
+
+/// What an invocation did, read as the host applies it.
+#[derive(Debug, Clone)]
+pub struct Invoked {
+    response: InvocationResponse,
+    failure: Option<String>,
+    declared: Vec<Binding>,
+    /// A forwarded function's response, sent to the caller as it is.
+    forwarded: Option<HttpResponse>,
+    /// The JSON body the runtime answers the host.
+    answer: Value,
+}
+
+impl Invoked {
+    fn failed(reason: String) -> Self {
+        Self {
+            response: InvocationResponse::default(),
+            failure: Some(reason),
+            declared: Vec::new(),
+            forwarded: None,
+            answer: Value::Null,
+        }
+    }
+
+    /// The status and JSON body the runtime answers the host, for tests of the protocol
+    /// itself: 200 with `{"Outputs", "Logs", "ReturnValue"}`, or 500 with the app's error body
+    /// (`Null` for a forwarded function, whose caller gets [`Invoked::http`]).
+    pub fn host_answer(&self) -> (u16, &Value) {
+        let status = if self.failure.is_some() { 500 } else { 200 };
+        (status, &self.answer)
+    }
+
+    /// Why the invocation failed, when it did: the host then retries a message or answers an
+    /// HTTP caller 500, and applies no output.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    /// Whether the invocation completed.
+    pub fn succeeded(&self) -> bool {
+        self.failure.is_none()
+    }
+
+    /// The lines logged for the invocation: those the host logs from `Logs`, or, for a
+    /// forwarded function, those written to the console (empty when it failed: those went to
+    /// the console too).
+    pub fn logs(&self) -> &[String] {
+        &self.response.logs
+    }
+
+    /// The HTTP response the host sends for `output`, if the function set it: a forwarded
+    /// function's as it built it, otherwise as the host reads the `http` output.
+    pub fn http(&self, output: &HttpOutput) -> Option<HttpResponse> {
+        if let Some(response) = &self.forwarded {
+            return Some(response.clone());
+        }
+        self.response.http_output(&output.name)?.ok()
+    }
+
+    /// The bytes the host writes to the blob output `output`, if the function set it.
+    pub fn blob(&self, output: &crate::bindings::BlobOutput) -> Option<Bytes> {
+        let bound = self.bound(output.name())?;
+        Some(host::blob_content(bound).into())
+    }
+
+    /// The messages the host enqueues for `output`, in order.
+    pub fn messages(&self, output: &QueueOutput) -> Vec<Bytes> {
+        self.bound(&output.name)
+            .and_then(|bound| host::queue_messages(bound).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(Bytes::from)
+            .collect()
+    }
+
+    fn bound(&self, name: &str) -> Option<Bound> {
+        let data_type = self
+            .declared
+            .iter()
+            .find(|b| b.name() == name)
+            .and_then(Binding::data_type);
+        Bound::from_output(self.response.output_value(name)?, data_type)
+    }
+}
