@@ -56,3 +56,8 @@ pub use function::{
 pub use functions_custom_handler_protocol::{DecodeError, HttpRequest, HttpResponse};
 pub use outputs::{Json, Outputs, Payload};
 pub use runtime::{DEFAULT_BODY_LIMIT, FunctionApp, HttpError, Server, StartError};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -173,7 +173,8 @@ pub fn blob_created(storage: &Storage, container: &str, blob: &BlobInfo) -> Valu
         "data": {
             "api": "PutBlob",
             "eTag": blob.etag,
-            "contentType": "application/octet-stream",
+            // The blob's own type, as Azure Storage sends it.
+            "contentType": blob.content_type.as_deref().unwrap_or("application/octet-stream"),
             "contentLength": blob.size,
             "blobType": "BlockBlob",
             "url": url,

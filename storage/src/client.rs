@@ -49,6 +49,8 @@ pub struct BlobInfo {
     pub etag: String,
     /// Its length in bytes.
     pub size: u64,
+    /// Its `Content-Type`, as written.
+    pub content_type: Option<String>,
 }
 
 /// How much of a blob [`Storage::open_blob`] fetches per request.
@@ -670,6 +672,7 @@ impl Storage {
                 last_modified: required(properties.last_modified, "Last-Modified", &operation)?,
                 etag: required(properties.etag, "Etag", &operation)?.to_string(),
                 size: properties.content_length.unwrap_or(0),
+                content_type: properties.content_type,
             });
         }
         Ok(blobs)
