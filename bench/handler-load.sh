@@ -24,7 +24,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 command -v curl >/dev/null 2>&1 || { echo "curl is missing: install it (apt-get install curl)" >&2; exit 1; }
 
-cargo build --release -p handler --quiet
+cargo build --release -p house-price-functions --quiet
 
 # A free loopback port: nothing answers on it.
 port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

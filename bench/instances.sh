@@ -25,7 +25,7 @@ say() { echo "instances.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 say "building release binaries (handler, local-host, the load example)"
-cargo build --release --quiet -p handler -p local-host
+cargo build --release --quiet -p house-price-functions -p local-host
 cargo build --release --quiet -p e2e --example serverless_load
 LOAD=target/release/examples/serverless_load
 HOST_BIN=target/release/local-host

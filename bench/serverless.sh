@@ -48,7 +48,7 @@ fi
 command -v curl >/dev/null 2>&1 || die "curl is missing: install it (apt-get install curl)"
 
 say "building release binaries (handler, local-host, the load example)"
-cargo build --release --quiet -p handler -p local-host
+cargo build --release --quiet -p house-price-functions -p local-host
 cargo build --release --quiet -p e2e --example serverless_load
 LOAD=target/release/examples/serverless_load
 HOST_BIN=target/release/local-host

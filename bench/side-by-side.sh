@@ -36,9 +36,9 @@ if [ ! -f "$WORK/model.joblib" ]; then
 fi
 
 cargo build --release --locked -q -p webapp --bin webapp --example bare_predict
-cargo build --release --locked -q -p handler
+cargo build --release --locked -q -p house-price-functions
 # The binaries that ship (static musl, jemalloc), measured beside the glibc builds.
-cargo build --release --locked -q -p webapp -p handler --bins --target x86_64-unknown-linux-musl
+cargo build --release --locked -q -p webapp -p house-price-functions --bins --target x86_64-unknown-linux-musl
 musl=target/x86_64-unknown-linux-musl/release
 exec python3 bench/side-by-side.py --peer "$PWD/$WORK" \
   --webapp target/release/webapp --bare target/release/examples/bare_predict \

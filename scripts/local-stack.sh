@@ -28,10 +28,10 @@ export AZURITE_TABLE_PORT=${AZURITE_TABLE_PORT:-10002}
 echo "==> Building the handler, the local host and the web app ($profile)"
 # The workspace's binaries, built as xtask::build_binaries builds them. Debug: with the
 # features `cargo test --workspace` resolves, so after the tests (or before them) nothing is
-# compiled twice; `cargo build -p handler` would resolve other features and rebuild most
+# compiled twice; `cargo build -p house-price-functions` would resolve other features and rebuild most
 # dependencies. Release: just the four packages.
 if [ "$profile" = release ]; then
-  cargo build --quiet --release -p handler -p local-host -p webapp -p xtask
+  cargo build --quiet --release -p house-price-functions -p local-host -p webapp -p xtask
 else
   cargo build --quiet --workspace --bins --examples
 fi

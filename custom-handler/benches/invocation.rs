@@ -1,7 +1,7 @@
 //! Reading an invocation whose HTTP body is a 10,000-row pandas batch: a megabyte of JSON
 //! inside a JSON string, with two escaped quotes per cell (issue 12's handler figure).
 //!
-//!     cargo bench -p custom-handler --bench invocation
+//!     cargo bench -p functions-custom-handler --bench invocation
 
 use std::hint::black_box;
 

@@ -101,7 +101,7 @@ fn the_local_stack_starts_everything_and_ctrl_c_stops_everything() {
 
 #[test]
 fn the_local_stack_builds_as_the_tests_build() {
-    // Built another way (`-p handler`), cargo would resolve other features and compile most
+    // Built another way (`-p house-price-functions`), cargo would resolve other features and compile most
     // of the dependencies again, each time the script runs after the tests.
     let script = std::fs::read_to_string(repo().join("scripts/local-stack.sh")).unwrap();
     let builds: Vec<String> = script

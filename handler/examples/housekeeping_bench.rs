@@ -2,12 +2,12 @@
 //! `AZURITE_CONNECTION_STRING`. Run on its own Azurite, since it empties `uploads`:
 //!
 //! ```sh
-//! scripts/azurite.sh run -- cargo run --release -p handler --example housekeeping_bench [N]
+//! scripts/azurite.sh run -- cargo run --release -p house-price-functions --example housekeeping_bench [N]
 //! ```
 
 use std::time::{Duration, Instant};
 
-use handler::functions::housekeeping::{self, UPLOADS};
+use house_price_functions::functions::housekeeping::{self, UPLOADS};
 use storage::{Storage, StorageSettings};
 use tokio::task::JoinSet;
 

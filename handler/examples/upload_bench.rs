@@ -2,12 +2,12 @@
 //! storage in `AZURITE_CONNECTION_STRING`; the file is written first, in 8 MiB blocks:
 //!
 //! ```sh
-//! scripts/azurite.sh run -- cargo run --release -p handler --example upload_bench [MiB]
+//! scripts/azurite.sh run -- cargo run --release -p house-price-functions --example upload_bench [MiB]
 //! ```
 
 use std::time::Instant;
 
-use handler::functions::score_upload;
+use house_price_functions::functions::score_upload;
 
 fn peak_rss_mb() -> u64 {
     std::fs::read_to_string("/proc/self/status")

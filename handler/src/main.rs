@@ -35,8 +35,8 @@ fn main() -> ExitCode {
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .target(env_logger::Target::Stdout)
         .try_init();
-    match handler::State::from_env() {
-        Ok(state) => handler::app(state).main(),
+    match house_price_functions::State::from_env() {
+        Ok(state) => house_price_functions::app(state).main(),
         Err(e) => {
             eprintln!("{e}");
             ExitCode::FAILURE

@@ -31,15 +31,15 @@ pub struct State {
 
 /// Why the app cannot start.
 #[derive(Debug)]
-pub struct StartupError(String);
+pub struct StateError(String);
 
-impl std::fmt::Display for StartupError {
+impl std::fmt::Display for StateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for StartupError {}
+impl std::error::Error for StateError {}
 
 impl State {
     /// State for the given model, with the default limits and no storage or faults.
@@ -60,22 +60,22 @@ impl State {
 
     /// State from the environment: `MODEL_PATH`, `AzureWebJobsStorage*`, [`FAULTS_VAR`],
     /// `HOUSEKEEPING_RETENTION`.
-    pub fn from_env() -> Result<State, StartupError> {
-        let model = Model::from_env().map_err(|e| StartupError(e.to_string()))?;
+    pub fn from_env() -> Result<State, StateError> {
+        let model = Model::from_env().map_err(|e| StateError(e.to_string()))?;
         let mut state = State::new(model);
         state.storage = match Storage::from_env("AzureWebJobsStorage") {
             Ok(s) => Some(s),
             Err(storage::StorageError::Settings(storage::SettingsError::NoConnection {
                 ..
             })) => None,
-            Err(e) => return Err(StartupError(e.to_string())),
+            Err(e) => return Err(StateError(e.to_string())),
         };
         state.faults = std::env::var(FAULTS_VAR).is_ok_and(|v| v == "1");
         let retention = crate::functions::housekeeping::RETENTION_SETTING;
         if let Ok(text) = std::env::var(retention) {
             let span: TimeSpan = text
                 .parse()
-                .map_err(|e| StartupError(format!("{retention}: {e}")))?;
+                .map_err(|e| StateError(format!("{retention}: {e}")))?;
             state.housekeeping_retention = span.as_duration();
         }
         Ok(state)

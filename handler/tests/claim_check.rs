@@ -2,16 +2,16 @@
 //! `job-inputs/<jobId>.json` by `submit-job`, and `score-job` scores it from that blob.
 //!
 //! Needs a running Azurite and FAILS (never skips) without one:
-//! `eval "$(scripts/azurite.sh start)"` from the repo root, then `cargo test -p handler`.
+//! `eval "$(scripts/azurite.sh start)"` from the repo root, then `cargo test -p house-price-functions`.
 
 use std::net::TcpListener;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use handler::State;
 use house_price::Model;
 use house_price::features::Row;
 use house_price::jobs::{self, JobMessage, JobResult, JobStatus};
+use house_price_functions::State;
 use serde_json::{Value, json};
 use storage::{Storage, StorageSettings};
 
@@ -25,7 +25,7 @@ fn connection_string() -> String {
         _ => panic!(
             "{CONNECTION_VARIABLE} is not set: the claim-check test needs a running Azurite; run \
              `eval \"$(scripts/azurite.sh start)\"` from the repo root first, or \
-             `scripts/azurite.sh run -- cargo test -p handler`"
+             `scripts/azurite.sh run -- cargo test -p house-price-functions`"
         ),
     }
 }
@@ -68,7 +68,10 @@ async fn start_handler() -> (Storage, String, actix_web::dev::ServerHandle) {
     let mut state = State::new(Model::embedded().unwrap());
     state.storage = Some(storage.clone());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = handler::app(state).workers(2).bind(listener).unwrap();
+    let server = house_price_functions::app(state)
+        .workers(2)
+        .bind(listener)
+        .unwrap();
     let address = format!("http://127.0.0.1:{}", server.port());
     let handle = server.handle();
     tokio::spawn(server.run());

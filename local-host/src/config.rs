@@ -1,11 +1,11 @@
 //! Loading an app directory in the deployed layout: `host.json`, one folder per function with
 //! its `function.json`, the handler executable, and the app settings.
 //!
-//! Every problem is a [`ConfigError`] naming the file and the field, found before anything
+//! Every problem is a [`LoadError`] naming the file and the field, found before anything
 //! starts, so a broken app fails at once instead of on its first invocation.
 
 use crate::HostOptions;
-use crate::error::ConfigError;
+use crate::error::LoadError;
 use crate::settings::Settings;
 use functions_custom_handler_protocol::function_json::{
     AuthLevel, Binding, DEFAULT_CONNECTION, FunctionJson,
@@ -30,7 +30,7 @@ pub struct App {
     /// host.json.
     pub host: HostJson,
     /// How to start the handler.
-    pub handler: HandlerSpec,
+    pub handler: WorkerSpec,
     /// The enabled functions, sorted by name.
     pub functions: Vec<FunctionSpec>,
     /// App settings after every overlay.
@@ -63,7 +63,7 @@ pub struct BlobEvents {
 
 /// How to start the custom handler (host.json `customHandler.description`, resolved).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlerSpec {
+pub struct WorkerSpec {
     /// The executable to run.
     pub executable: PathBuf,
     /// Its working directory.
@@ -133,9 +133,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Loads and validates the app `options` point at.
-pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
+pub fn load(options: &HostOptions) -> Result<App, LoadError> {
     if !options.app_dir.is_dir() {
-        return Err(ConfigError::new(
+        return Err(LoadError::new(
             &options.app_dir,
             "is not a directory; pass the app directory with --app-dir",
         ));
@@ -143,19 +143,19 @@ pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
     // Absolute, because the handler runs with its working directory inside the app and
     // a relative executable path would be resolved twice.
     let absolute = std::path::absolute(&options.app_dir)
-        .map_err(|e| ConfigError::new(&options.app_dir, format!("cannot be resolved ({e})")))?;
+        .map_err(|e| LoadError::new(&options.app_dir, format!("cannot be resolved ({e})")))?;
     let dir = &absolute;
     let host_file = dir.join("host.json");
     let host_text = std::fs::read_to_string(&host_file).map_err(|e| {
-        ConfigError::new(
+        LoadError::new(
             &host_file,
             format!("cannot be read ({e}); is this the app directory?"),
         )
     })?;
     let host = HostJson::from_json(&host_text)
-        .map_err(|e| ConfigError::new(&host_file, format!("is not a valid host.json ({e})")))?;
+        .map_err(|e| LoadError::new(&host_file, format!("is not a valid host.json ({e})")))?;
     let Some(custom) = host.custom_handler.clone() else {
-        return Err(ConfigError::new(
+        return Err(LoadError::new(
             &host_file,
             "has no `customHandler.description.defaultExecutablePath`; this host runs custom handlers only",
         ));
@@ -184,7 +184,7 @@ pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
                 Some(storage) => storage.clone(),
                 None => StorageSettings::from_lookup(name, |n| settings.get(n).map(str::to_string))
                     .map_err(|e| {
-                        ConfigError::new(
+                        LoadError::new(
                             &function.file,
                             format!(
                                 "the binding `{}` uses the storage connection `{name}`, which is not usable: {e} (in {} or the environment)",
@@ -233,7 +233,7 @@ pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
                 settings.get(n).map(str::to_string)
             })
             .map_err(|e| {
-                ConfigError::new(
+                LoadError::new(
                     &settings_file,
                     format!("{BLOB_EVENTS_SETTING} needs the storage connection `{DEFAULT_CONNECTION}`: {e}"),
                 )
@@ -243,14 +243,14 @@ pub fn load(options: &HostOptions) -> Result<App, ConfigError> {
     }
 
     let delivery = crate::subscription::DeliveryPolicy::from_settings(&settings)
-        .map_err(|e| ConfigError::new(&settings_file, e))?;
+        .map_err(|e| LoadError::new(&settings_file, e))?;
     let message_lease = settings
         .number(
             crate::queue::LEASE_SETTING,
             1.0..=600.0,
             "a number of seconds from 1 to 600",
         )
-        .map_err(|e| ConfigError::new(&settings_file, e))?
+        .map_err(|e| LoadError::new(&settings_file, e))?
         .map(std::time::Duration::from_secs_f64);
     let handler = resolve_handler(dir, &host_file, &settings, &custom.description)?;
     Ok(App {
@@ -272,7 +272,7 @@ fn blob_events(
     settings: &Settings,
     functions: &[FunctionSpec],
     file: &Path,
-) -> Result<Vec<BlobEvents>, ConfigError> {
+) -> Result<Vec<BlobEvents>, LoadError> {
     let Some(text) = settings
         .get(BLOB_EVENTS_SETTING)
         .filter(|t| !t.trim().is_empty())
@@ -281,7 +281,7 @@ fn blob_events(
     };
     let mut entries = Vec::new();
     for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
-        let bad = |why: String| ConfigError::new(file, format!("{BLOB_EVENTS_SETTING}: {why}"));
+        let bad = |why: String| LoadError::new(file, format!("{BLOB_EVENTS_SETTING}: {why}"));
         let (function, container) = entry
             .split_once('=')
             .map(|(f, c)| (f.trim(), c.trim()))
@@ -311,7 +311,7 @@ fn settings_path(options: &HostOptions) -> PathBuf {
         .unwrap_or_else(|| options.app_dir.join("local.settings.json"))
 }
 
-fn load_settings(options: &HostOptions) -> Result<Settings, ConfigError> {
+fn load_settings(options: &HostOptions) -> Result<Settings, LoadError> {
     let path = settings_path(options);
     let mut settings = if options.settings_file.is_some() || path.exists() {
         Settings::load(&path)?
@@ -329,7 +329,7 @@ fn load_functions(
     dir: &Path,
     settings: &Settings,
     handler: &functions_custom_handler_protocol::host_json::CustomHandlerDescription,
-) -> Result<Vec<FunctionSpec>, ConfigError> {
+) -> Result<Vec<FunctionSpec>, LoadError> {
     // Folders that belong to the handler, not to functions.
     let executable_dir = Path::new(&handler.default_executable_path)
         .components()
@@ -341,10 +341,10 @@ fn load_functions(
         .and_then(|w| Path::new(w).components().next())
         .map(|c| c.as_os_str().to_owned());
     let entries = std::fs::read_dir(dir)
-        .map_err(|e| ConfigError::new(dir, format!("cannot be listed ({e})")))?;
+        .map_err(|e| LoadError::new(dir, format!("cannot be listed ({e})")))?;
     let mut functions = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| ConfigError::new(dir, format!("cannot be listed ({e})")))?;
+        let entry = entry.map_err(|e| LoadError::new(dir, format!("cannot be listed ({e})")))?;
         let path = entry.path();
         if !path.is_dir() {
             continue;
@@ -359,7 +359,7 @@ fn load_functions(
         let name = name.to_string_lossy().into_owned();
         let file = path.join("function.json");
         if !file.is_file() {
-            return Err(ConfigError::new(
+            return Err(LoadError::new(
                 &path,
                 "has no function.json; every folder next to host.json is a function (add function.json or move the folder)",
             ));
@@ -376,14 +376,14 @@ fn load_function(
     name: &str,
     file: &Path,
     settings: &Settings,
-) -> Result<Option<FunctionSpec>, ConfigError> {
+) -> Result<Option<FunctionSpec>, LoadError> {
     let valid_name = name.len() <= 128
         && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid_name {
-        return Err(ConfigError::new(
+        return Err(LoadError::new(
             file,
             format!(
                 "the folder name `{name}` is not a valid function name (a letter, then letters, digits, `-` or `_`)"
@@ -391,9 +391,9 @@ fn load_function(
         ));
     }
     let text = std::fs::read_to_string(file)
-        .map_err(|e| ConfigError::new(file, format!("cannot be read ({e})")))?;
+        .map_err(|e| LoadError::new(file, format!("cannot be read ({e})")))?;
     let raw: Value = serde_json::from_str(&text)
-        .map_err(|e| ConfigError::new(file, format!("is not valid JSON ({e})")))?;
+        .map_err(|e| LoadError::new(file, format!("is not valid JSON ({e})")))?;
     // The host skips disabled functions: `"disabled": true` or the app setting below.
     let disabled_setting = format!("AzureWebJobs.{name}.Disabled");
     let disabled = raw.get("disabled").and_then(Value::as_bool) == Some(true)
@@ -405,10 +405,10 @@ fn load_function(
         return Ok(None);
     }
     let mut json: FunctionJson = serde_json::from_value(raw)
-        .map_err(|e| ConfigError::new(file, format!("`bindings`: {e}")))?;
+        .map_err(|e| LoadError::new(file, format!("`bindings`: {e}")))?;
     let triggers = json.bindings.iter().filter(|b| b.is_trigger()).count();
     if triggers != 1 {
-        return Err(ConfigError::new(
+        return Err(LoadError::new(
             file,
             format!("`bindings` has {triggers} triggers; a function needs exactly one"),
         ));
@@ -416,9 +416,9 @@ fn load_function(
     for binding in &mut json.bindings {
         let binding_name = binding.name().to_string();
         let expand =
-            |field: &str, value: &mut std::borrow::Cow<'static, str>| -> Result<(), ConfigError> {
+            |field: &str, value: &mut std::borrow::Cow<'static, str>| -> Result<(), LoadError> {
                 *value = settings.expand(value).map(Into::into).map_err(|e| {
-                    ConfigError::new(
+                    LoadError::new(
                         file,
                         format!("the binding `{binding_name}` field `{field}`: {e}"),
                     )
@@ -432,7 +432,7 @@ fn load_function(
             Binding::TimerTrigger(b) => {
                 expand("schedule", &mut b.schedule)?;
                 crate::timer::Schedule::parse(&b.schedule).map_err(|e| {
-                    ConfigError::new(
+                    LoadError::new(
                         file,
                         format!("the binding `{binding_name}` field `schedule`: {e}"),
                     )
@@ -440,7 +440,7 @@ fn load_function(
             }
             Binding::HttpTrigger(_) | Binding::Http(_) | Binding::EventGridTrigger(_) => {}
             other => {
-                return Err(ConfigError::new(
+                return Err(LoadError::new(
                     file,
                     format!(
                         "the binding `{binding_name}` has type `{}`, which the local host does not run (it runs httpTrigger, queueTrigger, timerTrigger and eventGridTrigger functions)",
@@ -453,7 +453,7 @@ fn load_function(
     let route = match json.http_trigger() {
         Some(trigger) => Some(
             RouteTemplate::parse(trigger.route.as_deref().unwrap_or(name))
-                .map_err(|e| ConfigError::new(file, format!("`route`: {e}")))?,
+                .map_err(|e| LoadError::new(file, format!("`route`: {e}")))?,
         ),
         None => None,
     };
@@ -470,7 +470,7 @@ fn resolve_handler(
     host_file: &Path,
     settings: &Settings,
     description: &functions_custom_handler_protocol::host_json::CustomHandlerDescription,
-) -> Result<HandlerSpec, ConfigError> {
+) -> Result<WorkerSpec, LoadError> {
     let field = "customHandler.description";
     let working_dir = match description
         .working_directory
@@ -481,7 +481,7 @@ fn resolve_handler(
         None => dir.to_path_buf(),
     };
     if !working_dir.is_dir() {
-        return Err(ConfigError::new(
+        return Err(LoadError::new(
             host_file,
             format!(
                 "`{field}.workingDirectory` names `{}`, which is not a directory",
@@ -494,10 +494,10 @@ fn resolve_handler(
         .iter()
         .map(|a| settings.expand(a))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ConfigError::new(host_file, format!("`{field}.arguments`: {e}")))?;
+        .map_err(|e| LoadError::new(host_file, format!("`{field}.arguments`: {e}")))?;
     let named = &description.default_executable_path;
     if named.trim().is_empty() {
-        return Err(ConfigError::new(
+        return Err(LoadError::new(
             host_file,
             format!("`{field}.defaultExecutablePath` is empty"),
         ));
@@ -508,13 +508,13 @@ fn resolve_handler(
     } else if !named.contains(['/', '\\']) {
         // Like the host, a bare command name not found in the app falls back to PATH (`node`).
         find_on_path(named).ok_or_else(|| {
-            ConfigError::new(
+            LoadError::new(
                 host_file,
                 format!("`{field}.defaultExecutablePath` names `{named}`, which is neither in {} nor on PATH; build the handler and copy it there", dir.display()),
             )
         })?
     } else {
-        return Err(ConfigError::new(
+        return Err(LoadError::new(
             host_file,
             format!(
                 "`{field}.defaultExecutablePath` names `{}`, which does not exist; build the handler and copy it there",
@@ -523,7 +523,7 @@ fn resolve_handler(
         ));
     };
     if !is_executable(&executable) {
-        return Err(ConfigError::new(
+        return Err(LoadError::new(
             host_file,
             format!(
                 "`{field}.defaultExecutablePath` names `{}`, which is not executable (chmod +x it)",
@@ -531,7 +531,7 @@ fn resolve_handler(
             ),
         ));
     }
-    Ok(HandlerSpec {
+    Ok(WorkerSpec {
         executable,
         working_dir,
         arguments,

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 ///
 /// Displays as one sentence: `<file>: <what is wrong with which field>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub struct LoadError {
     /// The file at fault (host.json, a function.json, local.settings.json, or the app dir).
     pub file: PathBuf,
     /// What is wrong, naming the field.
     pub message: String,
 }
 
-impl ConfigError {
+impl LoadError {
     /// An error about `file`.
     pub fn new(file: &Path, message: impl Into<String>) -> Self {
         Self {
@@ -24,20 +24,20 @@ impl ConfigError {
     }
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.file.display(), self.message)
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for LoadError {}
 
 /// Why the host could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     /// The app directory or settings are not runnable.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(#[from] LoadError),
     /// The custom handler did not become ready.
     #[error("{0}")]
     Handler(String),

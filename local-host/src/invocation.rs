@@ -7,7 +7,7 @@
 
 use crate::binding_data::BindingData;
 use crate::config::FunctionSpec;
-use crate::handler::HandlerHandle;
+use crate::worker::WorkerHandle;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use functions_custom_handler_protocol::function_json::{Binding, Direction};
@@ -217,7 +217,7 @@ pub struct Completed {
 #[derive(Debug)]
 pub struct Invoker {
     client: reqwest::Client,
-    handler: HandlerHandle,
+    handler: WorkerHandle,
     connections: Arc<Connections>,
     encoding: MessageEncoding,
     ready_timeout: Duration,
@@ -226,7 +226,7 @@ pub struct Invoker {
 impl Invoker {
     /// An invoker calling `handler`, with `timeout` per invocation (host.json functionTimeout).
     pub fn new(
-        handler: HandlerHandle,
+        handler: WorkerHandle,
         connections: Arc<Connections>,
         encoding: MessageEncoding,
         timeout: Duration,

@@ -29,20 +29,20 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod event_grid;
-pub mod handler;
 pub mod http;
 pub mod invocation;
 pub mod queue;
 pub mod settings;
 pub mod subscription;
 pub mod timer;
+pub mod worker;
 
 #[cfg(test)]
 mod conformance;
 
 pub use config::{FUNCTION_KEY_SETTING, MASTER_KEY_SETTING};
-pub use error::{ConfigError, HostError};
-pub use handler::{HandlerHandle, HandlerState};
+pub use error::{HostError, LoadError};
+pub use worker::{WorkerHandle, WorkerState};
 
 use crate::config::App;
 use crate::http::{FrontDoor, HttpRoute};
@@ -148,7 +148,7 @@ impl Host {
         let mut clients = BTreeMap::new();
         for (name, settings) in &app.connections {
             let client = Storage::new(settings).map_err(|e| {
-                ConfigError::new(
+                LoadError::new(
                     &app.dir,
                     format!("the storage connection `{name}` cannot be used: {e}"),
                 )
@@ -173,13 +173,13 @@ impl Host {
             .port();
 
         let handler_shutdown = CancellationToken::new();
-        let launch = handler::Launch {
+        let launch = worker::Launch {
             spec: app.handler.clone(),
             env: app.settings.values().clone().into_iter().collect(),
             app_root: app.dir.display().to_string(),
             startup_timeout: options.startup_timeout,
         };
-        let (handler, supervisor) = handler::start(launch, handler_shutdown.clone())
+        let (handler, supervisor) = worker::start(launch, handler_shutdown.clone())
             .await
             .map_err(HostError::Handler)?;
 
@@ -397,7 +397,7 @@ fn print_functions(app: &App, url: &str) {
 pub struct RunningHost {
     url: String,
     port: u16,
-    handler: HandlerHandle,
+    handler: WorkerHandle,
     server_handle: actix_web::dev::ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     listeners_shutdown: CancellationToken,
@@ -418,7 +418,7 @@ impl RunningHost {
     }
 
     /// The handler, to watch its state or wait for it.
-    pub fn handler(&self) -> &HandlerHandle {
+    pub fn handler(&self) -> &WorkerHandle {
         &self.handler
     }
 

@@ -1,7 +1,7 @@
 //! App settings: `local.settings.json` `Values`, overlaid by the process environment (as Core
 //! Tools does: the environment wins) and by settings given in code (tests).
 
-use crate::error::ConfigError;
+use crate::error::LoadError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,32 +24,29 @@ impl Settings {
     }
 
     /// Reads `local.settings.json` at `path`; the error names the file and the field at fault.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new(path, format!("cannot be read ({e})")))?;
+            .map_err(|e| LoadError::new(path, format!("cannot be read ({e})")))?;
         Self::parse(path, &text)
     }
 
     /// Parses local.settings.json text; `path` only names the file in errors.
-    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+    pub fn parse(path: &Path, text: &str) -> Result<Self, LoadError> {
         let root: Value = serde_json::from_str(text)
-            .map_err(|e| ConfigError::new(path, format!("is not valid JSON ({e})")))?;
+            .map_err(|e| LoadError::new(path, format!("is not valid JSON ({e})")))?;
         let Value::Object(root) = root else {
-            return Err(ConfigError::new(path, "must hold a JSON object"));
+            return Err(LoadError::new(path, "must hold a JSON object"));
         };
         match root.get("IsEncrypted") {
             None | Some(Value::Bool(false)) | Some(Value::Null) => {}
             Some(Value::Bool(true)) => {
-                return Err(ConfigError::new(
+                return Err(LoadError::new(
                     path,
                     "has `IsEncrypted: true`; run `func settings decrypt` or write the values in plain text",
                 ));
             }
             Some(_) => {
-                return Err(ConfigError::new(
-                    path,
-                    "`IsEncrypted` must be true or false",
-                ));
+                return Err(LoadError::new(path, "`IsEncrypted` must be true or false"));
             }
         }
         let mut values = BTreeMap::new();
@@ -58,7 +55,7 @@ impl Settings {
             Some(Value::Object(map)) => {
                 for (name, value) in map {
                     let Value::String(text) = value else {
-                        return Err(ConfigError::new(
+                        return Err(LoadError::new(
                             path,
                             format!("`Values.{name}` must be a string (app settings are strings)"),
                         ));
@@ -67,7 +64,7 @@ impl Settings {
                 }
             }
             Some(_) => {
-                return Err(ConfigError::new(
+                return Err(LoadError::new(
                     path,
                     "`Values` must be an object of strings",
                 ));
@@ -80,7 +77,7 @@ impl Settings {
                     .as_u64()
                     .and_then(|p| u16::try_from(p).ok())
                     .ok_or_else(|| {
-                        ConfigError::new(path, "`Host.LocalHttpPort` must be a port number")
+                        LoadError::new(path, "`Host.LocalHttpPort` must be a port number")
                     })?,
             ),
         };

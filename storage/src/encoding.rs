@@ -34,7 +34,7 @@ impl FromStr for MessageEncoding {
 
 /// A received message does not decode under the configured encoding.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
+pub enum EncodingError {
     /// Not base64 (for example plain text put by a client that did not encode).
     #[error("the queue message is not valid base64 (messageEncoding is base64)")]
     NotBase64,
@@ -52,18 +52,21 @@ pub fn encode_message(text: &str, encoding: MessageEncoding) -> String {
 }
 
 /// Decodes a message as received into its bytes.
-pub fn decode_message_bytes(wire: &str, encoding: MessageEncoding) -> Result<Vec<u8>, DecodeError> {
+pub fn decode_message_bytes(
+    wire: &str,
+    encoding: MessageEncoding,
+) -> Result<Vec<u8>, EncodingError> {
     match encoding {
         MessageEncoding::Base64 => STANDARD
             .decode(wire.trim())
-            .map_err(|_| DecodeError::NotBase64),
+            .map_err(|_| EncodingError::NotBase64),
         MessageEncoding::None => Ok(wire.as_bytes().to_vec()),
     }
 }
 
 /// Decodes a message as received into text.
-pub fn decode_message(wire: &str, encoding: MessageEncoding) -> Result<String, DecodeError> {
-    String::from_utf8(decode_message_bytes(wire, encoding)?).map_err(|_| DecodeError::NotUtf8)
+pub fn decode_message(wire: &str, encoding: MessageEncoding) -> Result<String, EncodingError> {
+    String::from_utf8(decode_message_bytes(wire, encoding)?).map_err(|_| EncodingError::NotUtf8)
 }
 
 #[cfg(test)]
@@ -103,11 +106,11 @@ mod tests {
     fn plain_text_under_base64_is_rejected() {
         assert_eq!(
             decode_message("hello world", MessageEncoding::Base64),
-            Err(DecodeError::NotBase64)
+            Err(EncodingError::NotBase64)
         );
         assert_eq!(
             decode_message(&STANDARD.encode([0xff, 0xfe]), MessageEncoding::Base64),
-            Err(DecodeError::NotUtf8)
+            Err(EncodingError::NotUtf8)
         );
         assert_eq!(
             decode_message_bytes(&STANDARD.encode([0xff]), MessageEncoding::Base64).unwrap(),

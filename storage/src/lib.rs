@@ -33,7 +33,7 @@ pub use client::{
     UpdatedMessage,
 };
 pub use encoding::{
-    DecodeError, MessageEncoding, decode_message, decode_message_bytes, encode_message,
+    EncodingError, MessageEncoding, decode_message, decode_message_bytes, encode_message,
 };
 pub use error::StorageError;
 pub use sas::STORAGE_SERVICE_VERSION;

@@ -22,7 +22,7 @@ pub fn target_dir(root: &Path) -> PathBuf {
 /// share.
 ///
 /// `--workspace --examples` makes cargo resolve features as `cargo test --workspace` does
-/// (examples need the dev-dependencies, so their features count). With `-p handler` cargo
+/// (examples need the dev-dependencies, so their features count). With `-p house-price-functions` cargo
 /// resolves features for that package alone: tokio loses `test-util`, serde and syn lose
 /// features, and most of the dependency tree is compiled a second time. Resolved this way,
 /// the build after the test build compiles nothing. The price: these binaries carry the
@@ -36,7 +36,7 @@ pub const BUILD_RELEASE_BINARIES: [&str; 10] = [
     "build",
     "--release",
     "-p",
-    "handler",
+    "house-price-functions",
     "-p",
     "local-host",
     "-p",

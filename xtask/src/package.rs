@@ -193,7 +193,7 @@ pub fn package(options: &Options) -> Result<Packages> {
         run(Command::new(cargo)
             .current_dir(root)
             .args(["build", "--release", "--locked", "--target", TARGET])
-            .args(["-p", "handler", "-p", "webapp"]))?;
+            .args(["-p", "house-price-functions", "-p", "webapp"]))?;
     }
     let bin_dir = crate::target_dir(root).join(TARGET).join("release");
     let handler = bin_dir.join("handler");

@@ -8,7 +8,7 @@ use crate::helpers::{
 };
 
 async fn spawn_forwarding_app() -> TestApp {
-    spawn(handler::app(state()).forward_http_requests(true)).await
+    spawn(house_price_functions::app(state()).forward_http_requests(true)).await
 }
 
 async fn post_predict(app: &TestApp, content_type: &str, body: &str) -> reqwest::Response {

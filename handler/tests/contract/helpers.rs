@@ -1,12 +1,12 @@
-//! Spawning the real app (`handler::app`, bound like `main` binds it) and reading its answers.
+//! Spawning the real app (`house_price_functions::app`, bound like `main` binds it) and reading its answers.
 
 use std::net::TcpListener;
 
 use functions_custom_handler::FunctionApp;
 use functions_custom_handler::testing::{Event, TestClient};
-use handler::State;
 use house_price::Model;
 use house_price::api::{self, Limits};
+use house_price_functions::State;
 use serde_json::Value;
 
 /// The header the host puts on every invocation.
@@ -58,7 +58,7 @@ pub fn state() -> State {
 /// that need it fail, never skip, without it.
 pub fn azurite_storage() -> storage::Storage {
     let connection = std::env::var("AZURITE_CONNECTION_STRING").unwrap_or_else(|_| {
-        panic!("AZURITE_CONNECTION_STRING is not set: run the tests with scripts/azurite.sh run -- cargo nextest run -p handler")
+        panic!("AZURITE_CONNECTION_STRING is not set: run the tests with scripts/azurite.sh run -- cargo nextest run -p house-price-functions")
     });
     let settings =
         storage::StorageSettings::parse_connection_string("AZURITE_CONNECTION_STRING", &connection)
@@ -93,7 +93,7 @@ pub async fn spawn(app: FunctionApp) -> TestApp {
 
 /// The handler app with no storage, JSON protocol only.
 pub async fn spawn_app() -> TestApp {
-    spawn(handler::app(state())).await
+    spawn(house_price_functions::app(state())).await
 }
 
 /// What the handler answered the host.

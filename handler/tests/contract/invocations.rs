@@ -91,7 +91,7 @@ async fn an_http_trigger_of_the_wrong_type_fails_the_invocation_and_never_blames
 #[tokio::test]
 async fn an_invocation_above_the_runtime_limit_is_refused_with_413() {
     let app = spawn_app().await;
-    let limit = handler::invocation_limit(&crate::helpers::state());
+    let limit = house_price_functions::invocation_limit(&crate::helpers::state());
     let huge = format!(
         "{{\"Data\": {{\"req\": {{\"Url\": \"u\", \"Method\": \"POST\", \"Body\": \"{}\"}}}}}}",
         " ".repeat(limit + 1)

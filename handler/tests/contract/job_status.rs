@@ -18,7 +18,7 @@ fn envelope_for_new_job(fixture_text: &str) -> (Value, String) {
 async fn spawn_with_storage() -> crate::helpers::TestApp {
     let mut state = state();
     state.storage = Some(azurite_storage());
-    spawn(handler::app(state)).await
+    spawn(house_price_functions::app(state)).await
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 use crate::helpers::{Names, app_copy, options, spawn_with};
 use local_host::Host;
-use local_host::handler::HandlerState;
+use local_host::worker::WorkerState;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -103,12 +103,12 @@ async fn a_handler_that_exits_with_code_0_is_not_restarted() {
         Duration::from_secs(10),
         || {
             let state = app.host.handler().state();
-            async move { (state == HandlerState::Exited).then_some(()) }
+            async move { (state == WorkerState::Exited).then_some(()) }
         },
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(app.host.handler().state(), HandlerState::Exited);
+    assert_eq!(app.host.handler().state(), WorkerState::Exited);
     assert_eq!(app.get("/api/items/1").await.status(), 500);
     app.stop().await;
 }

@@ -12,7 +12,7 @@
 //!   fewer than 3 errors have been seen, each within 30 minutes of the one before; the third
 //!   stops the whole host.
 
-use crate::config::HandlerSpec;
+use crate::config::WorkerSpec;
 use functions_custom_handler_protocol::{APP_ROOT_VAR, LEGACY_PORT_VAR, PORT_VAR};
 use std::path::Path;
 use std::process::Stdio;
@@ -37,7 +37,7 @@ const ERROR_WINDOW: Duration = Duration::from_secs(30 * 60);
 
 /// Where the handler is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HandlerState {
+pub enum WorkerState {
     /// Starting or restarting; invocations wait.
     Starting,
     /// Answering at `url` (`http://127.0.0.1:PORT`).
@@ -57,26 +57,26 @@ pub enum HandlerState {
 
 /// A cheap handle on the handler's state, for invokers and tests.
 #[derive(Debug, Clone)]
-pub struct HandlerHandle {
-    rx: watch::Receiver<HandlerState>,
+pub struct WorkerHandle {
+    rx: watch::Receiver<WorkerState>,
 }
 
-impl HandlerHandle {
+impl WorkerHandle {
     /// The base URL once the handler is ready, waiting up to `timeout` while it (re)starts.
     pub async fn ready_url(&self, timeout: Duration) -> Result<String, String> {
         let mut rx = self.rx.clone();
         let waited = tokio::time::timeout(
             timeout,
-            rx.wait_for(|s| !matches!(s, HandlerState::Starting)),
+            rx.wait_for(|s| !matches!(s, WorkerState::Starting)),
         )
         .await;
         match waited {
             Ok(Ok(state)) => match &*state {
-                HandlerState::Ready { url, .. } => Ok(url.clone()),
-                HandlerState::Exited => Err(
+                WorkerState::Ready { url, .. } => Ok(url.clone()),
+                WorkerState::Exited => Err(
                     "the custom handler exited with code 0, and the host does not restart a handler that exits cleanly".to_string(),
                 ),
-                HandlerState::Failed(why) => Err(why.clone()),
+                WorkerState::Failed(why) => Err(why.clone()),
                 _ => Err("the custom handler is stopped".to_string()),
             },
             Ok(Err(_)) => Err("the custom handler is stopped".to_string()),
@@ -88,16 +88,16 @@ impl HandlerHandle {
     }
 
     /// The current state.
-    pub fn state(&self) -> HandlerState {
+    pub fn state(&self) -> WorkerState {
         self.rx.borrow().clone()
     }
 
     /// Waits until the handler has failed for good, and says why.
     pub async fn failed(&self) -> String {
         let mut rx = self.rx.clone();
-        match rx.wait_for(|s| matches!(s, HandlerState::Failed(_))).await {
+        match rx.wait_for(|s| matches!(s, WorkerState::Failed(_))).await {
             Ok(state) => match &*state {
-                HandlerState::Failed(why) => why.clone(),
+                WorkerState::Failed(why) => why.clone(),
                 _ => String::new(),
             },
             // The supervisor is gone without failing: never resolve.
@@ -108,17 +108,17 @@ impl HandlerHandle {
     /// The handler's process id while it is ready.
     pub fn pid(&self) -> Option<u32> {
         match &*self.rx.borrow() {
-            HandlerState::Ready { pid, .. } => *pid,
+            WorkerState::Ready { pid, .. } => *pid,
             _ => None,
         }
     }
 }
 
-/// What the handler process needs besides its [`HandlerSpec`].
+/// What the handler process needs besides its [`WorkerSpec`].
 #[derive(Debug, Clone)]
 pub struct Launch {
     /// How to start it.
-    pub spec: HandlerSpec,
+    pub spec: WorkerSpec,
     /// App settings, passed as environment variables.
     pub env: Vec<(String, String)>,
     /// The app root, passed as `FUNCTIONS_APP_ROOT_PATH`.
@@ -160,7 +160,7 @@ impl ErrorCount {
 pub async fn start(
     launch: Launch,
     shutdown: CancellationToken,
-) -> Result<(HandlerHandle, JoinHandle<()>), String> {
+) -> Result<(WorkerHandle, JoinHandle<()>), String> {
     // One port for the host's lifetime, as `HttpWorkerOptions.Port` is chosen once.
     let port = free_port()?;
     let first = start_once(&launch, port, &shutdown).await?;
@@ -170,24 +170,24 @@ pub async fn start(
         first.url,
         pid.unwrap_or(0)
     );
-    let (tx, rx) = watch::channel(HandlerState::Ready {
+    let (tx, rx) = watch::channel(WorkerState::Ready {
         url: first.url.clone(),
         pid,
     });
     let task = tokio::spawn(supervise(first, launch, port, tx, shutdown));
-    Ok((HandlerHandle { rx }, task))
+    Ok((WorkerHandle { rx }, task))
 }
 
 async fn supervise(
     mut running: Running,
     launch: Launch,
     port: u16,
-    tx: watch::Sender<HandlerState>,
+    tx: watch::Sender<WorkerState>,
     shutdown: CancellationToken,
 ) {
     let mut errors = ErrorCount::default();
     loop {
-        let _ = tx.send(HandlerState::Ready {
+        let _ = tx.send(WorkerState::Ready {
             url: running.url.clone(),
             pid: running.child.id(),
         });
@@ -195,11 +195,11 @@ async fn supervise(
             status = running.child.wait() => status,
             _ = shutdown.cancelled() => {
                 kill(&mut running.child).await;
-                let _ = tx.send(HandlerState::Stopped);
+                let _ = tx.send(WorkerState::Stopped);
                 return;
             }
         };
-        let _ = tx.send(HandlerState::Starting);
+        let _ = tx.send(WorkerState::Starting);
         let code = status.as_ref().ok().and_then(|s| s.code());
         let described = status
             .map(|s| s.to_string())
@@ -209,9 +209,9 @@ async fn supervise(
                 log::warn!(
                     "the custom handler exited with code 0; the host does not restart a handler that exits cleanly, so invocations fail until the host restarts"
                 );
-                let _ = tx.send(HandlerState::Exited);
+                let _ = tx.send(WorkerState::Exited);
                 shutdown.cancelled().await;
-                let _ = tx.send(HandlerState::Stopped);
+                let _ = tx.send(WorkerState::Stopped);
                 return;
             }
             Some(RESTART_EXIT_CODE) => {
@@ -223,7 +223,7 @@ async fn supervise(
                         "the custom handler failed {ERROR_THRESHOLD} times, each within 30 minutes of the last (most recently: {described}), so the host stops, as Azure's does"
                     );
                     log::error!("{why}");
-                    let _ = tx.send(HandlerState::Failed(why));
+                    let _ = tx.send(WorkerState::Failed(why));
                     return;
                 }
                 log::error!(
@@ -244,7 +244,7 @@ async fn supervise(
                 }
                 Err(e) if shutdown.is_cancelled() => {
                     log::debug!("{e}");
-                    let _ = tx.send(HandlerState::Stopped);
+                    let _ = tx.send(WorkerState::Stopped);
                     return;
                 }
                 // A start that fails is a worker error too.
@@ -253,7 +253,7 @@ async fn supervise(
                         "the custom handler failed {ERROR_THRESHOLD} times, each within 30 minutes of the last (most recently: {e}), so the host stops, as Azure's does"
                     );
                     log::error!("{why}");
-                    let _ = tx.send(HandlerState::Failed(why));
+                    let _ = tx.send(WorkerState::Failed(why));
                     return;
                 }
                 Err(e) => log::error!("{e}; trying again"),
