@@ -46,12 +46,19 @@ mod sealed {
 }
 
 /// Anything a function declares: it becomes one entry of its `function.json`.
+///
+/// ```
+/// use functions_custom_handler::bindings::{Declaration, QueueTrigger};
+/// let binding = QueueTrigger::new("job", "jobs").binding();
+/// assert_eq!((binding.name(), binding.type_name()), ("job", "queueTrigger"));
+/// ```
 pub trait Declaration: sealed::Sealed {
     /// The `function.json` entry.
     fn binding(&self) -> Binding;
 }
 
-/// A trigger: what starts the function, and the event its handler receives.
+/// A trigger: what starts the function, and the event its handler receives
+/// ([`crate::Invocation::trigger`] has an example).
 pub trait Trigger: Declaration {
     /// The typed event, decoded from what the host sends.
     type Event;
@@ -59,7 +66,8 @@ pub trait Trigger: Declaration {
     fn decode(&self, request: &mut InvocationRequest) -> Result<Self::Event, DecodeError>;
 }
 
-/// An input binding, read when the handler asks for it.
+/// An input binding, read when the handler asks for it ([`crate::Invocation::input`]):
+/// [`BlobInput`] has an example.
 pub trait Input: Declaration {
     /// The typed value.
     type Value;
@@ -67,7 +75,7 @@ pub trait Input: Declaration {
     fn decode(&self, request: &mut InvocationRequest) -> Result<Self::Value, DecodeError>;
 }
 
-/// An output binding, set through [`Outputs::set`].
+/// An output binding, set through [`Outputs::set`], which has an example.
 pub trait Output: Declaration {
     /// What the handler sets it to.
     type Value;

@@ -10,18 +10,31 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The future a [`Handler`] returns.
+/// The future a [`Handler`] returns; see [`Handler`] for an example.
 ///
 /// It need not be `Send`: the runtime awaits it on the worker thread that received the request.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Outputs, InvocationError>>>>;
 
-/// Runs one function: an async function from an [`Invocation`] to its outputs.
+/// Runs one function: an async function from an [`Invocation`] to its outputs. Usually made
+/// with [`service_fn`]; implement it for a handler that carries state of its own.
+///
+/// ```
+/// use functions_custom_handler::{Handler, HandlerFuture, Invocation, Outputs};
+///
+/// struct Nothing;
+///
+/// impl Handler for Nothing {
+///     fn call(&self, _: Invocation) -> HandlerFuture {
+///         Box::pin(async { Ok(Outputs::new()) })
+///     }
+/// }
+/// ```
 pub trait Handler: Send + Sync + 'static {
     /// Handles one invocation.
     fn call(&self, invocation: Invocation) -> HandlerFuture;
 }
 
-/// A [`Handler`] made from an async function; see [`service_fn`].
+/// A [`Handler`] made from an async function; see [`service_fn`] for an example.
 #[derive(Clone)]
 pub struct ServiceFn<F>(F);
 
@@ -54,6 +67,23 @@ where
 }
 
 /// One function: its name (the folder holding its function.json), bindings and handler.
+///
+/// ```
+/// use functions_custom_handler::bindings::{QueueOutput, QueueTrigger};
+/// use functions_custom_handler::{Function, Invocation, InvocationError, Outputs, service_fn};
+///
+/// const IN: QueueTrigger = QueueTrigger::new("order", "orders");
+/// const OUT: QueueOutput = QueueOutput::new("shipment", "shipments");
+///
+/// async fn ship(mut inv: Invocation) -> Result<Outputs, InvocationError> {
+///     let order = inv.trigger(&IN)?;
+///     Ok(Outputs::new().set(&OUT, order.body))
+/// }
+///
+/// let function = Function::new("ship").trigger(IN).output(OUT).handler(service_fn(ship));
+/// assert!(function.validate().is_ok());
+/// assert_eq!(function.function_json().bindings.len(), 2);
+/// ```
 #[derive(Clone)]
 pub struct Function {
     name: String,
@@ -210,6 +240,19 @@ impl Function {
 
 /// One call of a function: what the host sent, the function's declaration, the invocation
 /// id and its log.
+///
+/// ```
+/// use functions_custom_handler::bindings::TimerTrigger;
+/// use functions_custom_handler::{Invocation, InvocationError, Outputs};
+///
+/// const TICK: TimerTrigger = TimerTrigger::new("tick", "0 */5 * * * *");
+///
+/// async fn tick(mut inv: Invocation) -> Result<Outputs, InvocationError> {
+///     let timer = inv.trigger(&TICK)?;
+///     inv.log(log::Level::Info, format!("{} ran; past due: {}", inv.function_name(), timer.is_past_due));
+///     Ok(Outputs::new())
+/// }
+/// ```
 #[derive(Debug)]
 pub struct Invocation {
     request: InvocationRequest,
@@ -219,7 +262,9 @@ pub struct Invocation {
 
 impl Invocation {
     /// An invocation of `function_name` with id `invocation_id`, declared with `bindings`;
-    /// the runtime and the test client make these.
+    /// the runtime and the test client make these (a test builds its invocations with
+    /// [`crate::testing::Event`]).
+    #[doc(hidden)]
     pub fn new(
         function_name: impl Into<String>,
         invocation_id: impl Into<String>,
@@ -313,7 +358,18 @@ impl Invocation {
     }
 }
 
-/// The log of one invocation: lines go back to the host in `Logs` and to stdout via `log`.
+/// The log of one invocation, for tasks the handler spawns: lines go back to the host in
+/// `Logs`, or to stdout and stderr when the invocation fails.
+///
+/// ```
+/// use functions_custom_handler::{Invocation, InvocationError, Outputs};
+///
+/// async fn fan_out(inv: Invocation) -> Result<Outputs, InvocationError> {
+///     let log = inv.logger();
+///     tokio::task::spawn_local(async move { log.log(log::Level::Info, "done in the background") });
+///     Ok(Outputs::new())
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct InvocationLogger {
     inner: Arc<LoggerInner>,
@@ -378,6 +434,11 @@ impl InvocationLogger {
 
 /// How a failed invocation should be treated; it decides what the host does next.
 ///
+/// ```
+/// use functions_custom_handler::{ErrorKind, InvocationError};
+/// assert_eq!(InvocationError::permanent("a bug").kind(), ErrorKind::Permanent);
+/// ```
+///
 /// Any failure of a function that is not HTTP-triggered fails the invocation: the host
 /// retries a queue message (up to `maxDequeueCount`) and then keeps it in the poison queue,
 /// Event Grid retries and then dead-letters, Service Bus abandons the message. Nothing is
@@ -398,6 +459,16 @@ pub enum ErrorKind {
 }
 
 /// A function's failure, and whether retrying it could help.
+///
+/// ```
+/// use functions_custom_handler::{ErrorKind, InvocationError};
+///
+/// let down = InvocationError::transient("the rates service is down")
+///     .with_source(std::io::Error::other("connection refused"));
+/// assert!(down.is_transient());
+/// assert_eq!(down.to_string(), "the rates service is down: connection refused");
+/// assert_eq!(InvocationError::bad_input("no rows").kind(), ErrorKind::BadInput);
+/// ```
 #[derive(Debug)]
 pub struct InvocationError {
     kind: ErrorKind,

@@ -58,7 +58,19 @@ impl From<&str> for Payload {
     }
 }
 
-/// A serde value to be written as compact JSON: `outputs.set(&RESULT, Json(&report))`.
+/// A serde value to be written as compact JSON.
+///
+/// ```
+/// use functions_custom_handler::bindings::BlobOutput;
+/// use functions_custom_handler::{Json, Outputs};
+///
+/// #[derive(serde::Serialize)]
+/// struct Report { rows: u32 }
+///
+/// const REPORT: BlobOutput = BlobOutput::new("report", "reports/{rand-guid}.json");
+/// let outputs = Outputs::new().set(&REPORT, Json(Report { rows: 3 }));
+/// assert_eq!(outputs.blob(&REPORT).unwrap().bytes().unwrap(), &b"{\"rows\":3}"[..]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Json<T>(pub T);
 

@@ -45,7 +45,8 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
-/// Runs an app's functions in process: no server, no port, the runtime's own dispatch.
+/// Runs an app's functions in process: no server, no port, the runtime's own dispatch. See
+/// the [module](self) for an example.
 pub struct TestClient {
     state: State,
 }
@@ -124,6 +125,16 @@ impl TestClient {
 }
 
 /// An invocation to send: `Data` and `Metadata` as the host builds them.
+///
+/// ```
+/// use functions_custom_handler::bindings::{BlobInput, QueueTrigger};
+/// use functions_custom_handler::testing::Event;
+///
+/// const JOB: QueueTrigger = QueueTrigger::new("job", "jobs");
+/// const PREVIOUS: BlobInput = BlobInput::new("previous", "results/{jobId}.json");
+/// let event = Event::queue(&JOB, r#"{"jobId": "j-1"}"#).with_blob(&PREVIOUS, None::<&[u8]>);
+/// # let _ = event;
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Event {
     data: Map<String, Value>,
@@ -234,7 +245,7 @@ impl Event {
     }
 }
 
-/// What an invocation did, read as the host applies it.
+/// What an invocation did, read as the host applies it; see the [module](self) for an example.
 #[derive(Debug, Clone)]
 pub struct Invoked {
     response: InvocationResponse,

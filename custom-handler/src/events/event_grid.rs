@@ -12,6 +12,17 @@ use serde_json::Value;
 /// (azure-sdk-for-net `Microsoft.Azure.WebJobs.Extensions.EventGrid`,
 /// `TriggerBinding/EventGridTriggerAttributeBindingProvider.cs`; azure-functions-host
 /// `ScriptInvocationContextExtensions.cs`). Fixture: `conformance/requests/event_grid_blob_created.json`.
+///
+/// ```
+/// use functions_custom_handler::events::{BlobCreated, EventGridEvent};
+/// let event: EventGridEvent = serde_json::from_value(serde_json::json!({
+///     "id": "1", "subject": "/blobServices/default/containers/in/blobs/a.csv",
+///     "eventType": "Microsoft.Storage.BlobCreated", "eventTime": "2026-12-01T12:00:00Z",
+///     "data": {"api": "PutBlob", "url": "https://acct.blob.core.windows.net/in/a.csv", "contentLength": 12}
+/// })).unwrap();
+/// let created: BlobCreated = event.data_as().unwrap();
+/// assert_eq!(created.content_length, Some(12));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -65,6 +76,15 @@ impl EventGridEvent {
 /// The extension accepts both schemas on the same webhook and binds each event as the
 /// `JObject` it received (`HttpRequestProcessor.cs`). Fixture:
 /// `conformance/requests/event_grid_cloud_event.json`.
+///
+/// ```
+/// use functions_custom_handler::events::CloudEvent;
+/// let event: CloudEvent = serde_json::from_value(serde_json::json!({
+///     "id": "1", "source": "/subscriptions/x", "specversion": "1.0",
+///     "type": "Microsoft.Storage.BlobCreated", "data": {"url": "u"}
+/// })).unwrap();
+/// assert_eq!(event.event_type, "Microsoft.Storage.BlobCreated");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CloudEvent {
@@ -117,6 +137,14 @@ impl CloudEvent {
 ///
 /// Fields as Azure Storage sends them (learn.microsoft.com, "Azure Blob Storage as an Event
 /// Grid source"); fixture: `conformance/requests/event_grid_blob_created.json`.
+///
+/// ```
+/// use functions_custom_handler::events::BlobCreated;
+/// let created: BlobCreated = serde_json::from_value(serde_json::json!(
+///     {"api": "PutBlockList", "url": "https://acct.blob.core.windows.net/in/a.csv", "eTag": "0x1"}
+/// )).unwrap();
+/// assert_eq!(created.e_tag.as_deref(), Some("0x1"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

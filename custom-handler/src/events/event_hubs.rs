@@ -12,6 +12,14 @@ use serde_json::{Map, Value};
 ///
 /// Binding data `PartitionContext` (azure-sdk-for-net `Microsoft.Azure.WebJobs.Extensions.EventHubs`,
 /// `EventHubTriggerBindingStrategy.cs`), sent as an object.
+///
+/// ```
+/// use functions_custom_handler::events::PartitionContext;
+/// let context: PartitionContext = serde_json::from_value(serde_json::json!(
+///     {"EventHubName": "telemetry", "ConsumerGroup": "$Default", "PartitionId": "3"}
+/// )).unwrap();
+/// assert_eq!(context.partition_id.as_deref(), Some("3"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 #[non_exhaustive]
@@ -39,7 +47,14 @@ impl PartitionContext {
 
 /// One Event Hubs event (`eventHubTrigger`, `cardinality: one`, the host's default).
 ///
-/// Fixture: `conformance/requests/event_hub_event.json`.
+/// Fixture: `conformance/requests/event_hub_event.json`; a handler gets one from
+/// [`crate::Invocation::trigger`] with an [`crate::bindings::EventHubTrigger`].
+///
+/// ```
+/// use functions_custom_handler::events::EventHubEvent;
+/// let event = EventHubEvent::default();
+/// assert_eq!(event.text().unwrap(), "");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct EventHubEvent {
@@ -91,7 +106,15 @@ impl EventHubEvent {
 ///
 /// The host sends the batch as one string holding a JSON array, and each per-event field of
 /// the metadata as such an array under the field's name plus `Array`
-/// (`SequenceNumberArray`, ...). Fixture: `conformance/requests/event_hub_batch.json`.
+/// (`SequenceNumberArray`, ...). Fixture: `conformance/requests/event_hub_batch.json`; a
+/// handler gets one with an [`crate::bindings::EventHubBatchTrigger`].
+///
+/// ```
+/// use functions_custom_handler::events::EventHubBatch;
+/// let batch = EventHubBatch::default();
+/// let total: usize = batch.events.iter().map(|e| e.body.len()).sum();
+/// assert_eq!(total, 0);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct EventHubBatch {

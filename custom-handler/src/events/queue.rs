@@ -11,6 +11,14 @@ use serde_json::{Map, Value};
 /// Metadata follows the storage extension's binding data (`QueueTriggerBindingStrategy`,
 /// azure-sdk-for-net `Microsoft.Azure.WebJobs.Extensions.Storage.Queues`); a field the host
 /// did not send, or sent unreadable, is `None`. Fixture: `conformance/requests/queue_message.json`.
+///
+/// ```
+/// use functions_custom_handler::events::QueueMessage;
+/// let message = QueueMessage::new(r#"{"orderId": "o-1"}"#);
+/// let order: serde_json::Value = message.json().unwrap();
+/// assert_eq!(order["orderId"], "o-1");
+/// assert_eq!(message.dequeue_count, None);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct QueueMessage {

@@ -12,7 +12,14 @@ use serde_json::{Map, Value};
 /// `Microsoft.Azure.WebJobs.Extensions.ServiceBus`); keys whose value is null are not sent.
 /// A handler cannot settle the message itself: the host completes it after a 2xx answer and
 /// abandons it after any other, and the broker dead-letters it at `maxDeliveryCount`.
-/// Fixture: `conformance/requests/service_bus_message.json`.
+/// Fixture: `conformance/requests/service_bus_message.json`; a handler gets one with a
+/// [`crate::bindings::ServiceBusTrigger`].
+///
+/// ```
+/// use functions_custom_handler::events::ServiceBusMessage;
+/// let message = ServiceBusMessage::default();
+/// assert!(message.json::<serde_json::Value>().is_err()); // an empty body is not JSON
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ServiceBusMessage {

@@ -14,6 +14,13 @@ use std::collections::BTreeMap;
 /// as every key ending in `Trigger`). The content arrives as base64 whatever `dataType` says:
 /// the trigger binds to bytes first (`TriggerAdapterBindingProvider.GetDefaultType`,
 /// azure-webjobs-sdk). Fixture: `conformance/requests/blob_trigger.json`.
+///
+/// ```
+/// use functions_custom_handler::events::Blob;
+/// let blob = Blob::new(&b"CHAS,RM\n0,6.5\n"[..]);
+/// assert_eq!(blob.content.len(), 14);
+/// assert!(blob.captures.is_empty());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Blob {

@@ -21,6 +21,12 @@ const USAGE: &str = "usage: <handler>                    serve the functions on 
        <handler> manifest --out DIR   write DIR/<FunctionName>/function.json for every function";
 
 /// Why the app could not start, serve, or write its manifest. Each message is one sentence.
+///
+/// ```
+/// use functions_custom_handler::{Function, FunctionApp};
+/// let err = FunctionApp::new().function(Function::new("1st")).validate().unwrap_err();
+/// assert!(err.to_string().starts_with("the function name `1st` is not valid"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// Neither port variable is set.
@@ -83,7 +89,8 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(20);
 /// the JSON envelope, so this is generous.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
-/// An error the runtime answers for the function: to the HTTP caller (a 400 or 503 the
+/// An error the runtime answers for the function (see [`FunctionApp::error_body`] for an
+/// example): to the HTTP caller (a 400 or 503 the
 /// function returned as an error, a body refused from its head, a forwarded function's
 /// fault) or to the host (a failed invocation).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +113,22 @@ pub(crate) fn plain_error_body(error: &HttpError) -> HttpResponse {
 }
 
 /// A set of functions served to the Functions host.
+///
+/// ```no_run
+/// use functions_custom_handler::bindings::{AuthLevel, HttpOutput, HttpTrigger};
+/// use functions_custom_handler::{Function, FunctionApp, HttpResponse, Outputs, service_fn};
+///
+/// const REQ: HttpTrigger = HttpTrigger::get("req", "ping").auth(AuthLevel::Anonymous);
+/// const RES: HttpOutput = HttpOutput::new("res");
+///
+/// fn main() -> std::process::ExitCode {
+///     FunctionApp::new()
+///         .function(Function::new("ping").trigger(REQ).output(RES).handler(service_fn(
+///             |_| async { Ok(Outputs::new().set(&RES, HttpResponse::new(200).text("pong"))) },
+///         )))
+///         .main() // serves; `manifest --out DIR` writes the function.json files
+/// }
+/// ```
 #[derive(Clone)]
 pub struct FunctionApp {
     functions: Vec<Function>,
@@ -482,6 +505,14 @@ fn port_from_env(var: impl Fn(&str) -> Option<String>) -> Result<u16, StartError
 }
 
 /// A bound server. Await [`Server::run`] to serve until SIGTERM/SIGINT.
+///
+/// ```no_run
+/// # async fn serve(app: functions_custom_handler::FunctionApp) -> std::io::Result<()> {
+/// let server = app.bind(std::net::TcpListener::bind("127.0.0.1:0")?).unwrap();
+/// println!("listening on {}", server.port());
+/// server.run().await
+/// # }
+/// ```
 pub struct Server {
     port: u16,
     server: actix_web::dev::Server,
