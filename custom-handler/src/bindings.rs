@@ -54,11 +54,23 @@ mod sealed {
 /// ```
 pub trait Declaration: sealed::Sealed {
     /// The `function.json` entry.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{Declaration, TimerTrigger};
+    /// let timer = TimerTrigger::new("tick", "0 0 * * * *").binding();
+    /// assert_eq!(serde_json::to_value(&timer).unwrap()["schedule"], "0 0 * * * *");
+    /// ```
     fn binding(&self) -> Binding;
 }
 
-/// A trigger: what starts the function, and the event its handler receives
-/// ([`crate::Invocation::trigger`] has an example).
+/// A trigger: what starts the function, and the event its handler receives.
+///
+/// ```
+/// use functions_custom_handler::bindings::{QueueTrigger, Trigger};
+/// use functions_custom_handler::events::QueueMessage;
+/// fn event_of<T: Trigger>(_: &T) -> &'static str { std::any::type_name::<T::Event>() }
+/// assert_eq!(event_of(&QueueTrigger::new("job", "jobs")), std::any::type_name::<QueueMessage>());
+/// ```
 pub trait Trigger: Declaration {
     /// The typed event, decoded from what the host sends.
     type Event;
@@ -66,8 +78,13 @@ pub trait Trigger: Declaration {
     fn decode(&self, request: &mut InvocationRequest) -> Result<Self::Event, DecodeError>;
 }
 
-/// An input binding, read when the handler asks for it ([`crate::Invocation::input`]):
-/// [`BlobInput`] has an example.
+/// An input binding, read when the handler asks for it ([`crate::Invocation::input`]).
+///
+/// ```
+/// use functions_custom_handler::bindings::{BlobInput, Input};
+/// fn value_of<I: Input>(_: &I) -> &'static str { std::any::type_name::<I::Value>() }
+/// assert!(value_of(&BlobInput::new("previous", "results/{id}.json")).contains("Option"));
+/// ```
 pub trait Input: Declaration {
     /// The typed value.
     type Value;
@@ -75,7 +92,14 @@ pub trait Input: Declaration {
     fn decode(&self, request: &mut InvocationRequest) -> Result<Self::Value, DecodeError>;
 }
 
-/// An output binding, set through [`Outputs::set`], which has an example.
+/// An output binding, set through [`Outputs::set`].
+///
+/// ```
+/// use functions_custom_handler::bindings::{HttpOutput, Output};
+/// use functions_custom_handler::HttpResponse;
+/// fn takes<O: Output>(_: &O, _: O::Value) {}
+/// takes(&HttpOutput::new("res"), HttpResponse::new(204));
+/// ```
 pub trait Output: Declaration {
     /// What the handler sets it to.
     type Value;
@@ -172,6 +196,11 @@ pub struct CloudEventTrigger(pub EventGridTrigger);
 
 impl CloudEventTrigger {
     /// A trigger named `name`.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::CloudEventTrigger;
+    /// assert_eq!(CloudEventTrigger::new("event").0.name, "event");
+    /// ```
     pub const fn new(name: &'static str) -> Self {
         Self(EventGridTrigger::new(name))
     }
@@ -216,6 +245,12 @@ pub struct EventHubBatchTrigger(pub EventHubTrigger);
 
 impl EventHubBatchTrigger {
     /// `trigger` with `cardinality: many`.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{Cardinality, EventHubBatchTrigger, EventHubTrigger};
+    /// let batch = EventHubBatchTrigger::new(EventHubTrigger::new("readings", "telemetry"));
+    /// assert_eq!(batch.0.cardinality, Some(Cardinality::Many));
+    /// ```
     pub const fn new(mut trigger: EventHubTrigger) -> Self {
         trigger.cardinality = Some(Cardinality::Many);
         Self(trigger)
@@ -259,6 +294,12 @@ pub struct BlobInput(BlobBinding);
 impl BlobInput {
     /// An input named `name` reading `path` (binding expressions allowed), handed over as
     /// bytes (`dataType: binary`), through `AzureWebJobsStorage`.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{BlobInput, Declaration};
+    /// let binding = BlobInput::new("rows", "inputs/{jobId}.csv").binding();
+    /// assert_eq!(binding.connection(), Some("AzureWebJobsStorage"));
+    /// ```
     pub const fn new(name: &'static str, path: &'static str) -> Self {
         Self(BlobBinding {
             name: Cow::Borrowed(name),
@@ -270,6 +311,12 @@ impl BlobInput {
     }
 
     /// Reads through the connection in the app setting `setting`.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{BlobInput, Declaration};
+    /// let binding = BlobInput::new("rows", "inputs/{jobId}.csv").connection("Archive").binding();
+    /// assert_eq!(binding.connection(), Some("Archive"));
+    /// ```
     pub const fn connection(mut self, setting: &'static str) -> Self {
         // Nothing to drop at compile time: see `function_json`'s builders.
         std::mem::forget(self.0.connection.replace(Cow::Borrowed(setting)));
@@ -277,12 +324,23 @@ impl BlobInput {
     }
 
     /// Asks the host for the blob as text (`dataType: string`) instead of bytes.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{BlobInput, DataType, Declaration};
+    /// let binding = BlobInput::new("notes", "notes/{id}.txt").text().binding();
+    /// assert_eq!(binding.data_type(), Some(DataType::String));
+    /// ```
     pub const fn text(mut self) -> Self {
         self.0.data_type = Some(DataType::String);
         self
     }
 
     /// The binding name.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::BlobInput;
+    /// assert_eq!(BlobInput::new("rows", "inputs/{jobId}.csv").name(), "rows");
+    /// ```
     pub fn name(&self) -> &str {
         &self.0.name
     }
@@ -317,6 +375,12 @@ pub struct BlobOutput(BlobBinding);
 impl BlobOutput {
     /// An output named `name` writing `path` (binding expressions allowed), through
     /// `AzureWebJobsStorage`.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{BlobOutput, Declaration};
+    /// let binding = BlobOutput::new("report", "reports/{rand-guid}.csv").binding();
+    /// assert_eq!(binding.type_name(), "blob");
+    /// ```
     pub const fn new(name: &'static str, path: &'static str) -> Self {
         Self(BlobBinding {
             name: Cow::Borrowed(name),
@@ -328,6 +392,12 @@ impl BlobOutput {
     }
 
     /// Writes through the connection in the app setting `setting`.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{BlobOutput, Declaration};
+    /// let binding = BlobOutput::new("report", "reports/a.csv").connection("Reports").binding();
+    /// assert_eq!(binding.connection(), Some("Reports"));
+    /// ```
     pub const fn connection(mut self, setting: &'static str) -> Self {
         // Nothing to drop at compile time: see `function_json`'s builders.
         std::mem::forget(self.0.connection.replace(Cow::Borrowed(setting)));
@@ -335,6 +405,11 @@ impl BlobOutput {
     }
 
     /// The binding name.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::BlobOutput;
+    /// assert_eq!(BlobOutput::new("report", "reports/a.csv").name(), "report");
+    /// ```
     pub fn name(&self) -> &str {
         &self.0.name
     }

@@ -45,8 +45,22 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
-/// Runs an app's functions in process: no server, no port, the runtime's own dispatch. See
-/// the [module](self) for an example.
+/// Runs an app's functions in process: no server, no port, the runtime's own dispatch.
+///
+/// ```
+/// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+/// # use functions_custom_handler::testing::{Event, TestClient};
+/// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+/// # const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+/// # const COPY: BlobOutput = BlobOutput::new("copy", "copies/{rand-guid}");
+/// # let app = FunctionApp::new().function(Function::new("copy").trigger(ORDER).output(COPY)
+/// #     .handler(service_fn(|mut inv| async move { Ok(Outputs::new().set(&COPY, inv.trigger(&ORDER)?.body)) })));
+/// # actix_web::rt::System::new().block_on(async {
+/// let client = TestClient::new(app).unwrap();
+/// let invoked = client.invoke("copy", Event::queue(&ORDER, "a")).await;
+/// assert_eq!(invoked.blob(&COPY).unwrap(), "a");
+/// # });
+/// ```
 pub struct TestClient {
     state: State,
 }
@@ -59,6 +73,20 @@ impl std::fmt::Debug for TestClient {
 
 impl TestClient {
     /// A client for `app`; the app is validated as [`FunctionApp::bind`] validates it.
+    ///
+    /// ```
+    /// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+    /// # use functions_custom_handler::testing::{Event, TestClient};
+    /// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+    /// # const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+    /// # const COPY: BlobOutput = BlobOutput::new("copy", "copies/{rand-guid}");
+    /// # let app = FunctionApp::new().function(Function::new("copy").trigger(ORDER).output(COPY)
+    /// #     .handler(service_fn(|mut inv| async move { Ok(Outputs::new().set(&COPY, inv.trigger(&ORDER)?.body)) })));
+    /// # actix_web::rt::System::new().block_on(async {
+    /// assert!(TestClient::new(FunctionApp::new().function(Function::new("no-trigger"))).is_err());
+    /// let client = TestClient::new(app).unwrap();
+    /// # });
+    /// ```
     pub fn new(app: FunctionApp) -> Result<Self, StartError> {
         app.validate()?;
         Ok(Self { state: app.state() })
@@ -67,6 +95,21 @@ impl TestClient {
     /// Invokes `function` with `event`, as the host posts an invocation to `/{function}`.
     ///
     /// An unknown function is a failed invocation naming it.
+    ///
+    /// ```
+    /// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+    /// # use functions_custom_handler::testing::{Event, TestClient};
+    /// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+    /// # const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+    /// # const COPY: BlobOutput = BlobOutput::new("copy", "copies/{rand-guid}");
+    /// # let app = FunctionApp::new().function(Function::new("copy").trigger(ORDER).output(COPY)
+    /// #     .handler(service_fn(|mut inv| async move { Ok(Outputs::new().set(&COPY, inv.trigger(&ORDER)?.body)) })));
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let client = TestClient::new(app).unwrap();
+    /// let invoked = client.invoke("nope", Event::queue(&ORDER, "a")).await;
+    /// assert_eq!(invoked.failure(), Some("no function named `nope` is declared in this app"));
+    /// # });
+    /// ```
     pub async fn invoke(&self, function: &str, event: Event) -> Invoked {
         let Some(registered) = self.state.function(function).cloned() else {
             return Invoked::failed(format!(
@@ -146,6 +189,14 @@ pub struct Event {
 impl Event {
     /// An invocation body read from a file: `{"Data": {...}, "Metadata": {...}}`, as the host
     /// posts it (keys starting with `_`, such as a fixture's notes, are ignored).
+    ///
+    /// ```
+    /// use functions_custom_handler::testing::Event;
+    /// let path = std::env::temp_dir().join("order-event.json");
+    /// std::fs::write(&path, r#"{"Data": {"order": "\"a\""}, "Metadata": {}}"#).unwrap();
+    /// assert!(Event::from_file(&path).is_ok());
+    /// assert!(Event::from_file("/no/such/file.json").is_err());
+    /// ```
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, String> {
         let path = path.as_ref();
         let text =
@@ -154,6 +205,12 @@ impl Event {
     }
 
     /// An invocation body as the host posts it (`{"Data": {...}, "Metadata": {...}}`).
+    ///
+    /// ```
+    /// use functions_custom_handler::testing::Event;
+    /// assert!(Event::from_slice(br#"{"Data": {}, "Metadata": {}}"#).is_ok());
+    /// assert!(Event::from_slice(b"[]").is_err());
+    /// ```
     pub fn from_slice(body: &[u8]) -> Result<Self, String> {
         let request = InvocationRequest::from_slice(body).map_err(|e| e.to_string())?;
         Ok(Self {
@@ -164,6 +221,15 @@ impl Event {
     }
 
     /// An HTTP request on `trigger`, with route values in `request.params`.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::HttpTrigger;
+    /// use functions_custom_handler::testing::Event;
+    /// use functions_custom_handler::HttpRequest;
+    /// const REQ: HttpTrigger = HttpTrigger::post("req", "orders");
+    /// let event = Event::http(&REQ, HttpRequest::new("POST", "http://localhost/api/orders").with_body("{}"));
+    /// # let _ = event;
+    /// ```
     pub fn http(trigger: &HttpTrigger, request: HttpRequest) -> Self {
         let mut event = Self::default();
         for (key, value) in &request.params {
@@ -179,6 +245,20 @@ impl Event {
 
     /// A queue message on `trigger`, delivered for the first time; a JSON message's top-level
     /// properties become metadata (`{jobId}` in a path), as on the host.
+    ///
+    /// ```
+    /// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+    /// # use functions_custom_handler::testing::{Event, TestClient};
+    /// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+    /// # const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+    /// # const COPY: BlobOutput = BlobOutput::new("copy", "copies/{rand-guid}");
+    /// # let app = FunctionApp::new().function(Function::new("copy").trigger(ORDER).output(COPY)
+    /// #     .handler(service_fn(|mut inv| async move { Ok(Outputs::new().set(&COPY, inv.trigger(&ORDER)?.body)) })));
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let client = TestClient::new(app).unwrap();
+    /// assert!(client.invoke("copy", Event::queue(&ORDER, r#"{"jobId": "j-1"}"#)).await.succeeded());
+    /// # });
+    /// ```
     pub fn queue(trigger: &QueueTrigger, message: impl Into<Bytes>) -> Self {
         let message = message.into();
         let mut event = Self::default();
@@ -206,6 +286,15 @@ impl Event {
     }
 
     /// A timer tick on `trigger`.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::TimerTrigger;
+    /// use functions_custom_handler::events::TimerInfo;
+    /// use functions_custom_handler::testing::Event;
+    /// const TICK: TimerTrigger = TimerTrigger::new("tick", "0 * * * * *");
+    /// let event = Event::timer(&TICK, TimerInfo { is_past_due: true, ..TimerInfo::default() });
+    /// # let _ = event;
+    /// ```
     pub fn timer(trigger: &TimerTrigger, info: TimerInfo) -> Self {
         let mut event = Self::default();
         event.data.insert(
@@ -216,6 +305,16 @@ impl Event {
     }
 
     /// An Event Grid event on `trigger`, as an object with its `data` in metadata.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::EventGridTrigger;
+    /// use functions_custom_handler::testing::Event;
+    /// const EVENT: EventGridTrigger = EventGridTrigger::new("event");
+    /// let created = serde_json::from_value(serde_json::json!({"id": "1", "subject": "s",
+    ///     "eventType": "Microsoft.Storage.BlobCreated", "eventTime": "t", "data": {"url": "u"}})).unwrap();
+    /// let event = Event::event_grid(&EVENT, created);
+    /// # let _ = event;
+    /// ```
     pub fn event_grid(trigger: &EventGridTrigger, event: EventGridEvent) -> Self {
         let value = serde_json::to_value(event).unwrap_or_default();
         let mut built = Self::default();
@@ -225,6 +324,15 @@ impl Event {
     }
 
     /// The same invocation with the blob input `input` holding `content`, or missing.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{BlobInput, QueueTrigger};
+    /// use functions_custom_handler::testing::Event;
+    /// const JOB: QueueTrigger = QueueTrigger::new("job", "jobs");
+    /// const ROWS: BlobInput = BlobInput::new("rows", "inputs/{jobId}.csv");
+    /// let event = Event::queue(&JOB, r#"{"jobId": "j-1"}"#).with_blob(&ROWS, Some("a,b\n1,2\n"));
+    /// # let _ = event;
+    /// ```
     pub fn with_blob(mut self, input: &BlobInput, content: Option<impl AsRef<[u8]>>) -> Self {
         let Binding::Blob(blob) = input.binding() else {
             return self;
@@ -238,6 +346,14 @@ impl Event {
     }
 
     /// The same invocation with the metadata `key` set to `value`, encoded as the host does.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::QueueTrigger;
+    /// use functions_custom_handler::testing::Event;
+    /// const JOB: QueueTrigger = QueueTrigger::new("job", "jobs");
+    /// let event = Event::queue(&JOB, "plain text").with_metadata("jobId", "j-1");
+    /// # let _ = event;
+    /// ```
     pub fn with_metadata(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.metadata
             .insert(key.to_owned(), host::host_encode(&value.into()));
@@ -245,7 +361,21 @@ impl Event {
     }
 }
 
-/// What an invocation did, read as the host applies it; see the [module](self) for an example.
+/// What an invocation did, read as the host applies it.
+///
+/// ```
+/// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+/// # use functions_custom_handler::testing::{Event, TestClient};
+/// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+/// # const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+/// # const COPY: BlobOutput = BlobOutput::new("copy", "copies/{rand-guid}");
+/// # let app = FunctionApp::new().function(Function::new("copy").trigger(ORDER).output(COPY)
+/// #     .handler(service_fn(|mut inv| async move { Ok(Outputs::new().set(&COPY, inv.trigger(&ORDER)?.body)) })));
+/// # actix_web::rt::System::new().block_on(async {
+/// let invoked = TestClient::new(app).unwrap().invoke("copy", Event::queue(&ORDER, "a")).await;
+/// assert!(invoked.succeeded() && invoked.logs().is_empty());
+/// # });
+/// ```
 #[derive(Debug, Clone)]
 pub struct Invoked {
     response: InvocationResponse,
@@ -271,6 +401,21 @@ impl Invoked {
     /// The status and JSON body the runtime answers the host, for tests of the protocol
     /// itself: 200 with `{"Outputs", "Logs", "ReturnValue"}`, or 500 with the app's error body
     /// (`Null` for a forwarded function, whose caller gets [`Invoked::http`]).
+    ///
+    /// ```
+    /// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+    /// # use functions_custom_handler::testing::{Event, TestClient};
+    /// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+    /// # const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+    /// # const COPY: BlobOutput = BlobOutput::new("copy", "copies/{rand-guid}");
+    /// # let app = FunctionApp::new().function(Function::new("copy").trigger(ORDER).output(COPY)
+    /// #     .handler(service_fn(|mut inv| async move { Ok(Outputs::new().set(&COPY, inv.trigger(&ORDER)?.body)) })));
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let invoked = TestClient::new(app).unwrap().invoke("copy", Event::queue(&ORDER, "a")).await;
+    /// let (status, body) = invoked.host_answer();
+    /// assert_eq!((status, body["Outputs"]["copy"].as_str()), (200, Some("YQ==")));
+    /// # });
+    /// ```
     pub fn host_answer(&self) -> (u16, &Value) {
         let status = if self.failure.is_some() { 500 } else { 200 };
         (status, &self.answer)
@@ -278,11 +423,39 @@ impl Invoked {
 
     /// Why the invocation failed, when it did: the host then retries a message or answers an
     /// HTTP caller 500, and applies no output.
+    ///
+    /// ```
+    /// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+    /// # use functions_custom_handler::testing::{Event, TestClient};
+    /// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+    /// # const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+    /// # const COPY: BlobOutput = BlobOutput::new("copy", "copies/{rand-guid}");
+    /// # let app = FunctionApp::new().function(Function::new("copy").trigger(ORDER).output(COPY)
+    /// #     .handler(service_fn(|mut inv| async move { Ok(Outputs::new().set(&COPY, inv.trigger(&ORDER)?.body)) })));
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let invoked = TestClient::new(app).unwrap().invoke("copy", Event::default()).await;
+    /// assert!(invoked.failure().unwrap().contains("no queue message named `order`"));
+    /// # });
+    /// ```
     pub fn failure(&self) -> Option<&str> {
         self.failure.as_deref()
     }
 
     /// Whether the invocation completed.
+    ///
+    /// ```
+    /// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+    /// # use functions_custom_handler::testing::{Event, TestClient};
+    /// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+    /// # const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+    /// # const COPY: BlobOutput = BlobOutput::new("copy", "copies/{rand-guid}");
+    /// # let app = FunctionApp::new().function(Function::new("copy").trigger(ORDER).output(COPY)
+    /// #     .handler(service_fn(|mut inv| async move { Ok(Outputs::new().set(&COPY, inv.trigger(&ORDER)?.body)) })));
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let invoked = TestClient::new(app).unwrap().invoke("copy", Event::queue(&ORDER, "a")).await;
+    /// assert!(invoked.succeeded());
+    /// # });
+    /// ```
     pub fn succeeded(&self) -> bool {
         self.failure.is_none()
     }
@@ -290,12 +463,41 @@ impl Invoked {
     /// The lines logged for the invocation: those the host logs from `Logs`, or, for a
     /// forwarded function, those written to the console (empty when it failed: those went to
     /// the console too).
+    ///
+    /// ```
+    /// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+    /// # use functions_custom_handler::testing::{Event, TestClient};
+    /// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+    /// # const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+    /// # const COPY: BlobOutput = BlobOutput::new("copy", "copies/{rand-guid}");
+    /// # let app = FunctionApp::new().function(Function::new("copy").trigger(ORDER).output(COPY)
+    /// #     .handler(service_fn(|mut inv| async move { Ok(Outputs::new().set(&COPY, inv.trigger(&ORDER)?.body)) })));
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let invoked = TestClient::new(app).unwrap().invoke("copy", Event::queue(&ORDER, "a")).await;
+    /// assert!(invoked.logs().is_empty());
+    /// # });
+    /// ```
     pub fn logs(&self) -> &[String] {
         &self.response.logs
     }
 
     /// The HTTP response the host sends for `output`, if the function set it: a forwarded
     /// function's as it built it, otherwise as the host reads the `http` output.
+    ///
+    /// ```
+    /// # use functions_custom_handler::bindings::{HttpOutput, HttpTrigger};
+    /// # use functions_custom_handler::testing::{Event, TestClient};
+    /// # use functions_custom_handler::{Function, FunctionApp, HttpRequest, HttpResponse, Outputs, service_fn};
+    /// const REQ: HttpTrigger = HttpTrigger::get("req", "ping");
+    /// const RES: HttpOutput = HttpOutput::new("res");
+    /// let app = FunctionApp::new().function(Function::new("ping").trigger(REQ).output(RES)
+    ///     .handler(service_fn(|_| async { Ok(Outputs::new().set(&RES, HttpResponse::new(200).text("pong"))) })));
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let request = HttpRequest::new("GET", "http://localhost/api/ping");
+    /// let invoked = TestClient::new(app).unwrap().invoke("ping", Event::http(&REQ, request)).await;
+    /// assert_eq!(invoked.http(&RES).unwrap().body.as_deref(), Some(&b"pong"[..]));
+    /// # });
+    /// ```
     pub fn http(&self, output: &HttpOutput) -> Option<HttpResponse> {
         if let Some(response) = &self.forwarded {
             return Some(response.clone());
@@ -304,12 +506,40 @@ impl Invoked {
     }
 
     /// The bytes the host writes to the blob output `output`, if the function set it.
+    ///
+    /// ```
+    /// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
+    /// # use functions_custom_handler::testing::{Event, TestClient};
+    /// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+    /// # const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+    /// # const COPY: BlobOutput = BlobOutput::new("copy", "copies/{rand-guid}");
+    /// # let app = FunctionApp::new().function(Function::new("copy").trigger(ORDER).output(COPY)
+    /// #     .handler(service_fn(|mut inv| async move { Ok(Outputs::new().set(&COPY, inv.trigger(&ORDER)?.body)) })));
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let invoked = TestClient::new(app).unwrap().invoke("copy", Event::queue(&ORDER, "a")).await;
+    /// assert_eq!(invoked.blob(&COPY).unwrap(), "a");
+    /// # });
+    /// ```
     pub fn blob(&self, output: &crate::bindings::BlobOutput) -> Option<Bytes> {
         let bound = self.bound(output.name())?;
         Some(host::blob_content(bound).into())
     }
 
     /// The messages the host enqueues for `output`, in order.
+    ///
+    /// ```
+    /// # use functions_custom_handler::bindings::{QueueOutput, QueueTrigger};
+    /// # use functions_custom_handler::testing::{Event, TestClient};
+    /// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+    /// const IN: QueueTrigger = QueueTrigger::new("order", "orders");
+    /// const OUT: QueueOutput = QueueOutput::new("lines", "lines");
+    /// let app = FunctionApp::new().function(Function::new("split").trigger(IN).output(OUT)
+    ///     .handler(service_fn(|_| async { Ok(Outputs::new().set(&OUT, "one").set(&OUT, "two")) })));
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let invoked = TestClient::new(app).unwrap().invoke("split", Event::queue(&IN, "x")).await;
+    /// assert_eq!(invoked.messages(&OUT), ["one", "two"]);
+    /// # });
+    /// ```
     pub fn messages(&self, output: &QueueOutput) -> Vec<Bytes> {
         self.bound(&output.name)
             .and_then(|bound| host::queue_messages(bound).ok())

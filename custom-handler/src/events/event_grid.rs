@@ -1,6 +1,5 @@
 //! Event Grid events, in either schema, and the storage `BlobCreated` payload.
 
-use super::object;
 use crate::protocol::DecodeError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -52,21 +51,11 @@ pub struct EventGridEvent {
 impl EventGridEvent {
     /// The payload parsed into `T`, such as [`BlobCreated`].
     pub fn data_as<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        T::deserialize(&self.data).map_err(|e| {
-            DecodeError::new(format!(
-                "the data of the {} event `{}` is not the expected shape ({e})",
-                self.event_type, self.id
-            ))
-        })
+        super::data_as(&self.data, &self.event_type, &self.id)
     }
 
     pub(crate) fn decode(name: &str, value: &Value) -> Result<Self, DecodeError> {
-        let map = object(name, "an event object", value)?;
-        serde_json::from_value(Value::Object(map)).map_err(|e| {
-            DecodeError::new(format!(
-                "the Event Grid trigger `{name}` is not an Event Grid schema event ({e})"
-            ))
-        })
+        super::event(name, value, "an Event Grid schema event")
     }
 }
 
@@ -115,21 +104,11 @@ pub struct CloudEvent {
 impl CloudEvent {
     /// The payload parsed into `T`, such as [`BlobCreated`].
     pub fn data_as<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        T::deserialize(&self.data).map_err(|e| {
-            DecodeError::new(format!(
-                "the data of the {} event `{}` is not the expected shape ({e})",
-                self.event_type, self.id
-            ))
-        })
+        super::data_as(&self.data, &self.event_type, &self.id)
     }
 
     pub(crate) fn decode(name: &str, value: &Value) -> Result<Self, DecodeError> {
-        let map = object(name, "an event object", value)?;
-        serde_json::from_value(Value::Object(map)).map_err(|e| {
-            DecodeError::new(format!(
-                "the Event Grid trigger `{name}` is not a CloudEvents 1.0 event ({e})"
-            ))
-        })
+        super::event(name, value, "a CloudEvents 1.0 event")
     }
 }
 

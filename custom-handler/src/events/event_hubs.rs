@@ -79,8 +79,7 @@ pub struct EventHubEvent {
 impl EventHubEvent {
     /// The body as UTF-8 text.
     pub fn text(&self) -> Result<&str, DecodeError> {
-        std::str::from_utf8(&self.body)
-            .map_err(|e| DecodeError::new(format!("the event body is not UTF-8 text ({e})")))
+        super::text(&self.body, "the event body")
     }
 
     pub(crate) fn decode(

@@ -61,6 +61,48 @@ pub(crate) fn content(name: &str, value: &Value, binary: bool) -> Result<Bytes, 
     }
 }
 
+/// `body` as UTF-8 text; `what` names it in the error ("the queue message").
+pub(crate) fn text<'a>(body: &'a [u8], what: &str) -> Result<&'a str, DecodeError> {
+    std::str::from_utf8(body)
+        .map_err(|e| DecodeError::new(format!("{what} is not UTF-8 text ({e})")))
+}
+
+/// `body` parsed as JSON into `T`; `what` names it in the error.
+pub(crate) fn json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, DecodeError> {
+    serde_json::from_slice(body)
+        .map_err(|e| DecodeError::new(format!("{what} is not the expected JSON ({e})")))
+}
+
+/// An event's `data` parsed into `T`.
+pub(crate) fn data_as<T: serde::de::DeserializeOwned>(
+    data: &Value,
+    event_type: &str,
+    id: &str,
+) -> Result<T, DecodeError> {
+    T::deserialize(data).map_err(|e| {
+        DecodeError::new(format!(
+            "the data of the {event_type} event `{id}` is not the expected shape ({e})"
+        ))
+    })
+}
+
+/// The trigger `name`'s value as one event of `schema`: an object, or a string holding one.
+pub(crate) fn event<T: serde::de::DeserializeOwned>(
+    name: &str,
+    value: &Value,
+    schema: &str,
+) -> Result<T, DecodeError> {
+    let map = object(name, "an event object", value)?;
+    serde_json::from_value(Value::Object(map)).map_err(|e| {
+        DecodeError::new(format!(
+            "the Event Grid trigger `{name}` is not {schema} ({e})"
+        ))
+    })
+}
+
 /// A Metadata value as text (strings unquoted once, numbers printed).
 pub(crate) fn meta_text(metadata: &Map<String, Value>, key: &str) -> Option<String> {
     get_ci(metadata, key).and_then(scalar_text)

@@ -49,15 +49,12 @@ impl QueueMessage {
 
     /// The message as UTF-8 text.
     pub fn text(&self) -> Result<&str, DecodeError> {
-        std::str::from_utf8(&self.body)
-            .map_err(|e| DecodeError::new(format!("the queue message is not UTF-8 text ({e})")))
+        super::text(&self.body, "the queue message")
     }
 
     /// The message parsed as JSON into `T`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            DecodeError::new(format!("the queue message is not the expected JSON ({e})"))
-        })
+        super::json(&self.body, "the queue message")
     }
 
     pub(crate) fn decode(

@@ -54,8 +54,7 @@ pub struct ServiceBusMessage {
 impl ServiceBusMessage {
     /// The body as UTF-8 text.
     pub fn text(&self) -> Result<&str, DecodeError> {
-        std::str::from_utf8(&self.body)
-            .map_err(|e| DecodeError::new(format!("the message body is not UTF-8 text ({e})")))
+        super::text(&self.body, "the message body")
     }
 
     /// The body parsed as JSON into `T`.
