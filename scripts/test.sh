@@ -30,7 +30,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # The runtime users depend on, and every crate it needs: documented without a warning, its
 # doc examples run, and each packaged as `cargo publish` would upload it, then built alone.
-published=(-p drain -p serve -p functions-custom-handler-protocol -p functions-custom-handler)
+published=(-p functions-custom-handler-drain -p functions-custom-handler-serve
+  -p functions-custom-handler-protocol -p functions-custom-handler)
 step "Published crates: cargo doc (-D warnings), doc tests, cargo package"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked "${published[@]}"
 cargo test --doc --locked -p functions-custom-handler-protocol -p functions-custom-handler

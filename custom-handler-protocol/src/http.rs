@@ -103,19 +103,19 @@ impl HttpRequest {
     /// The body as UTF-8 text.
     pub fn text(&self) -> Result<&str, DecodeError> {
         std::str::from_utf8(&self.body)
-            .map_err(|e| DecodeError::new(format!("the request body is not UTF-8 text ({e})")))
+            .map_err(|e| DecodeError::content(format!("the request body is not UTF-8 text ({e})")))
     }
 
     /// The body parsed as JSON into `T`; an empty body is an error like any other invalid JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
         let bytes = &self.body;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(DecodeError::new(
+            return Err(DecodeError::content(
                 "the request body is empty; send a JSON document",
             ));
         }
         serde_json::from_slice(bytes).map_err(|e| {
-            DecodeError::new(format!("the request body is not the expected JSON: {e}"))
+            DecodeError::content(format!("the request body is not the expected JSON: {e}"))
         })
     }
 

@@ -59,21 +59,46 @@ pub const LEGACY_PORT_VAR: &str = "FUNCTIONS_HTTPWORKER_PORT";
 /// Environment variable naming the app root, where host.json lives.
 pub const APP_ROOT_VAR: &str = "FUNCTIONS_APP_ROOT_PATH";
 
-/// A trigger, input binding or output value that does not have the shape the protocol allows.
+/// A trigger, input binding or output value that does not have the shape the protocol allows,
+/// or content (a request body, a message) that is not what its reader expects.
 ///
 /// The message is one sentence that names the binding, suitable for a log line or a 400 body.
+///
+/// ```
+/// use functions_custom_handler_protocol::{DecodeError, HttpRequest};
+/// let envelope = DecodeError::new("the invocation body has no Data object");
+/// assert!(!envelope.is_content());
+/// let body = HttpRequest::new("POST", "u").with_body("not json").json::<serde_json::Value>();
+/// assert!(body.unwrap_err().is_content());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct DecodeError {
     message: String,
+    content: bool,
 }
 
 impl DecodeError {
-    /// An error carrying `message`, which should be one sentence.
+    /// An error in what the host sent, carrying `message`, which should be one sentence.
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            content: false,
         }
+    }
+
+    /// An error in the content the host carried faithfully (a caller's body, a producer's
+    /// message): the sender's mistake, not the host's.
+    pub fn content(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            content: true,
+        }
+    }
+
+    /// Whether the content, not the host's shape, is wrong.
+    pub fn is_content(&self) -> bool {
+        self.content
     }
 
     /// The sentence describing what was wrong.

@@ -107,16 +107,21 @@ pub trait Output: Declaration {
     fn store(&self, outputs: &mut Outputs, value: Self::Value);
 }
 
-fn required<'a>(
-    request: &'a InvocationRequest,
+/// Moves the trigger's value out of `Data`: a trigger is read once.
+fn required(
+    request: &mut InvocationRequest,
     name: &str,
     what: &str,
-) -> Result<&'a serde_json::Value, DecodeError> {
-    request.binding(name).ok_or_else(|| {
-        DecodeError::new(format!(
-            "the invocation has no {what} named `{name}` in Data"
-        ))
-    })
+) -> Result<serde_json::Value, DecodeError> {
+    request
+        .data
+        .remove(name)
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| {
+            DecodeError::new(format!(
+                "the invocation has no {what} named `{name}` in Data"
+            ))
+        })
 }
 
 macro_rules! declaration {
@@ -145,7 +150,9 @@ pub use crate::function_json::BlobTrigger;
 impl Trigger for HttpTrigger {
     type Event = HttpRequest;
     fn decode(&self, request: &mut InvocationRequest) -> Result<HttpRequest, DecodeError> {
-        request.take_http_trigger(&self.name)
+        let taken = request.take_http_trigger(&self.name)?;
+        request.data.remove(self.name.as_ref());
+        Ok(taken)
     }
 }
 
@@ -154,7 +161,7 @@ impl Trigger for QueueTrigger {
     fn decode(&self, request: &mut InvocationRequest) -> Result<QueueMessage, DecodeError> {
         let value = required(request, &self.name, "queue message")?;
         let binary = self.data_type == Some(DataType::Binary);
-        QueueMessage::decode(&self.name, value, binary, &request.metadata)
+        QueueMessage::decode(&self.name, &value, binary, &request.metadata)
     }
 }
 
@@ -162,14 +169,16 @@ impl Trigger for BlobTrigger {
     type Event = Blob;
     fn decode(&self, request: &mut InvocationRequest) -> Result<Blob, DecodeError> {
         let value = required(request, &self.name, "blob")?;
-        Blob::decode(&self.name, value, &self.path, &request.metadata)
+        Blob::decode(&self.name, &value, &self.path, &request.metadata)
     }
 }
 
 impl Trigger for TimerTrigger {
     type Event = TimerInfo;
     fn decode(&self, request: &mut InvocationRequest) -> Result<TimerInfo, DecodeError> {
-        request.timer(&self.name)
+        let timer = request.timer(&self.name)?;
+        request.data.remove(self.name.as_ref());
+        Ok(timer)
     }
 }
 
@@ -178,7 +187,7 @@ impl Trigger for EventGridTrigger {
     fn decode(&self, request: &mut InvocationRequest) -> Result<EventGridEvent, DecodeError> {
         EventGridEvent::decode(
             &self.name,
-            required(request, &self.name, "Event Grid event")?,
+            &required(request, &self.name, "Event Grid event")?,
         )
     }
 }
@@ -218,7 +227,7 @@ impl Trigger for CloudEventTrigger {
     fn decode(&self, request: &mut InvocationRequest) -> Result<CloudEvent, DecodeError> {
         CloudEvent::decode(
             &self.0.name,
-            required(request, &self.0.name, "Event Grid event")?,
+            &required(request, &self.0.name, "Event Grid event")?,
         )
     }
 }
@@ -228,7 +237,7 @@ impl Trigger for EventHubTrigger {
     fn decode(&self, request: &mut InvocationRequest) -> Result<EventHubEvent, DecodeError> {
         let value = required(request, &self.name, "Event Hubs event")?;
         let binary = self.data_type == Some(DataType::Binary);
-        EventHubEvent::decode(&self.name, value, binary, &request.metadata)
+        EventHubEvent::decode(&self.name, &value, binary, &request.metadata)
     }
 }
 
@@ -268,7 +277,7 @@ impl Trigger for EventHubBatchTrigger {
     type Event = EventHubBatch;
     fn decode(&self, request: &mut InvocationRequest) -> Result<EventHubBatch, DecodeError> {
         let value = required(request, &self.0.name, "Event Hubs batch")?;
-        EventHubBatch::decode(&self.0.name, value, self.0.data_type, &request.metadata)
+        EventHubBatch::decode(&self.0.name, &value, self.0.data_type, &request.metadata)
     }
 }
 
@@ -277,7 +286,7 @@ impl Trigger for ServiceBusTrigger {
     fn decode(&self, request: &mut InvocationRequest) -> Result<ServiceBusMessage, DecodeError> {
         let value = required(request, &self.name, "Service Bus message")?;
         let binary = self.data_type == Some(DataType::Binary);
-        ServiceBusMessage::decode(&self.name, value, binary, &request.metadata)
+        ServiceBusMessage::decode(&self.name, &value, binary, &request.metadata)
     }
 }
 

@@ -306,7 +306,7 @@ impl Invocation {
     /// A trigger the function does not declare, or a value that does not decode, is a
     /// permanent failure: the invocation fails (a queue message is retried, then kept in the
     /// poison queue; an HTTP caller gets a 500) and the reason is logged. The event is moved
-    /// out, so a second call fails.
+    /// out of the invocation (a large body is not copied), so a second call fails.
     pub fn trigger<T: Trigger>(&mut self, trigger: &T) -> Result<T::Event, InvocationError> {
         let binding = trigger.binding();
         self.declared(&binding)?;
@@ -359,7 +359,8 @@ impl Invocation {
 }
 
 /// The log of one invocation, for tasks the handler spawns: lines go back to the host in
-/// `Logs`, or to stdout and stderr when the invocation fails.
+/// `Logs`, or to stdout and stderr when the invocation fails. Lines logged after the handler
+/// has returned are not sent: await spawned work before returning.
 ///
 /// ```
 /// use functions_custom_handler::{Invocation, InvocationError, Outputs};
@@ -540,12 +541,16 @@ impl std::error::Error for InvocationError {
     }
 }
 
-/// A value that does not decode is a fault: the host sends what the declaration says, so
-/// either the declaration or the value is wrong, and the caller is not to blame. A function
-/// that parses a caller's body says so itself with [`InvocationError::bad_input`].
+/// What the host sent in a shape the declaration does not allow is a fault: the caller is
+/// not to blame. Content that is not what its reader expects (a request body that is not
+/// the JSON asked for, a message that is not text) is the sender's mistake: bad input.
 impl From<DecodeError> for InvocationError {
     fn from(error: DecodeError) -> Self {
-        Self::permanent(error.message())
+        if error.is_content() {
+            Self::bad_input(error.message())
+        } else {
+            Self::permanent(error.message())
+        }
     }
 }
 
@@ -631,9 +636,11 @@ mod tests {
     }
 
     #[test]
-    fn a_value_that_does_not_decode_is_a_fault_not_the_callers_mistake() {
-        let err: InvocationError = DecodeError::new("bad body").into();
+    fn a_value_that_does_not_decode_is_a_fault_and_bad_content_is_bad_input() {
+        let err: InvocationError = DecodeError::new("bad envelope").into();
         assert_eq!(err.kind(), ErrorKind::Permanent);
+        let err: InvocationError = DecodeError::content("bad body").into();
+        assert_eq!(err.kind(), ErrorKind::BadInput);
         let io = std::io::Error::other("disk");
         let err = InvocationError::transient("storage down").with_source(io);
         assert!(err.is_transient());
@@ -658,5 +665,11 @@ mod tests {
             "the function `f` reads the queueTrigger binding `request`, which its declaration lacks"
         );
         assert_eq!(inv.trigger(&JOB).unwrap().text().unwrap(), "x");
+        // The event was moved out: a second read fails rather than decode a copy.
+        let again = inv.trigger(&JOB).unwrap_err();
+        assert!(
+            again.message().contains("no queue message named `job`"),
+            "{again}"
+        );
     }
 }

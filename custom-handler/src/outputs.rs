@@ -200,18 +200,41 @@ impl Outputs {
     pub(crate) fn into_wire(self, declared: &[Binding]) -> Result<InvocationResponse, String> {
         let mut response = InvocationResponse::new();
         for (name, value) in self.values {
-            if !declared
-                .iter()
-                .any(|b| b.name() == name && b.direction() != crate::function_json::Direction::In)
-            {
-                return Err(format!(
-                    "the function set the output `{name}`, which its declaration lacks: add it with .output(...)"
-                ));
+            let declared_as = declared.iter().find(|b| b.name() == name);
+            let fits = matches!(
+                (&value, declared_as),
+                (Entry::Http(_), Some(Binding::Http(_)))
+                    | (Entry::Messages(_), Some(Binding::Queue(_)))
+                    | (Entry::Payload(_), Some(Binding::Blob(_)))
+            ) && declared_as
+                .is_some_and(|b| b.direction() != crate::function_json::Direction::In);
+            if !fits {
+                return Err(match declared_as {
+                    None => format!(
+                        "the function set the output `{name}`, which its declaration lacks: add it with .output(...)"
+                    ),
+                    Some(b) => format!(
+                        "the function set the output `{name}`, which is declared as a {} {} binding of another kind",
+                        b.direction(),
+                        b.type_name()
+                    ),
+                });
             }
             let wire = match value {
-                Entry::Http(http) => http
-                    .to_output()
-                    .map_err(|e| format!("the http output `{name}`: {e}"))?,
+                Entry::Http(http) => {
+                    let mut wire = http
+                        .to_output()
+                        .map_err(|e| format!("the http output `{name}`: {e}"))?;
+                    // A `$return` object is a response only when it has a body
+                    // (`HttpBinding.CreateResult`): otherwise the host sends it as the body.
+                    if name == "$return"
+                        && let Value::Object(map) = &mut wire
+                    {
+                        map.entry("body")
+                            .or_insert_with(|| Value::String(String::new()));
+                    }
+                    wire
+                }
                 Entry::Payload(payload) => {
                     let bytes = payload.0.map_err(|e| format!("the output `{name}`: {e}"))?;
                     Value::String(STANDARD.encode(&bytes))

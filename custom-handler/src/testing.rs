@@ -74,6 +74,11 @@ impl std::fmt::Debug for TestClient {
 impl TestClient {
     /// A client for `app`; the app is validated as [`FunctionApp::bind`] validates it.
     ///
+    /// Functions are forwarded as the app is configured: an app whose host.json turns
+    /// `enableForwardingHttpRequest` on should be built the same way here
+    /// (`.forward_http_requests(true)` or `.with_host_json(..)`), as `main` reads host.json
+    /// only when it serves.
+    ///
     /// ```
     /// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};
     /// # use functions_custom_handler::testing::{Event, TestClient};
@@ -124,13 +129,14 @@ impl TestClient {
                 metadata: event.metadata,
                 forwarded_bodies: event.bodies,
             };
-            let (response, logs) = dispatch_forwarded(&self.state, route, &id, request).await;
+            let forwarded = dispatch_forwarded(&self.state, route, &id, request).await;
+            let response = forwarded.response;
             return Invoked {
                 response: InvocationResponse {
-                    logs,
+                    logs: forwarded.lines,
                     ..InvocationResponse::default()
                 },
-                failure: None,
+                failure: forwarded.failure,
                 declared: registered.bindings.to_vec(),
                 forwarded: Some(response),
                 answer: Value::Null,
@@ -155,7 +161,7 @@ impl TestClient {
                     code,
                     message: reason.clone(),
                 };
-                let rendered = (self.state.error_body)(&error);
+                let rendered = self.state.render(&error);
                 let body = rendered.body.unwrap_or_default();
                 Invoked {
                     answer: serde_json::from_slice(&body)
@@ -461,8 +467,8 @@ impl Invoked {
     }
 
     /// The lines logged for the invocation: those the host logs from `Logs`, or, for a
-    /// forwarded function, those written to the console (empty when it failed: those went to
-    /// the console too).
+    /// forwarded function, those written to the console. Empty when an invocation over the
+    /// JSON protocol failed: its lines went to the console.
     ///
     /// ```
     /// # use functions_custom_handler::bindings::{BlobOutput, QueueTrigger};

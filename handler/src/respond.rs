@@ -1,5 +1,6 @@
-//! API errors to `http` outputs, in one place. The host must always get a 2xx, so the
-//! caller's status travels inside the output (see the custom-handler runtime docs).
+//! API errors to `http` outputs, in one place. An error the caller must see (a 400, a 503
+//! with `Retry-After`) travels inside the output of a completed invocation: a non-2xx answer
+//! would fail it, and the host would answer the caller an empty 500.
 
 use functions_custom_handler::bindings::HttpOutput;
 use functions_custom_handler::{HttpError, HttpResponse, Outputs};

@@ -64,7 +64,7 @@ pub(crate) fn content(name: &str, value: &Value, binary: bool) -> Result<Bytes, 
 /// `body` as UTF-8 text; `what` names it in the error ("the queue message").
 pub(crate) fn text<'a>(body: &'a [u8], what: &str) -> Result<&'a str, DecodeError> {
     std::str::from_utf8(body)
-        .map_err(|e| DecodeError::new(format!("{what} is not UTF-8 text ({e})")))
+        .map_err(|e| DecodeError::content(format!("{what} is not UTF-8 text ({e})")))
 }
 
 /// `body` parsed as JSON into `T`; `what` names it in the error.
@@ -73,7 +73,7 @@ pub(crate) fn json<T: serde::de::DeserializeOwned>(
     what: &str,
 ) -> Result<T, DecodeError> {
     serde_json::from_slice(body)
-        .map_err(|e| DecodeError::new(format!("{what} is not the expected JSON ({e})")))
+        .map_err(|e| DecodeError::content(format!("{what} is not the expected JSON ({e})")))
 }
 
 /// An event's `data` parsed into `T`.
@@ -83,7 +83,7 @@ pub(crate) fn data_as<T: serde::de::DeserializeOwned>(
     id: &str,
 ) -> Result<T, DecodeError> {
     T::deserialize(data).map_err(|e| {
-        DecodeError::new(format!(
+        DecodeError::content(format!(
             "the data of the {event_type} event `{id}` is not the expected shape ({e})"
         ))
     })

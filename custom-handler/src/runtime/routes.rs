@@ -70,6 +70,14 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The app's body for `error`, with the error's status whatever the app set: a failed
+    /// invocation must reach the host as non-2xx, or the host would complete it.
+    pub(crate) fn render(&self, error: &HttpError) -> HttpResponse {
+        let mut response = (self.error_body)(error);
+        response.status = error.status;
+        response
+    }
+
     /// The app's answer for an error the runtime reports.
     fn error(
         &self,
@@ -82,13 +90,13 @@ impl State {
             code,
             message: message.into(),
         };
-        to_actix((self.error_body)(&error))
+        to_actix(self.render(&error))
     }
 
     /// The app's error body as an `http` output value, with a plain one if the app's cannot
     /// travel as text.
     fn error_output(&self, error: &HttpError) -> Value {
-        (self.error_body)(error)
+        self.render(error)
             .to_output()
             .or_else(|_| super::plain_error_body(error).to_output())
             .unwrap_or(Value::Null)
@@ -266,8 +274,11 @@ pub(crate) async fn dispatch(
         },
         Err(failure) => failure,
     };
+    // A caller is told only through an `http` output; without one, every failure fails.
     let caller = match &failure {
-        Failure::Error(e) if function.http_triggered => caller_error(e),
+        Failure::Error(e) if function.http_triggered && !function.http_outputs.is_empty() => {
+            caller_error(e)
+        }
         _ => None,
     };
     if let (Some(error), Failure::Error(e)) = (caller, &failure) {
@@ -279,7 +290,13 @@ pub(crate) async fn dispatch(
         let body = state.error_output(&error);
         for output in &function.http_outputs {
             if output == "$return" {
-                response.return_value = body.clone();
+                let mut value = body.clone();
+                // A response only with a body (`HttpBinding.CreateResult`).
+                if let Value::Object(map) = &mut value {
+                    map.entry("body")
+                        .or_insert_with(|| Value::String(String::new()));
+                }
+                response.return_value = value;
             } else {
                 response.outputs.insert(output.clone(), body.clone());
             }
@@ -381,8 +398,12 @@ async fn forward(
     };
     let mut data = Map::new();
     let mut metadata = Map::new();
+    // Route values as the host encodes binding data (serialised once more).
     for (k, v) in &request.params {
-        metadata.insert(k.clone(), Value::String(v.clone()));
+        metadata.insert(
+            k.clone(),
+            crate::protocol::host::host_encode(&Value::String(v.clone())),
+        );
     }
     metadata.insert("Query".into(), json!(request.query));
     metadata.insert("Headers".into(), json!(request.headers));
@@ -399,18 +420,28 @@ async fn forward(
         metadata,
         forwarded_bodies,
     };
-    let (response, _) = dispatch_forwarded(&state, route, &id, request).await;
-    to_actix(response)
+    to_actix(
+        dispatch_forwarded(&state, route, &id, request)
+            .await
+            .response,
+    )
 }
 
-/// Runs a forwarded function and decides what its caller gets; the invocation's lines go to
-/// the console (and are returned).
+/// What a forwarded function's caller gets, with the invocation's lines (already on the
+/// console) and the reason it failed, if it did.
+pub(crate) struct Forwarded {
+    pub(crate) response: HttpResponse,
+    pub(crate) lines: Vec<String>,
+    pub(crate) failure: Option<String>,
+}
+
+/// Runs a forwarded function and decides what its caller gets.
 pub(crate) async fn dispatch_forwarded(
     state: &State,
     route: &ForwardRoute,
     id: &str,
     request: InvocationRequest,
-) -> (HttpResponse, Vec<String>) {
+) -> Forwarded {
     let invocation = Invocation::new(
         &route.function.name,
         id,
@@ -418,35 +449,40 @@ pub(crate) async fn dispatch_forwarded(
         request,
     );
     let logger = invocation.logger();
-    let response = match run(route.function.handler.as_ref(), invocation).await {
+    let outcome = match run(route.function.handler.as_ref(), invocation).await {
         Ok(mut outputs) => match outputs.take_http(&route.output) {
-            Some(http) => http,
-            None => fault(
-                state,
-                &logger,
-                format!("the function set no http output `{}`", route.output),
-            ),
+            Some(http) => Ok(http),
+            None => Err(format!(
+                "the function set no http output `{}`",
+                route.output
+            )),
         },
         Err(Failure::Error(e)) => match caller_error(&e) {
             Some(error) => {
                 logger.log(log::Level::Warn, &e);
-                (state.error_body)(&error)
+                Ok(state.render(&error))
             }
-            None => fault(state, &logger, e.to_string()),
+            None => Err(e.to_string()),
         },
-        Err(Failure::Panic(message)) => {
-            fault(state, &logger, format!("the handler panicked: {message}"))
-        }
+        Err(Failure::Panic(message)) => Err(format!("the handler panicked: {message}")),
+    };
+    let (response, failure) = match outcome {
+        Ok(response) => (response, None),
+        Err(reason) => (fault(state, &logger, reason.clone()), Some(reason)),
     };
     let lines = logger.lines_so_far();
     logger.write_to_console();
-    (response, lines)
+    Forwarded {
+        response,
+        lines,
+        failure,
+    }
 }
 
 /// A forwarded function's fault: the reason in its log, an opaque 500 for the caller.
 fn fault(state: &State, logger: &InvocationLogger, reason: String) -> HttpResponse {
     logger.log(log::Level::Error, reason);
-    (state.error_body)(&HttpError {
+    state.render(&HttpError {
         status: 500,
         code: "internal_error",
         message: "the function failed".to_string(),

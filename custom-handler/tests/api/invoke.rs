@@ -406,3 +406,39 @@ async fn a_body_that_does_not_arrive_in_time_is_a_json_408_and_the_connection_cl
         "the request body did not arrive within 0.5 s"
     );
 }
+
+/// A body that is not the JSON the function asked for is the caller's mistake: `req.json()?`
+/// answers them 400 (inside a completed invocation), never a 500.
+#[tokio::test]
+async fn a_callers_body_that_is_not_the_expected_json_is_their_400() {
+    let app = spawn_app().await;
+    let response = app
+        .invoke_json("slow", &http_envelope("POST", Some("soon")))
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: InvocationResponse = response.json().await.unwrap();
+    let res = body.http_output("res").unwrap().unwrap();
+    assert_eq!(res.status, 400);
+    let error: Value = serde_json::from_slice(res.body.as_deref().unwrap()).unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the request body is not the expected JSON"),
+        "{error}"
+    );
+}
+
+/// The app's error body cannot turn a failure into a success: the status is always the
+/// error's, so the host still fails the invocation and retries its message.
+#[tokio::test]
+async fn an_error_body_with_the_wrong_status_still_fails_the_invocation() {
+    let app =
+        spawn(crate::helpers::toy_app().error_body(|e| {
+            functions_custom_handler::HttpResponse::new(200).text(e.message.clone())
+        }))
+        .await;
+    let envelope = json!({"Data": {"job": "\"x\""}, "Metadata": {}});
+    let response = app.invoke_json("flaky", &envelope).await;
+    assert_eq!(response.status().as_u16(), 500);
+}

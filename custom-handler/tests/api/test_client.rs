@@ -92,3 +92,16 @@ async fn a_forwarded_function_answers_bytes_through_the_client() {
     assert_eq!(res.body.as_deref(), Some(PNG));
     assert_eq!(res.header_value("Content-Type"), Some("image/png"));
 }
+
+/// A forwarded function's fault is a failed invocation in the client too, with the opaque
+/// 500 its caller gets.
+#[actix_web::test]
+async fn a_forwarded_functions_fault_is_a_failure() {
+    const BROKEN: functions_custom_handler::bindings::HttpTrigger =
+        functions_custom_handler::bindings::HttpTrigger::post("req", "broken");
+    let client = TestClient::new(toy_app().forward_http_requests(true)).unwrap();
+    let request = HttpRequest::new("POST", "http://localhost/api/broken");
+    let invoked = client.invoke("broken", Event::http(&BROKEN, request)).await;
+    assert_eq!(invoked.failure(), Some("the invariant does not hold"));
+    assert_eq!(invoked.http(&RES).unwrap().status, 500);
+}

@@ -55,7 +55,10 @@ async fn receipt(mut inv: Invocation) -> Result<Outputs, InvocationError> {
 }
 
 fn main() -> std::process::ExitCode {
-    env_logger::init();
+    // Stdout at Information, as the host collects a worker's output (stderr it logs as errors).
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .target(env_logger::Target::Stdout)
+        .init();
     FunctionApp::new()
         .function(
             Function::new("receipt")
