@@ -58,6 +58,28 @@ pub fn dotnet_string(value: &Value) -> String {
     }
 }
 
+/// The binding data a JSON object's top-level properties add (a queue message or an HTTP
+/// body), as `Utility.ApplyBindingData` does (WebJobs.Extensions.Http `Utility.cs`, and the
+/// queue extension's copy): objects stay objects, arrays and nulls are left out, every other
+/// value becomes its .NET string (`3` → `"3"`, `true` → `"True"`), which Metadata then
+/// serialises again (`"\"3\""`). Text that is not a JSON object adds nothing.
+pub fn json_properties(text: &str) -> Vec<(String, Value)> {
+    if !is_json(text) {
+        return Vec::new();
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => map
+            .into_iter()
+            .filter_map(|(key, value)| match value {
+                Value::Null | Value::Array(_) => None,
+                Value::Object(_) => Some((key, value)),
+                other => Some((key, Value::String(dotnet_string(&other)))),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// `Utility.IsJson` (`src/WebJobs.Script/Utility.cs`): trimmed, it starts with `{` and ends
 /// with `}`, or starts with `[` and ends with `]`.
 pub fn is_json(text: &str) -> bool {

@@ -44,9 +44,7 @@ mod response;
 pub mod route;
 
 pub use http::{HttpRequest, HttpResponse, is_binary_content_type};
-pub use request::{
-    InvocationRequest, QueueMetadata, ScheduleStatus, Sys, TimerInfo, TimerSchedule,
-};
+pub use request::{InvocationRequest, ScheduleStatus, Sys, TimerInfo, TimerSchedule};
 pub use response::InvocationResponse;
 
 use serde_json::{Map, Value};

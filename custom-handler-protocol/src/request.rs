@@ -4,7 +4,6 @@ use super::{DecodeError, HttpRequest, as_object, get_ci, scalar_text, type_name}
 use crate::function_json::DataType;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -171,47 +170,6 @@ impl InvocationRequest {
             .filter(|v| !matches!(v, Value::String(s) if s == "null"))
     }
 
-    /// The text of the queue message bound to `name`, decoded by its declared `dataType`.
-    pub fn queue_message(
-        &self,
-        name: &str,
-        data_type: Option<DataType>,
-    ) -> Result<String, DecodeError> {
-        self.required(name, "queue message")?;
-        self.input_text(name, data_type)?.ok_or_else(|| {
-            DecodeError::new(format!(
-                "the queue message `{name}` is null; the host sends a message's text"
-            ))
-        })
-    }
-
-    /// The queue message bound to `name`, parsed as JSON into `T`.
-    pub fn queue_json<T: DeserializeOwned>(
-        &self,
-        name: &str,
-        data_type: Option<DataType>,
-    ) -> Result<T, DecodeError> {
-        let text = self.queue_message(name, data_type)?;
-        serde_json::from_str(&text).map_err(|e| {
-            DecodeError::new(format!(
-                "the queue message `{name}` is not the expected JSON ({e})"
-            ))
-        })
-    }
-
-    /// Queue trigger metadata; fields the host did not send (or sent unreadable) are `None`.
-    pub fn queue_metadata(&self) -> QueueMetadata {
-        let text = |key: &str| get_ci(&self.metadata, key).and_then(scalar_text);
-        QueueMetadata {
-            id: text("Id"),
-            dequeue_count: text("DequeueCount").and_then(|s| s.trim().parse().ok()),
-            insertion_time: text("InsertionTime"),
-            expiration_time: text("ExpirationTime"),
-            next_visible_time: text("NextVisibleTime"),
-            pop_receipt: text("PopReceipt"),
-        }
-    }
-
     /// The timer trigger named `name`.
     pub fn timer(&self, name: &str) -> Result<TimerInfo, DecodeError> {
         let value = self.required(name, "timer trigger")?;
@@ -226,20 +184,6 @@ impl InvocationRequest {
                 "the timer trigger `{name}` does not have the expected shape ({e})"
             ))
         })
-    }
-
-    /// The Event Grid trigger named `name`: one event, Event Grid or CloudEvents schema, with
-    /// its keys as sent. The host hands it over as an object; a JSON string holding one (how a
-    /// host that serialises the value once more would send it) is read the same way.
-    pub fn event_grid_event(&self, name: &str) -> Result<Map<String, Value>, DecodeError> {
-        let value = self.required(name, "Event Grid trigger")?;
-        match as_object(value) {
-            Some(map) => Ok(map.into_owned()),
-            None => Err(DecodeError::new(format!(
-                "the Event Grid trigger `{name}` is {} where an event object was expected",
-                type_name(value)
-            ))),
-        }
     }
 
     /// The `sys` metadata the host adds to every invocation.
@@ -324,32 +268,6 @@ fn excerpt(text: &str) -> String {
         short.push('…');
     }
     format!("{short:?}")
-}
-
-/// Metadata of a queue-triggered invocation.
-///
-/// Serializes in the documented shape (PascalCase, plain values) for hosts that build invocations.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct QueueMetadata {
-    /// The message id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// How many times the message has been dequeued, this time included.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dequeue_count: Option<u32>,
-    /// When the message was added, as the host formats it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub insertion_time: Option<String>,
-    /// When the message expires.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expiration_time: Option<String>,
-    /// When the message becomes visible again if this invocation fails.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_visible_time: Option<String>,
-    /// The receipt needed to delete or update the message.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pop_receipt: Option<String>,
 }
 
 /// The `sys` metadata: which trigger ran, when, and a GUID for binding expressions.
@@ -556,60 +474,14 @@ mod tests {
         let err = req.input_text("bare", None).unwrap_err();
         assert!(err.message().contains("declared as text"), "{err}");
         assert!(err.message().contains("\"aGVsbG8=\""), "{err}");
-        let err = req.queue_message("n", None).unwrap_err();
+        let err = req.input_text("n", None).unwrap_err();
         assert!(err.message().ends_with("but it is a number"), "{err}");
-    }
-
-    #[test]
-    fn queue_json_parses_the_host_shape_and_names_the_binding_on_error() {
-        #[derive(Deserialize)]
-        struct Job {
-            #[serde(rename = "jobId")]
-            job_id: String,
-        }
-        let req = request(json!({"Data": {
-            "a": "\"{\\\"jobId\\\":\\\"x\\\"}\"",
-            "bad": "\"not json\"",
-            "gone": "null"
-        }}));
-        assert_eq!(req.queue_json::<Job>("a", None).unwrap().job_id, "x");
-        let err = req.queue_json::<Job>("bad", None).err().unwrap();
-        assert!(
-            err.message()
-                .starts_with("the queue message `bad` is not the expected JSON")
-        );
-        let err = req.queue_message("absent", None).unwrap_err();
-        assert_eq!(
-            err.message(),
-            "the invocation has no queue message named `absent` in Data"
-        );
-        assert!(req.queue_message("gone", None).is_err());
     }
 
     #[test]
     fn unreadable_metadata_fields_are_none_not_errors() {
         let req = request(json!({"Data": {}, "Metadata": {"DequeueCount": "many", "Id": [1]}}));
-        assert_eq!(req.queue_metadata(), QueueMetadata::default());
         assert_eq!(req.sys(), Sys::default());
-    }
-
-    /// The host binds the event as a `JObject` (azure-sdk-for-net `Microsoft.Azure.WebJobs.Extensions.EventGrid`
-    /// `TriggerBinding/EventGridTriggerAttributeBindingProvider.cs`, `BindToTrigger<JToken>`) and
-    /// sends it with `JObject.FromObject` (azure-functions-host `ScriptInvocationContextExtensions.cs`);
-    /// a string holding one is read too, in case the value were serialised once more.
-    #[test]
-    fn an_event_grid_event_is_an_object_or_a_string_holding_one() {
-        let event =
-            json!({"id": "1", "eventType": "Microsoft.Storage.BlobCreated", "data": {"url": "u"}});
-        let req = request(json!({"Data": {"e": event.clone(), "s": event.to_string(), "n": 3}}));
-        assert_eq!(Value::Object(req.event_grid_event("e").unwrap()), event);
-        assert_eq!(Value::Object(req.event_grid_event("s").unwrap()), event);
-        let err = req.event_grid_event("n").unwrap_err();
-        assert!(
-            err.message().contains("a number where an event object"),
-            "{}",
-            err.message()
-        );
     }
 
     #[test]

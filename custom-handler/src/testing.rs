@@ -272,16 +272,8 @@ impl Event {
             trigger.name.to_string(),
             host::input_value(Some(&message), trigger.data_type),
         );
-        if let Ok(Value::Object(properties)) = serde_json::from_slice::<Value>(&message) {
-            for (key, value) in properties {
-                if !value.is_array() && !value.is_null() {
-                    let text = match &value {
-                        Value::Object(_) => value,
-                        other => Value::String(host::dotnet_string(other)),
-                    };
-                    event.metadata.insert(key, host::host_encode(&text));
-                }
-            }
+        for (key, value) in host::json_properties(&String::from_utf8_lossy(&message)) {
+            event.metadata.insert(key, host::host_encode(&value));
         }
         event.metadata.insert("DequeueCount".into(), json!("1"));
         event.metadata.insert(

@@ -5,7 +5,7 @@
 //! storage and HTTP extensions, as named on the function that implements it. The conformance
 //! corpus (`conformance/` at the repo root) pins them; the runtime's tests read the same files.
 
-use functions_custom_handler_protocol::host::{dotnet_string, host_encode, is_json};
+use functions_custom_handler_protocol::host::{dotnet_string, host_encode, json_properties};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::FormatItem;
@@ -103,22 +103,10 @@ impl BindingData {
     }
 
     /// Adds the top-level properties of `text` when it is a JSON object (a queue message or
-    /// an HTTP body), as `Utility.ApplyBindingData` does (WebJobs.Extensions.Http `Utility.cs`,
-    /// and the queue extension's copy): objects stay objects, arrays and nulls are left out,
-    /// every other value becomes its .NET string (`3` → `"3"`, `true` → `"True"`), which
-    /// Metadata then serialises again (`"\"3\""`).
+    /// an HTTP body): `functions_custom_handler_protocol::host::json_properties`.
     pub fn add_json_properties(&mut self, text: &str) {
-        if !is_json(text) {
-            return;
-        }
-        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) {
-            for (key, value) in map {
-                match value {
-                    Value::Null | Value::Array(_) => {}
-                    Value::Object(_) => self.add(&key, value),
-                    other => self.add(&key, Value::String(dotnet_string(&other))),
-                }
-            }
+        for (key, value) in json_properties(text) {
+            self.add(&key, value);
         }
     }
 

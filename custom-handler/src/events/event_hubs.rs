@@ -1,7 +1,7 @@
 //! Event Hubs events, one per invocation or a batch.
 
-use super::{content, item_text, meta_array, meta_number, meta_object, meta_text};
-use crate::protocol::{DecodeError, type_name, unquote_once};
+use super::{content, meta_array, meta_number, meta_object, meta_text};
+use crate::protocol::{DecodeError, scalar_text, type_name, unquote_once};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -189,11 +189,11 @@ impl EventHubBatch {
                 partition_context: context.clone(),
                 sequence_number: sequence
                     .get(i)
-                    .and_then(item_text)
+                    .and_then(scalar_text)
                     .and_then(|t| t.parse().ok()),
-                offset: offsets.get(i).and_then(item_text),
-                enqueued_time: times.get(i).and_then(item_text),
-                partition_key: keys.get(i).and_then(item_text),
+                offset: offsets.get(i).and_then(scalar_text),
+                enqueued_time: times.get(i).and_then(scalar_text),
+                partition_key: keys.get(i).and_then(scalar_text),
                 properties: object_at(&properties, i),
                 system_properties: object_at(&system, i),
             });

@@ -137,11 +137,6 @@ pub(crate) fn meta_array(metadata: &Map<String, Value>, key: &str) -> Vec<Value>
     }
 }
 
-/// An item of a Metadata array as text.
-pub(crate) fn item_text(value: &Value) -> Option<String> {
-    scalar_text(value)
-}
-
 /// An object value, or a string holding one (the double-encoded form), as an owned map.
 pub(crate) fn object(
     name: &str,
@@ -154,4 +149,67 @@ pub(crate) fn object(
             type_name(value)
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_queue_message_is_its_unquoted_text_and_parses_as_json() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Job {
+            #[serde(rename = "jobId")]
+            job_id: String,
+        }
+        let none = Map::new();
+        let decode = |value: Value| QueueMessage::decode("job", &value, false, &none);
+        let message = decode(json!("\"{\\\"jobId\\\":\\\"x\\\"}\"")).unwrap();
+        assert_eq!(message.json::<Job>().unwrap().job_id, "x");
+        let err = decode(json!("\"not json\""))
+            .unwrap()
+            .json::<Job>()
+            .unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("the queue message is not the expected JSON")
+        );
+        assert!(err.is_content());
+        assert!(decode(json!("null")).is_err());
+        let err = decode(json!(7)).unwrap_err();
+        assert!(err.message().ends_with("but it is a number"), "{err}");
+    }
+
+    #[test]
+    fn unreadable_queue_metadata_fields_are_none_not_errors() {
+        let metadata = json!({"DequeueCount": "many", "Id": [1]});
+        let message =
+            QueueMessage::decode("job", &json!("\"x\""), false, metadata.as_object().unwrap())
+                .unwrap();
+        assert_eq!((message.id, message.dequeue_count), (None, None));
+    }
+
+    /// The host binds the event as a `JObject` (azure-sdk-for-net `Microsoft.Azure.WebJobs.Extensions.EventGrid`
+    /// `TriggerBinding/EventGridTriggerAttributeBindingProvider.cs`, `BindToTrigger<JToken>`) and
+    /// sends it with `JObject.FromObject` (azure-functions-host `ScriptInvocationContextExtensions.cs`);
+    /// a string holding one is read too, in case the value were serialised once more.
+    #[test]
+    fn an_event_grid_event_is_an_object_or_a_string_holding_one() {
+        let event = json!({"id": "1", "subject": "s", "eventTime": "t",
+            "eventType": "Microsoft.Storage.BlobCreated", "data": {"url": "u"}});
+        let object = EventGridEvent::decode("e", &event).unwrap();
+        let text = EventGridEvent::decode("s", &json!(event.to_string())).unwrap();
+        assert_eq!(object, text);
+        assert_eq!(
+            serde_json::to_value(&object).unwrap()["data"],
+            event["data"]
+        );
+        let err = EventGridEvent::decode("n", &json!(3)).unwrap_err();
+        assert!(
+            err.message().contains("a number where an event object"),
+            "{}",
+            err.message()
+        );
+    }
 }

@@ -45,9 +45,18 @@ fn every_request_decodes_to_what_the_host_was_given() {
                 assert_eq!(bytes, given_bytes(given), "{name}");
             }
             Binding::QueueTrigger(queue) => {
-                let text = request.queue_message(&queue.name, queue.data_type).unwrap();
-                assert_eq!(text, given["message"].as_str().unwrap(), "{name}");
-                let meta = request.queue_metadata();
+                let mut inv = functions_custom_handler::Invocation::new(
+                    "f",
+                    "id",
+                    std::sync::Arc::from(vec![binding.clone()]),
+                    request.clone(),
+                );
+                let meta = inv.trigger(queue).unwrap();
+                assert_eq!(
+                    meta.text().unwrap(),
+                    given["message"].as_str().unwrap(),
+                    "{name}"
+                );
                 // A message property `id` replaces the message's own `Id` in Metadata.
                 let id = given.get("metadata_id").unwrap_or(&given["id"]);
                 assert_eq!(meta.id.as_deref(), id.as_str(), "{name}");
@@ -102,8 +111,9 @@ fn every_request_decodes_to_what_the_host_was_given() {
                 assert_eq!(info.is_past_due, given["isPastDue"].as_bool().unwrap());
             }
             Binding::EventGridTrigger(trigger) => {
-                let event = request.event_grid_event(&trigger.name).unwrap();
-                assert_eq!(Value::Object(event), given["event"], "{name}");
+                let value = request.binding(&trigger.name).unwrap();
+                let event = functions_custom_handler_protocol::as_object(value).unwrap();
+                assert_eq!(Value::Object(event.into_owned()), given["event"], "{name}");
             }
             // Decoded into their typed events by `every_trigger_decodes_into_its_typed_event`.
             Binding::BlobTrigger(_)

@@ -136,7 +136,11 @@ async fn invoke(req: HttpRequest, body: web::Bytes) -> HttpResponse {
             ok(json!({"Outputs": {"msg": messages, "res": {"statusCode": "202"}}}))
         }
         "process" => {
-            let text = request.queue_message("job", None).unwrap_or_default();
+            let text = request
+                .input_text("job", None)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
             let message: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             if message.get("fail").and_then(Value::as_bool) == Some(true) {
                 return HttpResponse::InternalServerError().body("told to fail");
