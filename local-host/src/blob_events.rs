@@ -173,7 +173,8 @@ pub fn blob_created(storage: &Storage, container: &str, blob: &BlobInfo) -> Valu
         "data": {
             "api": "PutBlob",
             "eTag": blob.etag,
-            // The blob's own type, as Azure Storage sends it.
+            // The blob's own type, as Azure Storage sends it (learn.microsoft.com, "Azure
+            // Blob Storage as an Event Grid source", the BlobCreated event's `contentType`).
             "contentType": blob.content_type.as_deref().unwrap_or("application/octet-stream"),
             "contentLength": blob.size,
             "blobType": "BlockBlob",
