@@ -19,7 +19,6 @@ fuzz_target!(|body: &[u8]| {
         return;
     };
     let _ = request.sys();
-    let _ = request.queue_metadata();
     for name in ["req", "job", "result", "rows", "timer", "blob", "missing"] {
         for data_type in [None, Some(DataType::String), Some(DataType::Binary)] {
             let _ = request.input_bytes(name, data_type);
