@@ -1,8 +1,9 @@
 //! The `function.json` model: bindings as typed values, shared by the handler (which writes the
 //! files) and a local host (which reads them).
 //!
-//! Only the binding types this runtime knows are accepted; any other type is an error whose
-//! sentence names it, so a typo in a hand-written file fails loudly instead of being ignored.
+//! The binding types this runtime knows are typed; any other type is an [`ExtensionBinding`]
+//! (Cosmos DB, Table, SignalR, ...), its properties kept as written. A known type spelt in
+//! another case is an error whose sentence names it, so that typo fails loudly.
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -607,6 +608,163 @@ impl ServiceBusTrigger {
     }
 }
 
+/// A property of an [`ExtensionBinding`] declared in code: what its `function.json` entry
+/// holds under that name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Property {
+    /// A string, such as `"databaseName": "orders"` (`%SETTING%` reads an app setting).
+    Text(&'static str),
+    /// A boolean, such as `"createIfNotExists": true`.
+    Bool(bool),
+    /// A whole number, such as `"maxItemsPerInvocation": 100`.
+    Number(i64),
+}
+
+impl From<Property> for serde_json::Value {
+    fn from(property: Property) -> Self {
+        match property {
+            Property::Text(text) => text.into(),
+            Property::Bool(b) => b.into(),
+            Property::Number(n) => n.into(),
+        }
+    }
+}
+
+/// A binding of an extension this runtime has no type for (Cosmos DB, Table, SignalR, a
+/// Service Bus or Event Hubs output, ...): its `type`, `direction` and `name`, and its other
+/// properties as the extension's documentation names them. The host hands its value over as
+/// JSON and takes an output's value as JSON.
+///
+/// ```
+/// use functions_custom_handler_protocol::function_json::{Binding, Direction, ExtensionBinding, Property};
+///
+/// const ORDERS: ExtensionBinding = ExtensionBinding::new("cosmosDB", Direction::Out, "order")
+///     .properties(&[
+///         ("databaseName", Property::Text("shop")),
+///         ("containerName", Property::Text("orders")),
+///         ("connection", Property::Text("CosmosConnection")),
+///         ("createIfNotExists", Property::Bool(true)),
+///     ]);
+/// let entry = serde_json::to_value(Binding::from(ORDERS)).unwrap();
+/// assert_eq!(entry["type"], "cosmosDB");
+/// assert_eq!(entry["createIfNotExists"], true);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ExtensionBinding {
+    /// The binding's `type`, such as `cosmosDBTrigger` or `table`.
+    pub type_name: Text,
+    /// Which way its data flows.
+    pub direction: Direction,
+    /// The binding name: the key of its value in `Data` or `Outputs`.
+    pub name: Text,
+    declared: &'static [(&'static str, Property)],
+    added: Vec<(String, serde_json::Value)>,
+}
+
+impl ExtensionBinding {
+    /// A binding of type `type_name` named `name`, without properties.
+    pub const fn new(type_name: &'static str, direction: Direction, name: &'static str) -> Self {
+        Self {
+            type_name: Cow::Borrowed(type_name),
+            direction,
+            name: Cow::Borrowed(name),
+            declared: &[],
+            added: Vec::new(),
+        }
+    }
+
+    /// Sets the properties written in code, in order.
+    pub const fn properties(mut self, properties: &'static [(&'static str, Property)]) -> Self {
+        self.declared = properties;
+        self
+    }
+
+    /// Adds (or replaces) the property `name` with any JSON value, for a value known only at
+    /// run time or that is not text, a boolean or a whole number.
+    ///
+    /// ```
+    /// use functions_custom_handler_protocol::function_json::{Direction, ExtensionBinding};
+    /// let hub = ExtensionBinding::new("signalR", Direction::Out, "message")
+    ///     .property("hubName", format!("chat-{}", 3));
+    /// assert_eq!(hub.property_value("hubName").unwrap(), "chat-3");
+    /// ```
+    pub fn property(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        let name = name.into();
+        self.added.retain(|(n, _)| *n != name);
+        self.added.push((name, value.into()));
+        self
+    }
+
+    /// The property `name`, if the binding has it.
+    pub fn property_value(&self, name: &str) -> Option<serde_json::Value> {
+        self.property_map().remove(name)
+    }
+
+    /// Every property besides `type`, `direction` and `name`.
+    pub fn property_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut map = serde_json::Map::new();
+        for (name, value) in self.declared {
+            map.insert((*name).to_string(), (*value).into());
+        }
+        for (name, value) in &self.added {
+            map.insert(name.clone(), value.clone());
+        }
+        map
+    }
+
+    fn text_property(&self, name: &str) -> Option<&str> {
+        let added = self.added.iter().rev().find(|(n, _)| n == name);
+        match added {
+            Some((_, value)) => value.as_str(),
+            None => self.declared.iter().rev().find_map(|(n, v)| match v {
+                Property::Text(text) if *n == name => Some(*text),
+                _ => None,
+            }),
+        }
+    }
+}
+
+impl ExtensionBinding {
+    /// Reads a `function.json` entry of a type this runtime has no type for.
+    fn from_entry(entry: serde_json::Value) -> Result<Self, String> {
+        let serde_json::Value::Object(mut map) = entry else {
+            return Err("a binding is not a JSON object".into());
+        };
+        let mut text = |field: &str| match map.remove(field) {
+            Some(serde_json::Value::String(text)) => Ok(text),
+            _ => Err(field.to_string()),
+        };
+        let type_name = text("type").map_err(|_| "a binding has no `type`".to_string())?;
+        let name = text("name").map_err(|_| format!("the `{type_name}` binding has no `name`"))?;
+        let direction = text("direction")
+            .map_err(|_| format!("the binding `{name}` of type `{type_name}` has no `direction`"))?
+            .parse()
+            .map_err(|e| format!("the binding `{name}` of type `{type_name}`: {e}"))?;
+        Ok(Self {
+            type_name: Cow::Owned(type_name),
+            direction,
+            name: Cow::Owned(name),
+            declared: &[],
+            added: map.into_iter().collect(),
+        })
+    }
+}
+
+impl PartialEq for ExtensionBinding {
+    fn eq(&self, other: &Self) -> bool {
+        self.type_name == other.type_name
+            && self.direction == other.direction
+            && self.name == other.name
+            && self.property_map() == other.property_map()
+    }
+}
+
+impl Eq for ExtensionBinding {}
+
 /// One entry of `function.json`'s `bindings`, tagged by its `type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -631,6 +789,8 @@ pub enum Binding {
     EventHubTrigger(EventHubTrigger),
     /// `serviceBusTrigger`, direction in.
     ServiceBusTrigger(ServiceBusTrigger),
+    /// Any other type: an extension's binding, its properties as written.
+    Extension(ExtensionBinding),
 }
 
 macro_rules! into_binding {
@@ -654,6 +814,7 @@ into_binding! {
     EventGridTrigger => EventGridTrigger,
     EventHubTrigger => EventHubTrigger,
     ServiceBusTrigger => ServiceBusTrigger,
+    ExtensionBinding => Extension,
 }
 
 /// The binding types this runtime reads and writes.
@@ -673,11 +834,12 @@ impl Binding {
             Self::EventGridTrigger(b) => &b.name,
             Self::EventHubTrigger(b) => &b.name,
             Self::ServiceBusTrigger(b) => &b.name,
+            Self::Extension(b) => &b.name,
         }
     }
 
     /// The binding's `type` as written in function.json.
-    pub fn type_name(&self) -> &'static str {
+    pub fn type_name(&self) -> &str {
         match self {
             Self::HttpTrigger(_) => "httpTrigger",
             Self::Http(_) => "http",
@@ -689,6 +851,7 @@ impl Binding {
             Self::EventGridTrigger(_) => "eventGridTrigger",
             Self::EventHubTrigger(_) => "eventHubTrigger",
             Self::ServiceBusTrigger(_) => "serviceBusTrigger",
+            Self::Extension(b) => &b.type_name,
         }
     }
 
@@ -697,6 +860,7 @@ impl Binding {
         match self {
             Self::Http(_) | Self::Queue(_) => Direction::Out,
             Self::Blob(b) => b.direction,
+            Self::Extension(b) => b.direction,
             _ => Direction::In,
         }
     }
@@ -710,6 +874,7 @@ impl Binding {
             Self::BlobTrigger(b) => b.data_type,
             Self::EventHubTrigger(b) => b.data_type,
             Self::ServiceBusTrigger(b) => b.data_type,
+            Self::Extension(b) => b.text_property("dataType").and_then(|t| t.parse().ok()),
             _ => None,
         }
     }
@@ -723,13 +888,20 @@ impl Binding {
             Self::BlobTrigger(b) => b.connection.as_deref(),
             Self::EventHubTrigger(b) => b.connection.as_deref(),
             Self::ServiceBusTrigger(b) => b.connection.as_deref(),
+            Self::Extension(b) => b.text_property("connection"),
             _ => None,
         }
     }
 
-    /// Whether this binding starts the function.
+    /// Whether this binding starts the function: as the host decides it, a type whose name
+    /// ends in `trigger` in any case (`BindingMetadata.IsTrigger`,
+    /// `src/WebJobs.Script.Abstractions/Description/Binding/BindingMetadata.cs`).
     pub fn is_trigger(&self) -> bool {
-        !matches!(self, Self::Http(_) | Self::Queue(_) | Self::Blob(_))
+        match self {
+            Self::Http(_) | Self::Queue(_) | Self::Blob(_) => false,
+            Self::Extension(b) => b.type_name.to_ascii_lowercase().ends_with("trigger"),
+            _ => true,
+        }
     }
 
     fn to_wire(&self) -> WireBinding {
@@ -748,7 +920,7 @@ impl Binding {
                 wire.methods = b.methods.to_vec();
                 wire.route = text(&b.route);
             }
-            Self::Http(_) | Self::EventGridTrigger(_) => {}
+            Self::Http(_) | Self::EventGridTrigger(_) | Self::Extension(_) => {}
             Self::QueueTrigger(b) => wire.queue_name = Some(b.queue_name.to_string()),
             Self::Queue(b) => wire.queue_name = Some(b.queue_name.to_string()),
             Self::Blob(b) => wire.path = Some(b.path.to_string()),
@@ -972,7 +1144,21 @@ struct WireBinding {
 
 impl Serialize for Binding {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_wire().serialize(serializer)
+        match self {
+            Self::Extension(b) => {
+                use serde::ser::SerializeMap;
+                let properties = b.property_map();
+                let mut map = serializer.serialize_map(Some(3 + properties.len()))?;
+                map.serialize_entry("type", &b.type_name)?;
+                map.serialize_entry("direction", &b.direction)?;
+                map.serialize_entry("name", &b.name)?;
+                for (name, value) in &properties {
+                    map.serialize_entry(name, value)?;
+                }
+                map.end()
+            }
+            _ => self.to_wire().serialize(serializer),
+        }
     }
 }
 
@@ -984,11 +1170,20 @@ impl<'de> Deserialize<'de> for Binding {
             .get("type")
             .and_then(|t| t.as_str())
             .unwrap_or_default();
-        if !kind.is_empty() && !SUPPORTED_TYPES.split(", ").any(|t| t == kind) {
+        let known = SUPPORTED_TYPES.split(", ");
+        if let Some(spelling) = known
+            .clone()
+            .find(|t| t.eq_ignore_ascii_case(kind) && *t != kind)
+        {
             let name = value.get("name").and_then(|n| n.as_str()).unwrap_or("?");
             return Err(D::Error::custom(format!(
-                "the binding `{name}` has type `{kind}`, which this runtime does not support (supported: {SUPPORTED_TYPES})"
+                "the binding `{name}` has type `{kind}`: write it `{spelling}`"
             )));
+        }
+        if !kind.is_empty() && !known.clone().any(|t| t == kind) {
+            return ExtensionBinding::from_entry(value)
+                .map_err(D::Error::custom)
+                .map(Self::Extension);
         }
         let wire: WireBinding = serde_json::from_value(value).map_err(D::Error::custom)?;
         Self::from_wire(wire).map_err(D::Error::custom)
@@ -1086,14 +1281,47 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_binding_type_is_a_sentence_naming_it() {
+    fn a_type_without_a_model_is_an_extension_binding_kept_as_written() {
+        let entry = json!({"type": "cosmosDBTrigger", "direction": "in", "name": "docs",
+            "connection": "Cosmos", "databaseName": "shop", "containerName": "orders",
+            "createLeaseContainerIfNotExists": true, "maxItemsPerInvocation": 100,
+            "preferredLocations": ["West Europe"]});
+        let binding: Binding = serde_json::from_value(entry.clone()).unwrap();
+        assert_eq!(binding.type_name(), "cosmosDBTrigger");
+        assert_eq!(binding.connection(), Some("Cosmos"));
+        assert!(binding.is_trigger());
+        assert_eq!(serde_json::to_value(&binding).unwrap(), entry);
+
+        // The same entry declared in code.
+        const DOCS: ExtensionBinding =
+            ExtensionBinding::new("cosmosDBTrigger", Direction::In, "docs").properties(&[
+                ("connection", Property::Text("Cosmos")),
+                ("databaseName", Property::Text("shop")),
+                ("containerName", Property::Text("orders")),
+                ("createLeaseContainerIfNotExists", Property::Bool(true)),
+                ("maxItemsPerInvocation", Property::Number(100)),
+            ]);
+        let declared = DOCS.property("preferredLocations", json!(["West Europe"]));
+        assert_eq!(Binding::Extension(declared), binding);
+
+        let table: Binding = serde_json::from_value(json!({"type": "table", "direction": "out",
+            "name": "row", "dataType": "binary"}))
+        .unwrap();
+        assert!(!table.is_trigger());
+        assert_eq!(table.data_type(), Some(DataType::Binary));
+        let err =
+            serde_json::from_value::<Binding>(json!({"type": "table", "name": "row"})).unwrap_err();
+        assert!(err.to_string().contains("has no `direction`"), "{err}");
+    }
+
+    #[test]
+    fn a_known_type_in_another_case_is_a_sentence_naming_its_spelling() {
         let err = serde_json::from_value::<FunctionJson>(json!({"bindings": [
-            {"type": "eventHub", "direction": "out", "name": "hub"}]}))
+            {"type": "QueueTrigger", "direction": "in", "name": "job", "queueName": "jobs"}]}))
         .unwrap_err();
         assert!(
-            err.to_string().starts_with(
-                "the binding `hub` has type `eventHub`, which this runtime does not support"
-            ),
+            err.to_string()
+                .starts_with("the binding `job` has type `QueueTrigger`: write it `queueTrigger`"),
             "{err}"
         );
     }

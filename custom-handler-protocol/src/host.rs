@@ -24,6 +24,23 @@ pub fn host_encode(value: &Value) -> Value {
     }
 }
 
+/// The value [`host_encode`] was given: an object as it is, anything else parsed back from
+/// the JSON text it became (text that is not JSON is kept as the string it is).
+///
+/// ```
+/// use functions_custom_handler_protocol::host::{host_decode, host_encode};
+/// use serde_json::json;
+/// for value in [json!("hello"), json!(3), json!(null), json!([1, "a"]), json!({"id": 7})] {
+///     assert_eq!(host_decode(host_encode(&value)), value);
+/// }
+/// ```
+pub fn host_decode(value: Value) -> Value {
+    match value {
+        Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        other => other,
+    }
+}
+
 /// An input's `Data` value (a blob input, or a queue message) from its bytes, typed by the
 /// binding's declared `dataType` as the host binds it (`GeneralScriptBindingProvider.ParseDataType`,
 /// `FunctionBinding.ConvertStreamToValue`, then `host_encode`):

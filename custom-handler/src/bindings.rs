@@ -33,13 +33,14 @@ use crate::function_json::{Binding, BlobBinding, Direction, Text};
 use crate::outputs::{Outputs, Payload};
 use crate::protocol::{DecodeError, HttpRequest, HttpResponse, InvocationRequest, TimerInfo};
 use bytes::Bytes;
+use serde_json::Value;
 use std::borrow::Cow;
 
 pub use crate::function_json::{
     AuthLevel, BlobSource, EventGridTrigger, EventHubTrigger, HttpMethod, HttpOutput, HttpTrigger,
     QueueOutput, QueueTrigger, ServiceBusTrigger, TimerTrigger,
 };
-pub use crate::function_json::{Cardinality, DataType};
+pub use crate::function_json::{Cardinality, DataType, ExtensionBinding, Property};
 
 mod sealed {
     pub trait Sealed {}
@@ -461,5 +462,173 @@ impl sealed::Sealed for Binding {}
 impl Declaration for Binding {
     fn binding(&self) -> Binding {
         self.clone()
+    }
+}
+
+/// Generates the builders the three extension declarations share.
+macro_rules! extension_declaration {
+    ($type:ident) => {
+        impl $type {
+            /// Sets the properties written in code, as the extension's documentation names
+            /// them.
+            ///
+            /// ```
+            #[doc = concat!("use functions_custom_handler::bindings::{Property, ", stringify!($type), "};")]
+            #[doc = concat!("const X: ", stringify!($type), " = ", stringify!($type), "::new(\"table\", \"row\")")]
+            ///     .properties(&[("tableName", Property::Text("orders")), ("take", Property::Number(50))]);
+            /// assert_eq!(X.0.property_value("take").unwrap(), 50);
+            /// ```
+            pub const fn properties(mut self, properties: &'static [(&'static str, Property)]) -> Self {
+                // A const fn cannot drop: swap a placeholder in and forget it (it holds only
+                // borrowed literals, so nothing leaks).
+                let placeholder = ExtensionBinding::new("", Direction::In, "");
+                let binding = std::mem::replace(&mut self.0, placeholder);
+                std::mem::forget(std::mem::replace(&mut self.0, binding.properties(properties)));
+                self
+            }
+
+            /// Adds (or replaces) the property `name` with any JSON value.
+            ///
+            /// ```
+            #[doc = concat!("use functions_custom_handler::bindings::", stringify!($type), ";")]
+            #[doc = concat!("let x = ", stringify!($type), "::new(\"table\", \"row\").property(\"tableName\", \"orders\");")]
+            /// assert_eq!(x.0.property_value("tableName").unwrap(), "orders");
+            /// ```
+            pub fn property(self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+                Self(self.0.property(name, value))
+            }
+        }
+
+        impl sealed::Sealed for $type {}
+        impl Declaration for $type {
+            fn binding(&self) -> Binding {
+                Binding::Extension(self.0.clone())
+            }
+        }
+    };
+}
+
+/// The trigger of an extension this runtime has no type for (Cosmos DB, Kafka, RabbitMQ,
+/// SQL, ...): its handler receives the value the extension bound, as JSON. The host writes
+/// any value that is not an object as JSON text ([`crate::protocol::host::host_encode`]) and
+/// the runtime reads that text back, so a list arrives as an array and text as a string;
+/// an extension that binds its value as text may hand over JSON inside that string.
+///
+/// ```
+/// use functions_custom_handler::bindings::{ExtensionTrigger, Property};
+/// const CHANGES: ExtensionTrigger = ExtensionTrigger::new("cosmosDBTrigger", "documents").properties(&[
+///     ("connection", Property::Text("CosmosConnection")),
+///     ("databaseName", Property::Text("shop")),
+///     ("containerName", Property::Text("orders")),
+///     ("createLeaseContainerIfNotExists", Property::Bool(true)),
+/// ]);
+/// assert_eq!(CHANGES.0.name, "documents");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionTrigger(pub ExtensionBinding);
+
+impl ExtensionTrigger {
+    /// A trigger of type `type_name` (which, as the host requires, ends in `Trigger`) named
+    /// `name`.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{Declaration, ExtensionTrigger};
+    /// assert!(ExtensionTrigger::new("kafkaTrigger", "event").binding().is_trigger());
+    /// ```
+    pub const fn new(type_name: &'static str, name: &'static str) -> Self {
+        Self(ExtensionBinding::new(type_name, Direction::In, name))
+    }
+}
+
+extension_declaration!(ExtensionTrigger);
+
+impl Trigger for ExtensionTrigger {
+    type Event = Value;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<Value, DecodeError> {
+        let value = request.data.remove(self.0.name.as_ref()).ok_or_else(|| {
+            DecodeError::new(format!(
+                "the invocation has no {} value named `{}` in Data",
+                self.0.type_name, self.0.name
+            ))
+        })?;
+        Ok(crate::protocol::host::host_decode(value))
+    }
+}
+
+/// An input binding of an extension this runtime has no type for (a Cosmos DB document, a
+/// table's rows, ...): the value the host sends, as JSON, or `null` when it sends none.
+///
+/// ```
+/// use functions_custom_handler::bindings::{ExtensionInput, Property};
+/// const CUSTOMER: ExtensionInput = ExtensionInput::new("cosmosDB", "customer").properties(&[
+///     ("databaseName", Property::Text("shop")),
+///     ("containerName", Property::Text("customers")),
+///     ("id", Property::Text("{customerId}")),
+///     ("partitionKey", Property::Text("{customerId}")),
+/// ]);
+/// assert_eq!(CUSTOMER.0.name, "customer");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionInput(pub ExtensionBinding);
+
+impl ExtensionInput {
+    /// An input of type `type_name` named `name`.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{Declaration, ExtensionInput};
+    /// assert_eq!(ExtensionInput::new("table", "rows").binding().type_name(), "table");
+    /// ```
+    pub const fn new(type_name: &'static str, name: &'static str) -> Self {
+        Self(ExtensionBinding::new(type_name, Direction::In, name))
+    }
+}
+
+extension_declaration!(ExtensionInput);
+
+impl Input for ExtensionInput {
+    type Value = Value;
+    fn decode(&self, request: &mut InvocationRequest) -> Result<Value, DecodeError> {
+        Ok(request
+            .data
+            .remove(self.0.name.as_ref())
+            .map_or(Value::Null, crate::protocol::host::host_decode))
+    }
+}
+
+/// An output binding of an extension this runtime has no type for (a Cosmos DB document, a
+/// table row, a SignalR message, a Service Bus or Event Hubs message, ...): the handler sets
+/// a JSON value, which the host hands to the extension.
+///
+/// ```
+/// use functions_custom_handler::bindings::{ExtensionOutput, Property};
+/// use functions_custom_handler::Outputs;
+/// const ORDER: ExtensionOutput = ExtensionOutput::new("cosmosDB", "order").properties(&[
+///     ("databaseName", Property::Text("shop")),
+///     ("containerName", Property::Text("orders")),
+/// ]);
+/// let outputs = Outputs::new().set(&ORDER, serde_json::json!({"id": "7", "total": 12.5}));
+/// assert_eq!(outputs.value(&ORDER).unwrap()["total"], 12.5);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionOutput(pub ExtensionBinding);
+
+impl ExtensionOutput {
+    /// An output of type `type_name` named `name`.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{Declaration, ExtensionOutput};
+    /// assert_eq!(ExtensionOutput::new("signalR", "message").binding().name(), "message");
+    /// ```
+    pub const fn new(type_name: &'static str, name: &'static str) -> Self {
+        Self(ExtensionBinding::new(type_name, Direction::Out, name))
+    }
+}
+
+extension_declaration!(ExtensionOutput);
+
+impl Output for ExtensionOutput {
+    type Value = Value;
+    fn store(&self, outputs: &mut Outputs, value: Value) {
+        outputs.put_value(&self.0.name, value);
     }
 }

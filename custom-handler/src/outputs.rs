@@ -1,7 +1,7 @@
 //! What a function hands back: its output bindings' values, typed by their declarations.
 
 use crate::bindings::Output;
-use crate::function_json::{Binding, Text};
+use crate::function_json::{Binding, DataType, Text};
 use crate::protocol::{HttpResponse, InvocationResponse};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -89,6 +89,7 @@ enum Entry {
     Http(HttpResponse),
     Payload(Payload),
     Messages(Vec<Payload>),
+    Value(Value),
 }
 
 /// The outputs of one invocation, set through the declarations they belong to.
@@ -150,6 +151,21 @@ impl Outputs {
         }
     }
 
+    /// The value set for the extension `output`, if any.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::ExtensionOutput;
+    /// use functions_custom_handler::Outputs;
+    /// const ROW: ExtensionOutput = ExtensionOutput::new("table", "row");
+    /// assert!(Outputs::new().value(&ROW).is_none());
+    /// ```
+    pub fn value(&self, output: &crate::bindings::ExtensionOutput) -> Option<&Value> {
+        self.find(&output.0.name).and_then(|v| match v {
+            Entry::Value(value) => Some(value),
+            _ => None,
+        })
+    }
+
     fn find(&self, name: &str) -> Option<&Entry> {
         self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
@@ -160,6 +176,10 @@ impl Outputs {
 
     pub(crate) fn put_payload(&mut self, name: &Text, payload: Payload) {
         self.replace(name, Entry::Payload(payload));
+    }
+
+    pub(crate) fn put_value(&mut self, name: &Text, value: Value) {
+        self.replace(name, Entry::Value(value));
     }
 
     pub(crate) fn push_message(&mut self, name: &Text, payload: Payload) {
@@ -206,6 +226,7 @@ impl Outputs {
                 (Entry::Http(_), Some(Binding::Http(_)))
                     | (Entry::Messages(_), Some(Binding::Queue(_)))
                     | (Entry::Payload(_), Some(Binding::Blob(_)))
+                    | (Entry::Value(_), Some(Binding::Extension(_)))
             ) && declared_as
                 .is_some_and(|b| b.direction() != crate::function_json::Direction::In);
             if !fits {
@@ -246,6 +267,16 @@ impl Outputs {
                         .map_err(|e| format!("the queue output `{name}`: {e}"))?;
                     Value::String(STANDARD.encode(&bytes))
                 }
+                // Unless the binding says `dataType: binary`, the host reads a string as base64
+                // when it can (`GetBindingValue`, as above): text goes as base64 of its UTF-8,
+                // so text that happens to be base64 is not taken for bytes. Anything else is
+                // handed to the extension as the JSON it is.
+                Entry::Value(Value::String(text))
+                    if declared_as.and_then(Binding::data_type) != Some(DataType::Binary) =>
+                {
+                    Value::String(STANDARD.encode(text.as_bytes()))
+                }
+                Entry::Value(value) => value,
                 Entry::Messages(messages) => {
                     let mut items = Vec::with_capacity(messages.len());
                     for message in messages {

@@ -32,8 +32,8 @@
 //! ```
 
 use crate::bindings::{
-    BlobInput, Declaration, EventGridTrigger, HttpOutput, HttpTrigger, QueueOutput, QueueTrigger,
-    TimerTrigger,
+    BlobInput, Declaration, EventGridTrigger, ExtensionInput, ExtensionOutput, ExtensionTrigger,
+    HttpOutput, HttpTrigger, QueueOutput, QueueTrigger, TimerTrigger,
 };
 use crate::events::{EventGridEvent, TimerInfo};
 use crate::function_json::Binding;
@@ -321,6 +321,41 @@ impl Event {
         built
     }
 
+    /// A value on an extension's `trigger`, encoded as the host sends it
+    /// ([`host::host_encode`]).
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::ExtensionTrigger;
+    /// use functions_custom_handler::testing::Event;
+    /// const CHANGES: ExtensionTrigger = ExtensionTrigger::new("cosmosDBTrigger", "documents");
+    /// let event = Event::extension(&CHANGES, serde_json::json!([{"id": "1"}]));
+    /// # let _ = event;
+    /// ```
+    pub fn extension(trigger: &ExtensionTrigger, value: impl Into<Value>) -> Self {
+        let mut event = Self::default();
+        event
+            .data
+            .insert(trigger.0.name.to_string(), host::host_encode(&value.into()));
+        event
+    }
+
+    /// The same invocation with the extension input `input` holding `value`, encoded as the
+    /// host sends it.
+    ///
+    /// ```
+    /// use functions_custom_handler::bindings::{ExtensionInput, QueueTrigger};
+    /// use functions_custom_handler::testing::Event;
+    /// const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
+    /// const CUSTOMER: ExtensionInput = ExtensionInput::new("cosmosDB", "customer");
+    /// let event = Event::queue(&ORDER, "7").with_input(&CUSTOMER, serde_json::json!({"id": "c-1"}));
+    /// # let _ = event;
+    /// ```
+    pub fn with_input(mut self, input: &ExtensionInput, value: impl Into<Value>) -> Self {
+        self.data
+            .insert(input.0.name.to_string(), host::host_encode(&value.into()));
+        self
+    }
+
     /// The same invocation with the blob input `input` holding `content`, or missing.
     ///
     /// ```
@@ -545,6 +580,38 @@ impl Invoked {
             .into_iter()
             .map(Bytes::from)
             .collect()
+    }
+
+    /// The value the function set for the extension `output`, as the host hands it over:
+    /// text the runtime sent as base64 is read back as the text.
+    ///
+    /// ```
+    /// # use functions_custom_handler::bindings::{ExtensionOutput, QueueTrigger};
+    /// # use functions_custom_handler::testing::{Event, TestClient};
+    /// # use functions_custom_handler::{Function, FunctionApp, Outputs, service_fn};
+    /// const IN: QueueTrigger = QueueTrigger::new("order", "orders");
+    /// const ROW: ExtensionOutput = ExtensionOutput::new("table", "row");
+    /// let app = FunctionApp::new().function(Function::new("save").trigger(IN).output(ROW)
+    ///     .handler(service_fn(|_| async { Ok(Outputs::new().set(&ROW, serde_json::json!({"RowKey": "7"}))) })));
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let invoked = TestClient::new(app).unwrap().invoke("save", Event::queue(&IN, "x")).await;
+    /// assert_eq!(invoked.value(&ROW).unwrap()["RowKey"], "7");
+    /// # });
+    /// ```
+    pub fn value(&self, output: &ExtensionOutput) -> Option<Value> {
+        let value = self.response.output_value(&output.0.name)?.clone();
+        let binary = self
+            .declared
+            .iter()
+            .find(|b| b.name() == output.0.name)
+            .and_then(Binding::data_type)
+            == Some(crate::function_json::DataType::Binary);
+        Some(match value {
+            Value::String(text) if !binary => host::dotnet_base64(&text)
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .map_or(Value::String(text), Value::String),
+            other => other,
+        })
     }
 
     fn bound(&self, name: &str) -> Option<Bound> {

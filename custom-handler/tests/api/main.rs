@@ -2,6 +2,7 @@
 //! captured-shape fixtures and manifest generation. One binary, one module per concern.
 
 mod conformance;
+mod extensions;
 mod forwarding;
 mod helpers;
 mod invoke;
