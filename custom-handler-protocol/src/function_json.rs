@@ -673,7 +673,8 @@ impl ExtensionBinding {
         }
     }
 
-    /// Sets the properties written in code, in order.
+    /// Sets the properties written in code (`function.json` lists them after `type`,
+    /// `direction` and `name`).
     pub const fn properties(mut self, properties: &'static [(&'static str, Property)]) -> Self {
         self.declared = properties;
         self
@@ -704,28 +705,93 @@ impl ExtensionBinding {
         self.property_map().remove(name)
     }
 
-    /// Every property besides `type`, `direction` and `name`.
+    /// Every property besides `type`, `direction` and `name` (which are the binding's own
+    /// fields: a property of those names is left out, see [`ExtensionBinding::check`]); one
+    /// added later replaces one declared.
     pub fn property_map(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut map = serde_json::Map::new();
-        for (name, value) in self.declared {
-            map.insert((*name).to_string(), (*value).into());
-        }
-        for (name, value) in &self.added {
-            map.insert(name.clone(), value.clone());
+        let declared = self.declared.iter().map(|(n, v)| (*n, (*v).into()));
+        let added = self.added.iter().map(|(n, v)| (n.as_str(), v.clone()));
+        for (name, value) in declared.chain(added) {
+            if !is_reserved(name) {
+                map.insert(name.to_string(), value);
+            }
         }
         map
     }
 
+    /// Whether the binding can be written as declared: no property named `type`, `direction`
+    /// or `name` (in any case: the host reads keys case-insensitively), and a type that is
+    /// not one this runtime has a model for (those have their own declarations).
+    ///
+    /// ```
+    /// use functions_custom_handler_protocol::function_json::{Direction, ExtensionBinding};
+    /// let renamed = ExtensionBinding::new("table", Direction::Out, "row").property("Name", "x");
+    /// assert!(renamed.check().unwrap_err().contains("`Name`"));
+    /// assert!(ExtensionBinding::new("queue", Direction::Out, "q").check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        let names = self.declared.iter().map(|(n, _)| *n);
+        if let Some(reserved) = names
+            .chain(self.added.iter().map(|(n, _)| n.as_str()))
+            .find(|n| is_reserved(n))
+        {
+            return Err(format!(
+                "the `{}` binding `{}` sets the property `{reserved}`, which is the binding's own field",
+                self.type_name, self.name
+            ));
+        }
+        if let Some(known) = SUPPORTED_TYPES
+            .split(", ")
+            .find(|t| t.eq_ignore_ascii_case(&self.type_name))
+        {
+            return Err(format!(
+                "the binding `{}` has type `{}`, which has a typed declaration: use the `{known}` one",
+                self.name, self.type_name
+            ));
+        }
+        Ok(())
+    }
+
+    /// The declared `dataType`, if it names one.
+    ///
+    /// ```
+    /// use functions_custom_handler_protocol::function_json::{DataType, Direction, ExtensionBinding};
+    /// let note = ExtensionBinding::new("serviceBus", Direction::Out, "note").property("dataType", "binary");
+    /// assert_eq!(note.data_type(), Some(DataType::Binary));
+    /// ```
+    pub fn data_type(&self) -> Option<DataType> {
+        self.text_property("dataType").and_then(|t| t.parse().ok())
+    }
+
+    /// The text of the property `name`, found as the host finds it (in any case), if it is
+    /// text.
     fn text_property(&self, name: &str) -> Option<&str> {
-        let added = self.added.iter().rev().find(|(n, _)| n == name);
+        let added = self
+            .added
+            .iter()
+            .rev()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name));
         match added {
             Some((_, value)) => value.as_str(),
-            None => self.declared.iter().rev().find_map(|(n, v)| match v {
-                Property::Text(text) if *n == name => Some(*text),
+            None => match self
+                .declared
+                .iter()
+                .rev()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                Some((_, Property::Text(text))) => Some(text),
                 _ => None,
-            }),
+            },
         }
     }
+}
+
+/// The keys of a binding entry that are its own fields.
+fn is_reserved(key: &str) -> bool {
+    ["type", "direction", "name"]
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(key))
 }
 
 impl ExtensionBinding {
@@ -874,7 +940,7 @@ impl Binding {
             Self::BlobTrigger(b) => b.data_type,
             Self::EventHubTrigger(b) => b.data_type,
             Self::ServiceBusTrigger(b) => b.data_type,
-            Self::Extension(b) => b.text_property("dataType").and_then(|t| t.parse().ok()),
+            Self::Extension(b) => b.data_type(),
             _ => None,
         }
     }

@@ -509,10 +509,14 @@ macro_rules! extension_declaration {
 }
 
 /// The trigger of an extension this runtime has no type for (Cosmos DB, Kafka, RabbitMQ,
-/// SQL, ...): its handler receives the value the extension bound, as JSON. The host writes
-/// any value that is not an object as JSON text ([`crate::protocol::host::host_encode`]) and
-/// the runtime reads that text back, so a list arrives as an array and text as a string;
-/// an extension that binds its value as text may hand over JSON inside that string.
+/// SQL, ...): its handler receives the value the extension bound, as JSON.
+///
+/// For an extension without a binding rule of its own the host binds the value as text
+/// (`JobHostMetadataProvider.GetDefaultType`, azure-webjobs-sdk), which it then sends as a
+/// JSON string ([`crate::protocol::host::host_encode`]). The runtime reads that string back,
+/// and text that holds a JSON object or array (a change feed's documents) is parsed too; any
+/// other text stays a string. With `dataType: binary` the host sends base64, handed over as
+/// it is.
 ///
 /// ```
 /// use functions_custom_handler::bindings::{ExtensionTrigger, Property};
@@ -551,12 +555,26 @@ impl Trigger for ExtensionTrigger {
                 self.0.type_name, self.0.name
             ))
         })?;
-        Ok(crate::protocol::host::host_decode(value))
+        Ok(extension_value(value, self.0.data_type()))
+    }
+}
+
+/// An extension's value as the handler receives it: see [`ExtensionTrigger`].
+fn extension_value(sent: Value, data_type: Option<DataType>) -> Value {
+    if data_type == Some(DataType::Binary) {
+        return sent;
+    }
+    match crate::protocol::host::host_decode(sent) {
+        Value::String(text) if text.trim_start().starts_with(['{', '[']) => {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        }
+        other => other,
     }
 }
 
 /// An input binding of an extension this runtime has no type for (a Cosmos DB document, a
-/// table's rows, ...): the value the host sends, as JSON, or `null` when it sends none.
+/// table's rows, ...): the value the extension bound, read as for [`ExtensionTrigger`], or
+/// `null` when the host sends none.
 ///
 /// ```
 /// use functions_custom_handler::bindings::{ExtensionInput, Property};
@@ -591,13 +609,22 @@ impl Input for ExtensionInput {
         Ok(request
             .data
             .remove(self.0.name.as_ref())
-            .map_or(Value::Null, crate::protocol::host::host_decode))
+            .map_or(Value::Null, |sent| {
+                extension_value(sent, self.0.data_type())
+            }))
     }
 }
 
 /// An output binding of an extension this runtime has no type for (a Cosmos DB document, a
 /// table row, a SignalR message, a Service Bus or Event Hubs message, ...): the handler sets
 /// a JSON value, which the host hands to the extension.
+///
+/// The host reads any output string it can as base64 (`GetBindingValue`,
+/// `Workers/Http/HttpScriptInvocationResultExtensions.cs`), and the bytes it gets reach only
+/// an extension that takes bytes. So text goes as it is, except text the host would take for
+/// base64 (`"done"`, `"1234"`), which goes as base64 of its UTF-8 so the bytes are at least
+/// its own. For text that must stay text whatever it says, declare `dataType: binary`
+/// (`.property("dataType", "binary")`): the host then passes strings through unread.
 ///
 /// ```
 /// use functions_custom_handler::bindings::{ExtensionOutput, Property};
@@ -607,7 +634,7 @@ impl Input for ExtensionInput {
 ///     ("containerName", Property::Text("orders")),
 /// ]);
 /// let outputs = Outputs::new().set(&ORDER, serde_json::json!({"id": "7", "total": 12.5}));
-/// assert_eq!(outputs.value(&ORDER).unwrap()["total"], 12.5);
+/// assert_eq!(outputs.extension_value(&ORDER).unwrap()["total"], 12.5);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtensionOutput(pub ExtensionBinding);

@@ -208,6 +208,11 @@ impl Function {
             }
         }
         for binding in &self.bindings {
+            if let Binding::Extension(extension) = binding {
+                extension
+                    .check()
+                    .map_err(|e| format!("the function `{name}`: {e}"))?;
+            }
             // Outputs reach their destination exactly only as base64 the host decodes, which
             // it skips for `binary` (`GetBindingValue` in HttpScriptInvocationResultExtensions.cs);
             // `stream` hands a custom handler nothing it can read.
@@ -220,7 +225,9 @@ impl Function {
                         binding.name()
                     ));
                 }
-                Some(DataType::Binary) if writes => {
+                // An extension's output takes strings unread under `binary`: its way to send
+                // text the host would otherwise take for base64 (see `ExtensionOutput`).
+                Some(DataType::Binary) if writes && !matches!(binding, Binding::Extension(_)) => {
                     return Err(format!(
                         "the output `{}` of `{name}` has dataType `binary`, with which the host writes strings unchanged and bytes cannot be sent; leave dataType unset",
                         binding.name()

@@ -157,9 +157,9 @@ impl Outputs {
     /// use functions_custom_handler::bindings::ExtensionOutput;
     /// use functions_custom_handler::Outputs;
     /// const ROW: ExtensionOutput = ExtensionOutput::new("table", "row");
-    /// assert!(Outputs::new().value(&ROW).is_none());
+    /// assert!(Outputs::new().extension_value(&ROW).is_none());
     /// ```
-    pub fn value(&self, output: &crate::bindings::ExtensionOutput) -> Option<&Value> {
+    pub fn extension_value(&self, output: &crate::bindings::ExtensionOutput) -> Option<&Value> {
         self.find(&output.0.name).and_then(|v| match v {
             Entry::Value(value) => Some(value),
             _ => None,
@@ -268,11 +268,12 @@ impl Outputs {
                     Value::String(STANDARD.encode(&bytes))
                 }
                 // Unless the binding says `dataType: binary`, the host reads a string as base64
-                // when it can (`GetBindingValue`, as above): text goes as base64 of its UTF-8,
-                // so text that happens to be base64 is not taken for bytes. Anything else is
-                // handed to the extension as the JSON it is.
+                // when it can (`GetBindingValue`, as above): such text goes as base64 of its
+                // UTF-8, so the host's bytes are the text's own (see `ExtensionOutput`).
+                // Anything else is handed to the extension as the JSON it is.
                 Entry::Value(Value::String(text))
-                    if declared_as.and_then(Binding::data_type) != Some(DataType::Binary) =>
+                    if declared_as.and_then(Binding::data_type) != Some(DataType::Binary)
+                        && crate::protocol::host::dotnet_base64(&text).is_some() =>
                 {
                     Value::String(STANDARD.encode(text.as_bytes()))
                 }

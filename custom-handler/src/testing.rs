@@ -321,8 +321,9 @@ impl Event {
         built
     }
 
-    /// A value on an extension's `trigger`, encoded as the host sends it
-    /// ([`host::host_encode`]).
+    /// A value on an extension's `trigger`, sent as the host sends what an extension binds
+    /// as text (see [`ExtensionTrigger`]): a JSON value as its JSON text, text as it is, each
+    /// then encoded by [`host::host_encode`].
     ///
     /// ```
     /// use functions_custom_handler::bindings::ExtensionTrigger;
@@ -335,24 +336,25 @@ impl Event {
         let mut event = Self::default();
         event
             .data
-            .insert(trigger.0.name.to_string(), host::host_encode(&value.into()));
+            .insert(trigger.0.name.to_string(), as_bound_text(value.into()));
         event
     }
 
-    /// The same invocation with the extension input `input` holding `value`, encoded as the
-    /// host sends it.
+    /// The same invocation with the extension input `input` holding `value`, sent as for
+    /// [`Event::extension`].
     ///
     /// ```
     /// use functions_custom_handler::bindings::{ExtensionInput, QueueTrigger};
     /// use functions_custom_handler::testing::Event;
     /// const ORDER: QueueTrigger = QueueTrigger::new("order", "orders");
     /// const CUSTOMER: ExtensionInput = ExtensionInput::new("cosmosDB", "customer");
-    /// let event = Event::queue(&ORDER, "7").with_input(&CUSTOMER, serde_json::json!({"id": "c-1"}));
+    /// let event = Event::queue(&ORDER, "7")
+    ///     .with_extension_input(&CUSTOMER, serde_json::json!({"id": "c-1"}));
     /// # let _ = event;
     /// ```
-    pub fn with_input(mut self, input: &ExtensionInput, value: impl Into<Value>) -> Self {
+    pub fn with_extension_input(mut self, input: &ExtensionInput, value: impl Into<Value>) -> Self {
         self.data
-            .insert(input.0.name.to_string(), host::host_encode(&value.into()));
+            .insert(input.0.name.to_string(), as_bound_text(value.into()));
         self
     }
 
@@ -595,10 +597,10 @@ impl Invoked {
     ///     .handler(service_fn(|_| async { Ok(Outputs::new().set(&ROW, serde_json::json!({"RowKey": "7"}))) })));
     /// # actix_web::rt::System::new().block_on(async {
     /// let invoked = TestClient::new(app).unwrap().invoke("save", Event::queue(&IN, "x")).await;
-    /// assert_eq!(invoked.value(&ROW).unwrap()["RowKey"], "7");
+    /// assert_eq!(invoked.extension_value(&ROW).unwrap()["RowKey"], "7");
     /// # });
     /// ```
-    pub fn value(&self, output: &ExtensionOutput) -> Option<Value> {
+    pub fn extension_value(&self, output: &ExtensionOutput) -> Option<Value> {
         let value = self.response.output_value(&output.0.name)?.clone();
         let binary = self
             .declared
@@ -622,4 +624,14 @@ impl Invoked {
             .and_then(Binding::data_type);
         Bound::from_output(self.response.output_value(name)?, data_type)
     }
+}
+
+/// What the host sends for a value an extension bound as text: its JSON text (or the text
+/// itself), serialised once more.
+fn as_bound_text(value: Value) -> Value {
+    let text = match value {
+        Value::String(text) => text,
+        other => other.to_string(),
+    };
+    host::host_encode(&Value::String(text))
 }
