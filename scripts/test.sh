@@ -35,6 +35,11 @@ published=(-p functions-custom-handler-drain -p functions-custom-handler-serve
 step "Published crates: cargo doc (-D warnings), doc tests, cargo package"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked "${published[@]}"
 cargo test --doc --locked -p functions-custom-handler-protocol -p functions-custom-handler
+# The packages are verified against each other through a local registry in
+# target/package/tmp-registry, which cargo unpacks under its registry/src in a directory named
+# for that path, and does not unpack again while the copy is there: drop the copies a previous
+# run left, or a second run on the same checkout builds against the crates as they were then.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/functions-custom-handler*
 cargo package "${published[@]}"
 
 step "Fuzzing: every target for ${FUZZ_SECONDS:-30} s, on the corpus in fuzz/corpus/"
