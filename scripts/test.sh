@@ -36,10 +36,12 @@ step "Published crates: cargo doc (-D warnings), doc tests, cargo package"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked "${published[@]}"
 cargo test --doc --locked -p functions-custom-handler-protocol -p functions-custom-handler
 # The packages are verified against each other through a local registry in
-# target/package/tmp-registry, which cargo unpacks under its registry/src in a directory named
-# for that path, and does not unpack again while the copy is there: drop the copies a previous
-# run left, or a second run on the same checkout builds against the crates as they were then.
+# target/package/tmp-registry. Cargo takes a registry crate of the same version for unchanged:
+# it does not unpack it again while its copy under registry/src is there, nor rebuild it while
+# its build is in target/. Drop both, or a second run on the same checkout builds the runtime
+# against the protocol crate as it was then.
 rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/functions-custom-handler*
+cargo clean --quiet "${published[@]}"
 cargo package "${published[@]}"
 
 step "Fuzzing: every target for ${FUZZ_SECONDS:-30} s, on the corpus in fuzz/corpus/"
